@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+// The module graph follows the data: agent sources → wire protocol → uplink → server (hub, archive) → watchers.
+import PackageDescription
+
+let package = Package(
+    name: "tailcast",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tailcast", targets: ["tailcast"]),
+        .library(name: "TailcastProtocol", targets: ["TailcastProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Wire format only: messages, framing, offsets. No I/O, no server or agent code.
+        .target(
+            name: "TailcastProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // What produces bytes: a wrapped job (pty or pipes) and the on-disk spool it writes to.
+        .target(
+            name: "TailcastAgent",
+            dependencies: [
+                "TailcastProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Carries the spool to the server: ack/resend state machine and the WebSocket client.
+        .target(
+            name: "TailcastUplink",
+            dependencies: [
+                "TailcastProtocol",
+                "TailcastAgent",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "WSCompression", package: "swift-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // The server: hub (live state per job), archive (files under --data), watcher cursors, HTTP API.
+        .target(
+            name: "TailcastServer",
+            dependencies: [
+                "TailcastProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Watching side: follows a job over WebSocket, renders it; lists jobs.
+        .target(
+            name: "TailcastWatcher",
+            dependencies: [
+                "TailcastProtocol",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "WSCompression", package: "swift-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tailcast",
+            dependencies: [
+                "TailcastAgent", "TailcastUplink", "TailcastServer", "TailcastWatcher", "TailcastProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "TailcastProtocolTests", dependencies: ["TailcastProtocol"]),
+        .testTarget(name: "TailcastUplinkTests", dependencies: ["TailcastUplink", "TailcastAgent", "TailcastProtocol"]),
+        .testTarget(name: "TailcastServerTests", dependencies: ["TailcastServer", "TailcastProtocol"]),
+    ]
+)

@@ -1,0 +1,296 @@
+import Foundation
+
+/// A place in a named stream.
+public struct StreamPosition: Codable, Equatable, Sendable {
+    public var name: String
+    public var offset: UInt64
+    public init(name: String, offset: UInt64) {
+        self.name = name
+        self.offset = offset
+    }
+}
+
+/// Text messages: one JSON object each, told apart by its "type" member. Keys are snake_case.
+public enum ControlMessage: Equatable, Sendable {
+    // agent → server
+    case hello(Hello)
+    case open(Open)
+    case end(End)
+    // server → agent
+    case welcome(Welcome)
+    case ack(Ack)
+    // watcher → server
+    case watch(Watch)
+    // server → watcher
+    case job(JobInfo)
+    case stream(StreamAnnounce)
+    case finished(Finished)
+    case caughtUp(CaughtUp)
+    // server → anyone, before closing
+    case error(ErrorReport)
+
+    public struct Hello: Codable, Equatable, Sendable {
+        public var job: String
+        /// Random per run of a job; a different run may not publish into the same job id.
+        public var runId: String
+        public var agent: String
+        public var meta: JobMeta
+        public init(job: String, runId: String, agent: String, meta: JobMeta) {
+            self.job = job
+            self.runId = runId
+            self.agent = agent
+            self.meta = meta
+        }
+    }
+
+    public struct Welcome: Codable, Equatable, Sendable {
+        public var job: String
+        /// Durable size of every stream the server already holds for this job.
+        public var streams: [StreamInfo]
+        /// True when the server already holds the job's end: nothing more is needed.
+        public var ended: Bool
+        public init(job: String, streams: [StreamInfo], ended: Bool) {
+            self.job = job
+            self.streams = streams
+            self.ended = ended
+        }
+    }
+
+    public struct Open: Codable, Equatable, Sendable {
+        public var stream: UInt32
+        public var name: String
+        public init(stream: UInt32, name: String) {
+            self.stream = stream
+            self.name = name
+        }
+    }
+
+    public struct Ack: Codable, Equatable, Sendable {
+        /// Stream id (decimal string) → every byte below this offset is durable.
+        public var offsets: [String: UInt64]
+        /// True once the end (exit status) is durable too.
+        public var ended: Bool
+        public init(offsets: [String: UInt64], ended: Bool = false) {
+            self.offsets = offsets
+            self.ended = ended
+        }
+    }
+
+    public struct End: Codable, Equatable, Sendable {
+        public var exit: ExitStatus
+        public var endedAtMs: UInt64
+        /// Final size of every stream, by id: the server acknowledges the end only when it holds all of them.
+        public var sizes: [String: UInt64]
+        public init(exit: ExitStatus, endedAtMs: UInt64, sizes: [String: UInt64]) {
+            self.exit = exit
+            self.endedAtMs = endedAtMs
+            self.sizes = sizes
+        }
+    }
+
+    public struct Watch: Codable, Equatable, Sendable {
+        public var job: String
+        /// Keep the connection open and send new bytes as they arrive.
+        public var follow: Bool
+        /// Where to start, by stream name; streams not named start at 0 (or per tail_lines / since_ms).
+        public var offsets: [StreamPosition]?
+        /// Start each stream this many lines before its end.
+        public var tailLines: UInt64?
+        /// Start each stream at the first byte read at or after this Unix time (ms).
+        public var sinceMs: UInt64?
+        /// Only these streams (by name); all when absent.
+        public var streams: [String]?
+        public init(
+            job: String, follow: Bool, offsets: [StreamPosition]? = nil, tailLines: UInt64? = nil, sinceMs: UInt64? = nil,
+            streams: [String]? = nil
+        ) {
+            self.job = job
+            self.follow = follow
+            self.offsets = offsets
+            self.tailLines = tailLines
+            self.sinceMs = sinceMs
+            self.streams = streams
+        }
+    }
+
+    public struct StreamAnnounce: Codable, Equatable, Sendable {
+        public var stream: UInt32
+        public var name: String
+        /// The offset of the first byte that will be sent for this stream.
+        public var offset: UInt64
+        public init(stream: UInt32, name: String, offset: UInt64) {
+            self.stream = stream
+            self.name = name
+            self.offset = offset
+        }
+    }
+
+    public struct Finished: Codable, Equatable, Sendable {
+        public var exit: ExitStatus
+        public var endedAtMs: UInt64
+        public init(exit: ExitStatus, endedAtMs: UInt64) {
+            self.exit = exit
+            self.endedAtMs = endedAtMs
+        }
+    }
+
+    public struct CaughtUp: Codable, Equatable, Sendable {
+        public var state: JobState
+        public init(state: JobState) { self.state = state }
+    }
+
+    public struct ErrorReport: Codable, Equatable, Sendable {
+        /// Machine-readable: bad_message, unknown_job, job_conflict, gap, storage, limit, replaced.
+        public var code: String
+        public var message: String
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    public enum DecodeError: Error, CustomStringConvertible {
+        case notJSONObject(String)
+        case unknownType(String)
+        case invalid(type: String, detail: String)
+
+        public var description: String {
+            switch self {
+            case .notJSONObject(let detail): "control message is not a JSON object with a \"type\": \(detail)"
+            case .unknownType(let type): "unknown control message type \"\(type)\""
+            case .invalid(let type, let detail): "invalid \"\(type)\" message: \(detail)"
+            }
+        }
+    }
+
+    public var typeName: String {
+        switch self {
+        case .hello: "hello"
+        case .open: "open"
+        case .end: "end"
+        case .welcome: "welcome"
+        case .ack: "ack"
+        case .watch: "watch"
+        case .job: "job"
+        case .stream: "stream"
+        case .finished: "finished"
+        case .caughtUp: "caught_up"
+        case .error: "error"
+        }
+    }
+}
+
+extension ControlMessage {
+    private struct TypeOnly: Decodable { var type: String }
+    private struct Typed<Payload: Encodable>: Encodable {
+        var type: String
+        var payload: Payload
+        enum CodingKeys: CodingKey { case type }
+        func encode(to encoder: any Encoder) throws {
+            // Both containers write into the same JSON object.
+            try self.payload.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.type, forKey: .type)
+        }
+    }
+
+    /// JSON text for a WebSocket text message.
+    public func encoded() -> String {
+        let encoder = ProtocolJSON.makeEncoder()
+        func text(_ payload: some Encodable) -> String {
+            // Encoding these plain structs cannot fail.
+            let data = try! encoder.encode(Typed(type: self.typeName, payload: payload))
+            return String(decoding: data, as: UTF8.self)
+        }
+        switch self {
+        case .hello(let m): return text(m)
+        case .open(let m): return text(m)
+        case .end(let m): return text(m)
+        case .welcome(let m): return text(m)
+        case .ack(let m): return text(m)
+        case .watch(let m): return text(m)
+        case .job(let m): return text(m)
+        case .stream(let m): return text(m)
+        case .finished(let m): return text(m)
+        case .caughtUp(let m): return text(m)
+        case .error(let m): return text(m)
+        }
+    }
+
+    public static func decode(_ text: String) throws(DecodeError) -> ControlMessage {
+        let data = Data(text.utf8)
+        let decoder = ProtocolJSON.makeDecoder()
+        let type: String
+        do {
+            type = try decoder.decode(TypeOnly.self, from: data).type
+        } catch {
+            throw .notJSONObject(String(describing: error).prefix(200).description)
+        }
+        func payload<T: Decodable>(_: T.Type) throws(DecodeError) -> T {
+            do {
+                return try decoder.decode(T.self, from: data)
+            } catch {
+                throw .invalid(type: type, detail: Self.describe(error))
+            }
+        }
+        switch type {
+        case "hello": return .hello(try payload(Hello.self))
+        case "open": return .open(try payload(Open.self))
+        case "end": return .end(try payload(End.self))
+        case "welcome": return .welcome(try payload(Welcome.self))
+        case "ack": return .ack(try payload(Ack.self))
+        case "watch": return .watch(try payload(Watch.self))
+        case "job": return .job(try payload(JobInfo.self))
+        case "stream": return .stream(try payload(StreamAnnounce.self))
+        case "finished": return .finished(try payload(Finished.self))
+        case "caught_up": return .caughtUp(try payload(CaughtUp.self))
+        case "error": return .error(try payload(ErrorReport.self))
+        default: throw .unknownType(String(type.prefix(64)))
+        }
+    }
+
+    /// A short reason a peer can act on, instead of Foundation's long error dump.
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let prefix = path(context)
+            return "missing \"\(prefix.isEmpty ? "" : prefix + ".")\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type at \"\(path(context))\""
+        case .dataCorrupted(let context):
+            return "malformed at \"\(path(context))\": \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// JSON with the protocol's conventions, for the HTTP API and files.
+/// Foundation applies key strategies to dictionary keys too, so maps in the protocol are keyed only by
+/// decimal stream ids (which snake-casing leaves alone); anything keyed by name is an array.
+public enum ProtocolJSON {
+    public static func makeEncoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+        return encoder
+    }
+
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    public static func encode(_ value: some Encodable, pretty: Bool = false) throws -> Data {
+        try makeEncoder(pretty: pretty).encode(value)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try makeDecoder().decode(type, from: data)
+    }
+}

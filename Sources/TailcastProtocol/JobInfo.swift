@@ -1,0 +1,98 @@
+/// What an agent says about the job it publishes; stored with the job and shown by `ls`.
+public struct JobMeta: Codable, Equatable, Sendable {
+    /// "run" for a wrapped command, "tail" for a sidecar tailing files.
+    public var kind: String
+    public var command: [String]
+    public var host: String
+    public var user: String
+    public var cwd: String?
+    public var pid: Int32?
+    public var pty: Bool?
+    public var startedAtMs: UInt64
+
+    public init(
+        kind: String, command: [String], host: String, user: String, cwd: String? = nil, pid: Int32? = nil,
+        pty: Bool? = nil, startedAtMs: UInt64
+    ) {
+        self.kind = kind
+        self.command = command
+        self.host = host
+        self.user = user
+        self.cwd = cwd
+        self.pid = pid
+        self.pty = pty
+        self.startedAtMs = startedAtMs
+    }
+}
+
+/// How a job ended: exactly one of `code` (normal exit) and `signal` (killed) is set.
+public struct ExitStatus: Codable, Equatable, Sendable {
+    public var code: Int32?
+    public var signal: Int32?
+
+    public init(code: Int32? = nil, signal: Int32? = nil) {
+        self.code = code
+        self.signal = signal
+    }
+
+    /// The status a shell reports: the code, or 128+N for signal N.
+    public var shellStatus: Int32 {
+        if let code { return code }
+        if let signal { return 128 + signal }
+        return 1
+    }
+
+    public var description: String {
+        if let code { return "exited \(code)" }
+        if let signal { return "killed by signal \(signal)" }
+        return "ended"
+    }
+}
+
+public enum JobState: String, Codable, Sendable {
+    /// An agent is connected and publishing.
+    case running
+    /// The agent reported the exit status and every byte is archived.
+    case exited
+    /// Not ended, and no agent is connected: it may come back and resume.
+    case lost
+}
+
+public struct StreamInfo: Codable, Equatable, Sendable {
+    public var name: String
+    /// Bytes archived (and acknowledged to the agent).
+    public var size: UInt64
+
+    public init(name: String, size: UInt64) {
+        self.name = name
+        self.size = size
+    }
+}
+
+/// A job as the server knows it: returned by `GET /v1/jobs`, sent to watchers in `job`.
+public struct JobInfo: Codable, Equatable, Sendable {
+    public var id: String
+    public var runId: String
+    public var meta: JobMeta
+    public var state: JobState
+    public var exit: ExitStatus?
+    public var endedAtMs: UInt64?
+    public var lastSeenMs: UInt64
+    public var streams: [StreamInfo]
+
+    public init(
+        id: String, runId: String, meta: JobMeta, state: JobState, exit: ExitStatus? = nil, endedAtMs: UInt64? = nil,
+        lastSeenMs: UInt64, streams: [StreamInfo]
+    ) {
+        self.id = id
+        self.runId = runId
+        self.meta = meta
+        self.state = state
+        self.exit = exit
+        self.endedAtMs = endedAtMs
+        self.lastSeenMs = lastSeenMs
+        self.streams = streams
+    }
+
+    public var bytes: UInt64 { self.streams.reduce(0) { $0 + $1.size } }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+@testable import TailcastProtocol
+
+@Suite struct ControlMessageTests {
+    static let meta = JobMeta(kind: "run", command: ["python3", "train.py"], host: "box", user: "ann", startedAtMs: 42)
+
+    @Test(arguments: [
+        ControlMessage.hello(.init(job: "train-42", runId: "r1", agent: "tailcast/0.1", meta: meta)),
+        .open(.init(stream: 1, name: "/var/log/My_App.log")),
+        .welcome(.init(job: "j", streams: [StreamInfo(name: "Std_Out", size: 9)], ended: false)),
+        .ack(.init(offsets: ["1": 10, "2": 0], ended: true)),
+        .end(.init(exit: ExitStatus(signal: 9), endedAtMs: 7, sizes: ["1": 10])),
+        .watch(.init(job: "j", follow: true, offsets: [StreamPosition(name: "a_B", offset: 3)], tailLines: 10)),
+        .stream(.init(stream: 3, name: "stderr", offset: 0)),
+        .finished(.init(exit: ExitStatus(code: 3), endedAtMs: 1)),
+        .caughtUp(.init(state: .lost)),
+        .error(.init(code: "unknown_job", message: "no job \"x\"")),
+    ])
+    func roundTripsThroughJSON(_ message: ControlMessage) throws {
+        let text = message.encoded()
+        #expect(text.contains("\"type\":\"\(message.typeName)\""))
+        #expect(try ControlMessage.decode(text) == message)
+    }
+
+    @Test func usesSnakeCaseKeysThatThirdPartiesRead() throws {
+        let text = ControlMessage.hello(.init(job: "j", runId: "r", agent: "a", meta: Self.meta)).encoded()
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        #expect(object["run_id"] as? String == "r")
+        #expect((object["meta"] as! [String: Any])["started_at_ms"] as? Int == 42)
+    }
+
+    @Test func explainsWhatIsWrong() {
+        #expect(throws: ControlMessage.DecodeError.self) { try ControlMessage.decode("not json") }
+        do {
+            _ = try ControlMessage.decode(#"{"type":"open","stream":1}"#)
+            Issue.record("decoded a message without name")
+        } catch {
+            #expect(error.description.contains("\"name\""))
+        }
+        do {
+            _ = try ControlMessage.decode(#"{"type":"launch"}"#)
+            Issue.record("decoded an unknown type")
+        } catch {
+            #expect(error.description == "unknown control message type \"launch\"")
+        }
+    }
+
+    @Test func validatesJobIdsAgainstPathTricks() {
+        #expect(JobID.problem(with: "train-42.v2_x") == nil)
+        for bad in ["", "../etc", "a/b", ".hidden", "-flag", "a\u{0}b", String(repeating: "x", count: 129), "é"] {
+            #expect(JobID.problem(with: bad) != nil, "accepted \(bad)")
+        }
+        #expect(ExitStatus(signal: 15).shellStatus == 143)
+        #expect(ExitStatus(code: 3).shellStatus == 3)
+    }
+}

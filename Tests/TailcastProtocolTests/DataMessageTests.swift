@@ -1,0 +1,44 @@
+import NIOCore
+import Testing
+
+@testable import TailcastProtocol
+
+@Suite struct DataMessageTests {
+    @Test func roundTripsChunksWithoutLosingBytes() throws {
+        let chunks = [
+            DataChunk(stream: 1, offset: 0, timeMs: 1_700_000_000_123, bytes: ByteBuffer(bytes: Array("hello\n".utf8))),
+            DataChunk(stream: 2, offset: 1 << 40, timeMs: 5, bytes: ByteBuffer(bytes: [0, 0xFF, 0xC3, 0x0D, 0x0A])),
+            DataChunk(stream: UInt32.max, offset: 3, timeMs: 0, bytes: ByteBuffer()),
+        ]
+        let decoded = try DataMessage.decode(DataMessage.encode(chunks))
+        #expect(decoded == chunks)
+        #expect(decoded[1].endOffset == (1 << 40) + 5)
+    }
+
+    @Test func rejectsMalformedMessagesWithAReason() {
+        #expect(throws: DataMessage.DecodeError.empty) { try DataMessage.decode(ByteBuffer()) }
+        #expect(throws: DataMessage.DecodeError.unknownKind(7)) { try DataMessage.decode(ByteBuffer(bytes: [7])) }
+        #expect(throws: DataMessage.DecodeError.noChunks) { try DataMessage.decode(ByteBuffer(bytes: [1])) }
+        // length 10 but only 2 bytes follow
+        #expect(throws: DataMessage.DecodeError.truncated) {
+            try DataMessage.decode(ByteBuffer(bytes: [1, 1, 0, 0, 10, 65, 66]))
+        }
+        // a varint that never ends
+        #expect(throws: DataMessage.DecodeError.truncated) {
+            try DataMessage.decode(ByteBuffer(bytes: [1] + Array(repeating: 0xFF, count: 12)))
+        }
+        // stream id above 32 bits
+        var big = ByteBuffer(bytes: [1])
+        big.writeUVarint(1 << 33)
+        big.writeBytes([0, 0, 0])
+        #expect(throws: DataMessage.DecodeError.streamIdTooLarge) { try DataMessage.decode(big) }
+    }
+
+    @Test(arguments: [UInt64(0), 1, 127, 128, 300, 1 << 35, UInt64.max])
+    func varintRoundTrips(_ value: UInt64) {
+        var buffer = ByteBuffer()
+        buffer.writeUVarint(value)
+        #expect(buffer.readUVarint() == value)
+        #expect(buffer.readableBytes == 0)
+    }
+}
