@@ -28,6 +28,8 @@ public enum CloseCode {
     public static let jobConflict: UInt16 = 4009
     /// A newer connection of the same run took over.
     public static let replaced: UInt16 = 4010
+    /// A configured limit was hit (streams per job, connections).
+    public static let limit: UInt16 = 4029
     /// The server cannot store data right now (disk full, I/O error).
     public static let storageUnavailable: UInt16 = 4503
 }

@@ -1,0 +1,169 @@
+import NIOCore
+import Synchronization
+import TailcastProtocol
+
+/// A job as the server holds it: its record, its stream files, who publishes it and who watches it.
+/// The publisher is the only writer; watchers read the stream files and are woken when they grow.
+public final class LiveJob: Sendable {
+    public let id: String
+    let archive: Archive
+
+    struct State {
+        var stored: Archive.StoredJob
+        var files: [StreamFile]
+        /// Connection serial of the attached publisher.
+        var publisher: UInt64?
+        var watchers: [UInt64: AsyncStream<Void>.Continuation] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    init(stored: Archive.StoredJob, files: [StreamFile], archive: Archive) {
+        self.id = stored.info.id
+        self.archive = archive
+        self.state = Mutex(State(stored: stored, files: files))
+    }
+
+    /// The job as `ls` and watchers see it, with live sizes and state.
+    public var info: JobInfo {
+        self.state.withLock { Self.info(of: $0) }
+    }
+
+    private static func info(of state: State) -> JobInfo {
+        var info = state.stored.info
+        info.streams = state.files.map { StreamInfo(name: $0.name, size: $0.size) }
+        info.state = info.exit != nil ? .exited : (state.publisher != nil ? .running : .lost)
+        return info
+    }
+
+    /// What a watcher needs to decide its next step.
+    func snapshot(headTimes offsets: (String) -> UInt64?) -> JobSnapshot {
+        let (files, info) = self.state.withLock { ($0.files, Self.info(of: $0)) }
+        return JobSnapshot(
+            streams: files.map { file in
+                let offset = offsets(file.name) ?? 0
+                return JobSnapshot.Stream(name: file.name, size: file.size, headTimeMs: file.timing(at: offset).timeMs)
+            },
+            exit: info.exit,
+            endedAtMs: info.endedAtMs,
+            state: info.state
+        )
+    }
+
+    func file(named name: String) -> StreamFile? {
+        self.state.withLock { $0.files.first { $0.name == name } }
+    }
+
+    // MARK: publishing
+
+    public enum PublishRefusal: Error, CustomStringConvertible {
+        case otherRun(String)
+        public var description: String {
+            switch self {
+            case .otherRun(let id): "job \"\(id)\" belongs to another run; pick another --job id"
+            }
+        }
+    }
+
+    /// Makes `connection` the publisher. The same run may take over from a stale connection of its own
+    /// (a reconnect the server has not noticed yet); another run may not.
+    func attachPublisher(_ hello: ControlMessage.Hello, connection: UInt64) throws -> (replaced: UInt64?, welcome: ControlMessage.Welcome) {
+        try self.state.withLock { state in
+            guard state.stored.info.runId == hello.runId else { throw PublishRefusal.otherRun(self.id) }
+            let replaced = state.publisher
+            state.publisher = connection
+            state.stored.info.lastSeenMs = UnixTime.nowMs()
+            let welcome = ControlMessage.Welcome(
+                job: self.id,
+                streams: state.files.map { StreamInfo(name: $0.name, size: $0.durableSize) },
+                ended: state.stored.info.exit != nil
+            )
+            return (replaced, welcome)
+        }
+    }
+
+    func isPublisher(_ connection: UInt64) -> Bool {
+        self.state.withLock { $0.publisher == connection }
+    }
+
+    func detachPublisher(_ connection: UInt64) {
+        let changed = self.state.withLock { state -> Bool in
+            guard state.publisher == connection else { return false }
+            state.publisher = nil
+            state.stored.info.lastSeenMs = UnixTime.nowMs()
+            return true
+        }
+        if changed {
+            try? self.saveRecord()
+            self.notifyWatchers()
+        }
+    }
+
+    /// The stream called `name`, created (and recorded durably in job.json) if new.
+    func openStream(named name: String) throws -> StreamFile {
+        let (file, created) = try self.state.withLock { state -> (StreamFile, Bool) in
+            if let file = state.files.first(where: { $0.name == name }) { return (file, false) }
+            let fileName = Archive.fileName(for: name, taken: Set(state.stored.streams.map(\.file)))
+            let file = try self.archive.openStream(job: self.id, name: name, file: fileName)
+            state.files.append(file)
+            state.stored.streams.append(.init(name: name, file: fileName))
+            return (file, true)
+        }
+        if created {
+            try self.saveRecord()
+            self.notifyWatchers()
+        }
+        return file
+    }
+
+    /// Writes a chunk's new bytes, if `connection` is still the publisher.
+    func append(_ chunk: DataChunk, to file: StreamFile, connection: UInt64) throws -> Int {
+        try self.state.withLock { state in
+            guard state.publisher == connection else { throw Replaced() }
+            return try file.append(chunk.bytes, at: chunk.offset, timeMs: chunk.timeMs)
+        }
+    }
+
+    struct Replaced: Error {}
+
+    /// Records the exit durably.
+    func end(_ end: ControlMessage.End) throws {
+        self.state.withLock { state in
+            state.stored.info.exit = end.exit
+            state.stored.info.endedAtMs = end.endedAtMs
+        }
+        try self.saveRecord()
+        self.notifyWatchers()
+    }
+
+    var hasEnded: Bool { self.state.withLock { $0.stored.info.exit != nil } }
+
+    func saveRecord() throws {
+        let stored = self.state.withLock { state in
+            var stored = state.stored
+            stored.info = Self.info(of: state)
+            return stored
+        }
+        try self.archive.save(stored)
+    }
+
+    // MARK: watching
+
+    func subscribe(_ watcher: UInt64) -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.state.withLock { $0.watchers[watcher] = continuation }
+        return stream
+    }
+
+    func unsubscribe(_ watcher: UInt64) {
+        self.state.withLock { $0.watchers.removeValue(forKey: watcher) }?.finish()
+    }
+
+    var watcherCount: Int { self.state.withLock { $0.watchers.count } }
+
+    /// Wakes every watcher; each coalesces wake-ups, so a burst of appends costs one read per watcher.
+    func notifyWatchers() {
+        let watchers = self.state.withLock { Array($0.watchers.values) }
+        for watcher in watchers { watcher.yield() }
+    }
+}

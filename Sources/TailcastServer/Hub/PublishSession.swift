@@ -1,0 +1,157 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOWebSocket
+import TailcastProtocol
+import WSCore
+
+/// One agent connection: hello → welcome, then streams and data in, durable acknowledgements out.
+struct PublishSession {
+    let hub: Hub
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let serial = self.hub.nextSerial()
+        var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
+        guard case .text(let text) = try await messages.next() else {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"hello\" text message")
+        }
+        let hello: ControlMessage.Hello
+        do {
+            guard case .hello(let h) = try ControlMessage.decode(text) else { throw ControlMessage.DecodeError.unknownType("not hello") }
+            hello = h
+        } catch {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"hello\": \(error)")
+        }
+        if let problem = JobID.problem(with: hello.job) {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
+        }
+        let job: LiveJob
+        let welcome: ControlMessage.Welcome
+        do {
+            job = try self.hub.jobForPublisher(hello)
+            let attached = try job.attachPublisher(hello, connection: serial)
+            welcome = attached.welcome
+            if attached.replaced != nil {
+                self.logger.info("agent reconnected; the older connection is replaced", metadata: ["job": "\(hello.job)"])
+            }
+        } catch let refusal as LiveJob.PublishRefusal {
+            return try await outbound.refuse(CloseCode.jobConflict, "job_conflict", refusal.description)
+        }
+        var logger = self.logger
+        logger[metadataKey: "job"] = "\(hello.job)"
+        logger.info("agent connected", metadata: ["host": "\(hello.meta.host)", "agent": "\(hello.agent)"])
+        self.metrics.agentsConnected.increment()
+        job.notifyWatchers()
+        defer {
+            job.detachPublisher(serial)
+            self.metrics.agentsConnected.decrement()
+            logger.info("agent disconnected")
+        }
+        try await outbound.write(.text(ControlMessage.welcome(welcome).encoded()))
+
+        var streams: [UInt32: StreamFile] = [:]
+        let (syncRequests, requestSync) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let acknowledger = Acknowledger(interval: self.configuration.ackInterval)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Acknowledgements are paced: one fsync and one ack covers everything that arrived meanwhile.
+            group.addTask {
+                for await _ in syncRequests {
+                    try await Task.sleep(for: acknowledger.interval)
+                    let ack = try await acknowledger.syncAndAcknowledge(streams: await acknowledger.streams)
+                    try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                }
+            }
+            defer { requestSync.finish() }
+            do {
+                while let message = try await messages.next() {
+                    switch message {
+                    case .binary(let buffer):
+                        let chunks = try DataMessage.decode(buffer)
+                        var added = 0
+                        for chunk in chunks {
+                            guard let file = streams[chunk.stream] else {
+                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "data for stream \(chunk.stream), which was not opened")
+                            }
+                            added += try job.append(chunk, to: file, connection: serial)
+                        }
+                        self.metrics.bytesArchived.increment(by: added)
+                        job.notifyWatchers()
+                        requestSync.yield()
+                    case .text(let text):
+                        switch try ControlMessage.decode(text) {
+                        case .open(let open):
+                            if let problem = StreamName.problem(with: open.name) {
+                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: problem)
+                            }
+                            guard streams.count < self.configuration.maxStreamsPerJob || streams[open.stream] != nil else {
+                                throw Refusal(code: CloseCode.limit, name: "limit", message: "more than \(self.configuration.maxStreamsPerJob) streams in one job")
+                            }
+                            let file = try job.openStream(named: open.name)
+                            streams[open.stream] = file
+                            await acknowledger.track(open.stream, file)
+                        case .end(let end):
+                            for (id, size) in end.sizes {
+                                guard let file = UInt32(id).flatMap({ streams[$0] }), file.size >= size else {
+                                    throw Refusal(code: CloseCode.gap, name: "gap", message: "end names size \(size) for stream \(id), which the server does not hold")
+                                }
+                            }
+                            var ack = try await acknowledger.syncAndAcknowledge(streams: streams)
+                            try job.end(end)
+                            ack.ended = true
+                            try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                            logger.info("job ended", metadata: ["exit": "\(end.exit.description)"])
+                        default:
+                            throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "an agent may not send \"\(text.prefix(40))\"")
+                        }
+                    }
+                }
+            } catch let refusal as Refusal {
+                logger.warning("closing agent connection: \(refusal.message)")
+                try await outbound.refuse(refusal.code, refusal.name, refusal.message)
+            } catch let error as DataMessage.DecodeError {
+                logger.warning("closing agent connection: \(error)")
+                try await outbound.refuse(CloseCode.badMessage, "bad_message", error.description)
+            } catch let error as ControlMessage.DecodeError {
+                logger.warning("closing agent connection: \(error)")
+                try await outbound.refuse(CloseCode.badMessage, "bad_message", error.description)
+            } catch let gap as StreamFile.Gap {
+                logger.warning("closing agent connection: \(gap)")
+                try await outbound.refuse(CloseCode.gap, "gap", gap.description)
+            } catch is LiveJob.Replaced {
+                try await outbound.refuse(CloseCode.replaced, "replaced", "a newer connection of this run took over")
+            } catch let error as ArchiveError {
+                logger.error("storage failed: \(error)")
+                self.metrics.storageErrors.increment()
+                try await outbound.refuse(CloseCode.storageUnavailable, "storage", "the server cannot store data: \(error)")
+            }
+            group.cancelAll()
+        }
+    }
+
+    struct Refusal: Error {
+        var code: UInt16
+        var name: String
+        var message: String
+    }
+}
+
+/// Owns the fsync-then-ack step: fsync runs on NIO's blocking thread pool, never on the cooperative pool.
+actor Acknowledger {
+    let interval: Duration
+    private(set) var streams: [UInt32: StreamFile] = [:]
+
+    init(interval: Duration) { self.interval = interval }
+
+    func track(_ id: UInt32, _ file: StreamFile) { self.streams[id] = file }
+
+    func syncAndAcknowledge(streams: [UInt32: StreamFile]) async throws -> ControlMessage.Ack {
+        let durable = try await NIOThreadPool.singleton.runIfActive {
+            try streams.mapValues { try $0.sync() }
+        }
+        return ControlMessage.Ack(offsets: Dictionary(uniqueKeysWithValues: durable.map { (String($0.key), $0.value) }))
+    }
+}

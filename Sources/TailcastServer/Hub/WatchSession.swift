@@ -1,0 +1,115 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+import TailcastProtocol
+import WSCore
+
+/// One watcher connection: a `watch` request in, then the job, its streams, their bytes and the end out.
+struct WatchSession {
+    let hub: Hub
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        var messages = inbound.messages(maxSize: 64 << 10).makeAsyncIterator()
+        guard case .text(let text) = try await messages.next() else {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"watch\" text message")
+        }
+        let request: ControlMessage.Watch
+        do {
+            guard case .watch(let w) = try ControlMessage.decode(text) else { throw ControlMessage.DecodeError.unknownType("not watch") }
+            request = w
+        } catch {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"watch\": \(error)")
+        }
+        guard JobID.problem(with: request.job) == nil, let job = self.hub.job(request.job) else {
+            return try await outbound.refuse(CloseCode.unknownJob, "unknown_job", "no job \"\(request.job.prefix(128))\" on this server")
+        }
+        let serial = self.hub.nextSerial()
+        let wakeUps = job.subscribe(serial)
+        self.metrics.watchersConnected.increment()
+        defer {
+            job.unsubscribe(serial)
+            self.metrics.watchersConnected.decrement()
+        }
+        try await outbound.write(.text(ControlMessage.job(job.info).encoded()))
+
+        // Only the child task below touches the iterator from here on.
+        nonisolated(unsafe) var remaining = messages
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // A watcher sends nothing after `watch`; reading on notices its close promptly.
+            group.addTask {
+                while try await remaining.next() != nil {}
+                throw CancellationError()
+            }
+            group.addTask {
+                try await self.stream(job: job, request: request, wakeUps: wakeUps, outbound: outbound)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func stream(job: LiveJob, request: ControlMessage.Watch, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter) async throws {
+        var cursor = WatcherCursor(follow: request.follow, streams: request.streams)
+        var wakeUp = wakeUps.makeAsyncIterator()
+        let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
+        while true {
+            try Task.checkCancellation()
+            let snapshot = job.snapshot(headTimes: { cursor.offset(of: $0) })
+            switch cursor.next(snapshot) {
+            case .announce(let name):
+                guard let file = job.file(named: name) else { continue }
+                let offset: UInt64
+                if let explicit = start[name] {
+                    offset = min(explicit, file.size)
+                } else if let lines = request.tailLines {
+                    offset = try file.offset(tailLines: lines)
+                } else if let since = request.sinceMs {
+                    offset = file.offset(sinceMs: since)
+                } else {
+                    offset = 0
+                }
+                let id = cursor.announced(name, offset: offset)
+                try await outbound.write(.text(ControlMessage.stream(.init(stream: id, name: name, offset: offset)).encoded()))
+            case .send(let name, let id, let from, let upTo):
+                guard let file = job.file(named: name) else { continue }
+                let (message, end) = try Self.dataMessage(file: file, id: id, from: from, upTo: upTo)
+                try await outbound.write(.binary(message))
+                self.metrics.bytesRelayed.increment(by: Int(end - from))
+                cursor.sent(name, upTo: end)
+            case .finish(let exit, let endedAtMs):
+                try await outbound.write(.text(ControlMessage.finished(.init(exit: exit, endedAtMs: endedAtMs)).encoded()))
+                try await outbound.close(.normalClosure, reason: "job ended")
+                return
+            case .caughtUp(let state):
+                try await outbound.write(.text(ControlMessage.caughtUp(.init(state: state)).encoded()))
+                try await outbound.close(.normalClosure, reason: "caught up")
+                return
+            case .wait:
+                guard await wakeUp.next() != nil else { return }
+            case .done:
+                return
+            }
+        }
+    }
+
+    /// Reads up to one batch of a stream from the archive, cut where its time marks change.
+    static func dataMessage(file: StreamFile, id: UInt32, from: UInt64, upTo: UInt64) throws -> (ByteBuffer, UInt64) {
+        let bytes = try file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))))
+        var message = ByteBuffer()
+        message.reserveCapacity(bytes.readableBytes + 64)
+        DataMessage.begin(into: &message)
+        var position = from
+        let end = from + UInt64(bytes.readableBytes)
+        while position < end {
+            let (time, nextMark) = file.timing(at: position)
+            let chunkEnd = min(end, nextMark ?? end)
+            let slice = bytes.getSlice(at: bytes.readerIndex + Int(position - from), length: Int(chunkEnd - position))!
+            DataMessage.appendChunk(stream: id, offset: position, timeMs: time, bytes: slice, into: &message)
+            position = chunkEnd
+        }
+        return (message, end)
+    }
+}

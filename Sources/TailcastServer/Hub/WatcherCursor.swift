@@ -1,0 +1,104 @@
+import TailcastProtocol
+
+/// What a watcher's session sees of its job at one moment.
+struct JobSnapshot: Equatable {
+    struct Stream: Equatable {
+        var name: String
+        var size: UInt64
+        /// When the byte at this watcher's position in the stream was read.
+        var headTimeMs: UInt64
+    }
+    var streams: [Stream]
+    var exit: ExitStatus?
+    var endedAtMs: UInt64?
+    var state: JobState
+}
+
+/// Decides, without I/O, what a watcher is sent next: announce a stream, send bytes from the archive,
+/// finish, or wait. The archive is the watcher's queue: a slow watcher only lags behind in the files,
+/// it holds no memory and never slows the publisher or other watchers.
+struct WatcherCursor {
+    enum Action: Equatable {
+        /// Tell the watcher about a stream; the session resolves where it starts and calls `announced`.
+        case announce(name: String)
+        /// Send bytes `from..<upTo` of a stream (the session may send fewer and call `sent`).
+        case send(name: String, id: UInt32, from: UInt64, upTo: UInt64)
+        /// The job ended and every byte was sent.
+        case finish(ExitStatus, endedAtMs: UInt64)
+        /// Not following: everything that existed when the watch began was sent.
+        case caughtUp(JobState)
+        /// Nothing to do until the job changes.
+        case wait
+        /// Finished or caught up already.
+        case done
+    }
+
+    private struct Entry {
+        var id: UInt32
+        var offset: UInt64
+    }
+
+    private let follow: Bool
+    private let only: Set<String>?
+    private var entries: [String: Entry] = [:]
+    private var nextID: UInt32 = 1
+    /// Without follow: the sizes when the watch began; nothing beyond them is sent.
+    private var limits: [String: UInt64]?
+    private var isDone = false
+
+    init(follow: Bool, streams: [String]?) {
+        self.follow = follow
+        self.only = streams.map(Set.init)
+    }
+
+    func offset(of name: String) -> UInt64? { self.entries[name]?.offset }
+
+    mutating func next(_ snapshot: JobSnapshot) -> Action {
+        if self.isDone { return .done }
+        if !self.follow && self.limits == nil {
+            self.limits = Dictionary(snapshot.streams.map { ($0.name, $0.size) }, uniquingKeysWith: max)
+        }
+        let wanted = snapshot.streams.filter { self.only?.contains($0.name) ?? true }
+        if let new = wanted.first(where: { self.entries[$0.name] == nil }) {
+            return .announce(name: new.name)
+        }
+        // Of the streams with unsent bytes, the one whose next byte was read first: replay interleaves
+        // stdout and stderr in the order they were written.
+        var best: (stream: JobSnapshot.Stream, entry: Entry, limit: UInt64)?
+        for stream in wanted {
+            let entry = self.entries[stream.name]!
+            let limit = min(stream.size, self.limits?[stream.name] ?? .max)
+            guard entry.offset < limit else { continue }
+            if best == nil || stream.headTimeMs < best!.stream.headTimeMs {
+                best = (stream, entry, limit)
+            }
+        }
+        if let best {
+            return .send(name: best.stream.name, id: best.entry.id, from: best.entry.offset, upTo: best.limit)
+        }
+        let allSent = snapshot.streams.allSatisfy { stream in
+            self.entries[stream.name].map { $0.offset >= stream.size } ?? true
+        }
+        if let exit = snapshot.exit, allSent {
+            self.isDone = true
+            return .finish(exit, endedAtMs: snapshot.endedAtMs ?? 0)
+        }
+        if !self.follow {
+            self.isDone = true
+            return .caughtUp(snapshot.state)
+        }
+        return .wait
+    }
+
+    /// The stream was announced to the watcher starting at `offset`; returns its id on this connection.
+    mutating func announced(_ name: String, offset: UInt64) -> UInt32 {
+        let id = self.nextID
+        self.nextID += 1
+        self.entries[name] = Entry(id: id, offset: offset)
+        return id
+    }
+
+    mutating func sent(_ name: String, upTo offset: UInt64) {
+        self.entries[name]?.offset = offset
+    }
+}

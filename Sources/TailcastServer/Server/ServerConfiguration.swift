@@ -1,0 +1,34 @@
+import TailcastProtocol
+
+/// Everything `tailcast serve` can be told.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Archive root.
+    public var dataDirectory: String
+    /// Largest message accepted, after decompression (bigger ones close with 1009).
+    public var maxMessageBytes: Int
+    /// At most one fsync and acknowledgement per agent per interval.
+    public var ackInterval: Duration
+    public var maxStreamsPerJob: Int
+    /// Ping idle connections this often, well inside the 60 s idle timeouts of common proxies.
+    public var pingInterval: Duration
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 7070,
+        dataDirectory: String = "tailcast-data",
+        maxMessageBytes: Int = Wire.defaultMaxMessageBytes,
+        ackInterval: Duration = .milliseconds(100),
+        maxStreamsPerJob: Int = 10_000,
+        pingInterval: Duration = .seconds(20)
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.maxMessageBytes = maxMessageBytes
+        self.ackInterval = ackInterval
+        self.maxStreamsPerJob = maxStreamsPerJob
+        self.pingInterval = pingInterval
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWSCompression
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import TailcastProtocol
+
+/// Builds the server application: WebSocket endpoints for agents and watchers, and a small HTTP API.
+public enum TailcastServer {
+    public static func makeApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        let hub = try Hub(archive: Archive(root: configuration.dataDirectory))
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let metrics = ServerMetrics()
+
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/metrics") { _, _ -> String in
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
+        router.get("/v1/jobs") { _, _ -> Response in
+            try Self.json(JobList(jobs: hub.list()))
+        }
+        router.get("/v1/jobs/{job}") { _, context -> Response in
+            let id = try context.parameters.require("job")
+            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+            return try Self.json(job.info)
+        }
+        // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server.
+        router.get("/v1/jobs/{job}/raw") { request, context -> Response in
+            let id = try context.parameters.require("job")
+            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+            let name = request.uri.queryParameters.get("stream") ?? "stdout"
+            guard let file = job.file(named: name) else {
+                throw HTTPError(.notFound, message: "job \"\(id)\" has no stream \"\(name.prefix(256))\"")
+            }
+            let size = file.size
+            let body = ResponseBody { writer in
+                var offset: UInt64 = 0
+                while offset < size {
+                    let bytes = try file.read(from: offset, maxBytes: Int(min(size - offset, 1 << 20)))
+                    offset += UInt64(bytes.readableBytes)
+                    try await writer.write(bytes)
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
+        }
+
+        router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkSubprotocol) { inbound, outbound, context in
+            try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+                .run(inbound: inbound, outbound: outbound)
+        }
+        router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkSubprotocol) { inbound, outbound, context in
+            try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+                .run(inbound: inbound, outbound: outbound)
+        }
+
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(
+                    maxFrameSize: configuration.maxMessageBytes,
+                    extensions: [
+                        // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
+                        .perMessageDeflate(maxDecompressedFrameSize: configuration.maxMessageBytes, minFrameSizeToCompress: 64)
+                    ],
+                    autoPing: .enabled(timePeriod: configuration.pingInterval)
+                )
+            ),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tailcast"),
+            logger: logger
+        )
+    }
+
+    /// Clients must offer `tailcast.v1`; anything else gets a 400 that says what to offer.
+    @Sendable static func checkSubprotocol(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
+        let offered = request.headers[values: .secWebSocketProtocol]
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard offered.contains(Wire.subprotocol) else {
+            throw HTTPError(
+                .badRequest,
+                message: "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol) (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))\n"
+            )
+        }
+        return .upgrade([.secWebSocketProtocol: Wire.subprotocol])
+    }
+
+    struct JobList: Codable {
+        var jobs: [JobInfo]
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        var data = try ProtocolJSON.encode(value, pretty: true)
+        data.append(0x0A)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
