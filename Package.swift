@@ -27,11 +27,14 @@ let package = Package(
             name: "TailcastProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Linux system calls Swift's Glibc module leaves out (pseudo-terminals, pipe2, hole punching).
+        .target(name: "CTailcastSystem"),
         // What produces bytes: a wrapped job (pty or pipes) and the on-disk spool it writes to.
         .target(
             name: "TailcastAgent",
             dependencies: [
                 "TailcastProtocol",
+                "CTailcastSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,21 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "CTailcastSystem.h"
+
+int tailcast_open_pty(char *name, size_t name_length) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return -1;
+    if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, name_length) != 0) {
+        close(master);
+        return -1;
+    }
+    return master;
+}
+
+int tailcast_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int tailcast_punch_hole(int fd, off_t offset, off_t length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}

@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CTailcastSystem
+import Foundation
+import NIOCore
+import Synchronization
+import TailcastProtocol
+
+/// The agent's local, on-disk record of a job's output until the server has acknowledged it.
+///
+///     SPOOL/JOB/spool.bin   chunk records, each encoded exactly as a chunk of a data message
+///     SPOOL/JOB/job.json    hello (job, run id, metadata), stream names, and the exit once known
+///
+/// The job's output is written here first, whatever the network does; the uplink reads it back. Bytes
+/// of one stream that arrive within `Wire.timeMarkResolutionMs` of each other share one record (one
+/// timestamp), so a chatty job does not pay a record header per line. Acknowledged records are punched
+/// out of the file, so the disk holds only what the server does not have yet.
+public final class Spool: Sendable {
+    public struct Record: Sendable {
+        var stream: UInt32
+        var offset: UInt64
+        var timeMs: UInt64
+        var bytes: [UInt8]
+    }
+
+    /// What job.json holds.
+    public struct Manifest: Codable, Sendable {
+        public var hello: ControlMessage.Hello
+        public var streams: [ControlMessage.Open]
+        public var exit: ExitStatus?
+        public var endedAtMs: UInt64?
+    }
+
+    struct State {
+        var manifest: Manifest
+        /// Bytes per stream id written so far (spooled or open).
+        var streamSizes: [UInt32: UInt64]
+        /// The record still collecting bytes.
+        var open: Record?
+        /// Length of spool.bin.
+        var fileSize: UInt64
+        /// Bytes dropped because the spool was full and not yet reported into the stream.
+        var dropped: [UInt32: UInt64] = [:]
+        var punchedUpTo: UInt64 = 0
+        var listeners: [AsyncStream<Void>.Continuation] = []
+    }
+
+    public let directory: String
+    public let maxBytes: UInt64
+    private let fd: Int32
+    private let state: Mutex<State>
+
+    public init(directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64) throws {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/spool.bin"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        self.fd = fd
+        let manifest = Manifest(hello: hello, streams: streams)
+        self.state = Mutex(State(manifest: manifest, streamSizes: Dictionary(uniqueKeysWithValues: streams.map { ($0.stream, 0) }), fileSize: 0))
+        try self.saveManifest()
+    }
+
+    deinit { close(self.fd) }
+
+    public var manifest: Manifest { self.state.withLock { $0.manifest } }
+
+    /// Wakes the returned stream whenever the spool grows or the job ends.
+    public func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.state.withLock { $0.listeners.append(continuation) }
+        return stream
+    }
+
+    /// Takes bytes the job wrote. Never blocks on the network; only on the local disk.
+    public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64) {
+        let listeners = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
+            let unacknowledged = state.fileSize - state.punchedUpTo + UInt64(state.open?.bytes.count ?? 0)
+            if unacknowledged + UInt64(bytes.count) > self.maxBytes {
+                // Full: the newest bytes are not kept; a visible note goes into the stream once room returns.
+                state.dropped[stream, default: 0] += UInt64(bytes.count)
+                return []
+            }
+            if let dropped = state.dropped.removeValue(forKey: stream) {
+                let note = Array("\n[tailcast: \(dropped) bytes of output were dropped here: the agent's spool was full]\n".utf8)
+                self.add(note, stream: stream, timeMs: timeMs, state: &state)
+            }
+            self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
+            return state.listeners
+        }
+        for listener in listeners { listener.yield() }
+    }
+
+    private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) {
+        let offset = state.streamSizes[stream, default: 0]
+        state.streamSizes[stream] = offset + UInt64(bytes.count)
+        if var open = state.open, open.stream == stream, timeMs < open.timeMs + Wire.timeMarkResolutionMs,
+            timeMs >= open.timeMs, open.bytes.count + bytes.count <= Wire.maxBatchBytes
+        {
+            state.open = nil
+            open.bytes.append(contentsOf: bytes)
+            state.open = open
+            return
+        }
+        self.writeOpenRecord(state: &state)
+        state.open = Record(stream: stream, offset: offset, timeMs: timeMs, bytes: bytes)
+    }
+
+    /// Writes the collecting record to the file so the uplink can send it.
+    private func writeOpenRecord(state: inout State) {
+        guard let open = state.open else { return }
+        state.open = nil
+        var buffer = ByteBuffer()
+        DataMessage.appendChunk(stream: open.stream, offset: open.offset, timeMs: open.timeMs, bytes: ByteBuffer(bytes: open.bytes), into: &buffer)
+        var written = 0
+        buffer.withUnsafeReadableBytes { raw in
+            while written < raw.count {
+                let n = pwrite(self.fd, raw.baseAddress! + written, raw.count - written, off_t(state.fileSize) + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    // Disk trouble: count it as dropped rather than stop the job.
+                    state.dropped[open.stream, default: 0] += UInt64(open.bytes.count)
+                    return
+                }
+                written += n
+            }
+        }
+        state.fileSize += UInt64(written)
+    }
+
+    /// Makes everything appended so far readable by `read`; returns the spool's length.
+    public func seal() -> UInt64 {
+        self.state.withLock { state in
+            self.writeOpenRecord(state: &state)
+            return state.fileSize
+        }
+    }
+
+    /// Sizes of every stream: what the job has written.
+    public var streamSizes: [UInt32: UInt64] { self.state.withLock { $0.streamSizes } }
+
+    /// Reads whole records from `position` up to about `maxBytes`; returns them and the position after.
+    public func read(from position: UInt64, maxBytes: Int) throws -> (chunks: [DataChunk], end: UInt64) {
+        let fileSize = self.state.withLock { $0.fileSize }
+        guard position < fileSize else { return ([], position) }
+        var want = Int(min(UInt64(maxBytes + 64), fileSize - position))
+        while true {
+            var buffer = ByteBuffer()
+            let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                pread(self.fd, raw.baseAddress!, want, off_t(position))
+            }
+            guard got > 0 else { throw SpoolError("cannot read the spool: \(String(cString: strerror(errno)))") }
+            buffer.moveWriterIndex(to: got)
+            var chunks: [DataChunk] = []
+            var consumed = 0
+            while buffer.readableBytes > 0 {
+                let start = buffer.readerIndex
+                guard let stream = buffer.readUVarint(), let offset = buffer.readUVarint(), let time = buffer.readUVarint(),
+                    let length = buffer.readUVarint(), let bytes = buffer.readSlice(length: Int(length))
+                else {
+                    buffer.moveReaderIndex(to: start)
+                    break
+                }
+                chunks.append(DataChunk(stream: UInt32(stream), offset: offset, timeMs: time, bytes: bytes))
+                consumed = buffer.readerIndex
+                if consumed >= maxBytes { break }
+            }
+            if !chunks.isEmpty { return (chunks, position + UInt64(consumed)) }
+            // A single record larger than what we read: read it whole.
+            want = min(want * 2, Int(fileSize - position))
+        }
+    }
+
+    /// The server holds everything before `position`: give the disk space back.
+    public func release(upTo position: UInt64) {
+        self.state.withLock { state in
+            let block: UInt64 = 1 << 20
+            let end = position / block * block
+            guard end > state.punchedUpTo else { return }
+            if tailcast_punch_hole(self.fd, off_t(state.punchedUpTo), off_t(end - state.punchedUpTo)) == 0 {
+                state.punchedUpTo = end
+            }
+        }
+    }
+
+    /// Records how the job ended, durably, so a later `tailcast` can still deliver it.
+    public func finish(exit: ExitStatus, endedAtMs: UInt64) throws {
+        let listeners = self.state.withLock { state in
+            self.writeOpenRecord(state: &state)
+            state.manifest.exit = exit
+            state.manifest.endedAtMs = endedAtMs
+            return state.listeners
+        }
+        try self.saveManifest()
+        for listener in listeners { listener.yield() }
+    }
+
+    public var exit: (ExitStatus, UInt64)? {
+        self.state.withLock { state in state.manifest.exit.map { ($0, state.manifest.endedAtMs ?? 0) } }
+    }
+
+    private func saveManifest() throws {
+        let data = try ProtocolJSON.encode(self.manifest, pretty: true)
+        let path = self.directory + "/job.json"
+        try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+        guard rename(path + ".tmp", path) == 0 else { throw SpoolError("cannot write \(path)") }
+    }
+
+    /// Everything was delivered: the spool is not needed any more.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+}
+
+public struct SpoolError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
