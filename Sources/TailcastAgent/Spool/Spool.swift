@@ -141,6 +141,11 @@ public final class Spool: Sendable {
         }
     }
 
+    /// A position past every byte appended so far, sealed or not: the uplink has work while it is sent short of this.
+    public var extent: UInt64 {
+        self.state.withLock { $0.fileSize + ($0.open == nil ? 0 : 1) }
+    }
+
     /// Sizes of every stream: what the job has written.
     public var streamSizes: [UInt32: UInt64] { self.state.withLock { $0.streamSizes } }
 

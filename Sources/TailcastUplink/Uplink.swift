@@ -1,0 +1,203 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import Synchronization
+import TailcastAgent
+import TailcastProtocol
+import WSClient
+import WSCompression
+
+/// Carries a spool to the server over one WebSocket, reconnecting with backoff until the server holds
+/// every byte and the job's end.
+public final class Uplink: Sendable {
+    public struct Configuration: Sendable {
+        public var server: String
+        public var flushWindow: Duration
+        public var maxUnacknowledged: UInt64
+        public var compressionLevel: Int
+
+        public init(server: String, flushWindow: Duration = .milliseconds(20), maxUnacknowledged: UInt64 = 16 << 20, compressionLevel: Int = 6) {
+            self.server = server
+            self.flushWindow = flushWindow
+            self.maxUnacknowledged = maxUnacknowledged
+            self.compressionLevel = compressionLevel
+        }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        /// The server holds everything, the end included.
+        case delivered
+        /// The server refused this job for good (for example another run owns the id).
+        case refused(String)
+        case cancelled
+    }
+
+    /// Something a person should hear about: lost or regained connection.
+    public enum Event: Sendable {
+        case unreachable(String)
+        case connected
+        case refused(String)
+    }
+
+    let configuration: Configuration
+    let spool: Spool
+    let logger: Logger
+    let onEvent: @Sendable (Event) -> Void
+    private let machine: Mutex<UplinkStateMachine>
+    private let wake = WakeSignal()
+    private let refusal = Mutex<String?>(nil)
+
+    public init(configuration: Configuration, spool: Spool, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
+        self.configuration = configuration
+        self.spool = spool
+        self.logger = logger
+        self.onEvent = onEvent
+        self.machine = Mutex(UplinkStateMachine(flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged))
+    }
+
+    /// Bytes written by the job that the server has not acknowledged yet.
+    public var pendingBytes: UInt64 {
+        let acknowledged = self.machine.withLock { $0.acknowledgedOffsets }
+        return self.spool.streamSizes.reduce(0) { $0 + ($1.value - min($1.value, acknowledged[$1.key] ?? 0)) }
+    }
+
+    public func run() async -> Outcome {
+        let changes = self.spool.changes()
+        let forwarder = Task { [wake] in
+            for await _ in changes { wake.notify() }
+        }
+        defer { forwarder.cancel() }
+        let unreachable = Atomic<Bool>(false)
+        while !Task.isCancelled {
+            do {
+                try await self.connectOnce {
+                    if unreachable.exchange(false, ordering: .relaxed) { self.onEvent(.connected) }
+                }
+            } catch {
+                if !Task.isCancelled && !unreachable.exchange(true, ordering: .relaxed) {
+                    self.onEvent(.unreachable(Self.describe(error)))
+                }
+                self.logger.debug("uplink connection failed: \(error)")
+            }
+            if self.machine.withLock({ $0.isFinished }) { return .delivered }
+            if let refusal = self.refusal.withLock({ $0 }) {
+                self.onEvent(.refused(refusal))
+                return .refused(refusal)
+            }
+            let delay = self.machine.withLock { $0.disconnected(jitter: Double.random(in: 0.5...1)) }
+            try? await Task.sleep(for: delay)
+        }
+        return .cancelled
+    }
+
+    private func connectOnce(onWelcome: @escaping @Sendable () -> Void) async throws {
+        let manifest = self.spool.manifest
+        let client = WebSocketClient(
+            url: self.configuration.server + Wire.publishPath,
+            configuration: .init(
+                maxFrameSize: Wire.defaultMaxMessageBytes,
+                additionalHeaders: [.secWebSocketProtocol: Wire.subprotocol],
+                extensions: [
+                    // Context takeover on the uplink is what makes batches of log lines compress like a file.
+                    .perMessageDeflate(
+                        compressionLevel: self.configuration.compressionLevel,
+                        memoryLevel: 9,
+                        maxDecompressedFrameSize: 1 << 20,
+                        minFrameSizeToCompress: 16
+                    )
+                ],
+                autoPing: .enabled(timePeriod: .seconds(20))
+            ),
+            logger: self.logger
+        ) { inbound, outbound, _ in
+            try await outbound.write(.text(ControlMessage.hello(manifest.hello).encoded()))
+            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            guard case .text(let text) = try await messages.next() else { return }
+            switch try ControlMessage.decode(text) {
+            case .welcome(let welcome):
+                let ids = Dictionary(manifest.streams.map { ($0.name, $0.stream) }, uniquingKeysWith: { a, _ in a })
+                let durable = Dictionary(welcome.streams.compactMap { s in ids[s.name].map { ($0, s.size) } }, uniquingKeysWith: max)
+                self.machine.withLock { $0.connected(durable: durable, ended: welcome.ended) }
+                onWelcome()
+            case .error(let error):
+                self.refusal.withLock { $0 = error.message }
+                return
+            default:
+                return
+            }
+            for open in manifest.streams {
+                try await outbound.write(.text(ControlMessage.open(open).encoded()))
+            }
+            // Only the acknowledgement task touches the iterator from here on.
+            nonisolated(unsafe) var remaining = messages
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { self.wake.notify() }
+                    while let message = try await remaining.next() {
+                        guard case .text(let text) = message else { continue }
+                        switch try ControlMessage.decode(text) {
+                        case .ack(let ack):
+                            let offsets = Dictionary(ack.offsets.compactMap { k, v in UInt32(k).map { ($0, v) } }, uniquingKeysWith: max)
+                            let release = self.machine.withLock { $0.acknowledged(offsets: offsets, ended: ack.ended) }
+                            self.spool.release(upTo: release)
+                            self.wake.notify()
+                        case .error(let error):
+                            self.logger.warning("server: \(error.message)")
+                            if error.code == "job_conflict" || error.code == "bad_message" {
+                                self.refusal.withLock { $0 = error.message }
+                            }
+                        default:
+                            continue
+                        }
+                    }
+                }
+                group.addTask { try await self.send(outbound) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        try await client.run()
+    }
+
+    /// Sends spool records, then the end, as the state machine decides.
+    private func send(_ outbound: WebSocketOutboundWriter) async throws {
+        while !Task.isCancelled {
+            let action = self.machine.withLock {
+                $0.next(spoolEnd: self.spool.extent, jobEnded: self.spool.exit != nil, now: .now)
+            }
+            switch action {
+            case .send(let from):
+                _ = self.spool.seal()
+                let (chunks, end) = try self.spool.read(from: from, maxBytes: Wire.maxBatchBytes)
+                guard !chunks.isEmpty else { continue }
+                var offsets: [UInt32: UInt64] = [:]
+                for chunk in chunks { offsets[chunk.stream] = max(offsets[chunk.stream] ?? 0, chunk.endOffset) }
+                try await outbound.write(.binary(DataMessage.encode(chunks)))
+                self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: .now) }
+            case .waitUntil(let instant):
+                try await Task.sleep(until: instant, clock: .continuous)
+            case .waitForAck, .idle:
+                await self.wake.wait()
+            case .sendEnd:
+                guard let (exit, endedAtMs) = self.spool.exit else { continue }
+                let sizes = Dictionary(uniqueKeysWithValues: self.spool.streamSizes.map { (String($0.key), $0.value) })
+                try await outbound.write(.text(ControlMessage.end(.init(exit: exit, endedAtMs: endedAtMs, sizes: sizes)).encoded()))
+                self.machine.withLock { $0.endSent() }
+            case .finished:
+                try await outbound.close(.normalClosure, reason: "delivered")
+                return
+            case .disconnected:
+                return
+            }
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("connectTimeout") || text.contains("connection refused") || text.contains("Connection refused") {
+            return "connection refused"
+        }
+        return String(text.prefix(200))
+    }
+}

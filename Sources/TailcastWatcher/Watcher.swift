@@ -1,0 +1,208 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import Synchronization
+import TailcastProtocol
+import WSClient
+import WSCompression
+
+/// Follows one job: replays what it missed, then prints live, reconnecting and resuming by offset
+/// (never by time, which duplicates or skips) until the job ends.
+public final class Watcher: Sendable {
+    public struct Options: Sendable {
+        public var server: String
+        public var job: String
+        public var follow: Bool
+        public var tailLines: UInt64?
+        public var sinceMs: UInt64?
+        public var streams: [String]?
+        public var timestamps: Bool
+
+        public init(server: String, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool) {
+            self.server = server
+            self.job = job
+            self.follow = follow
+            self.tailLines = tailLines
+            self.sinceMs = sinceMs
+            self.streams = streams
+            self.timestamps = timestamps
+        }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        /// The job ended; its status.
+        case finished(ExitStatus)
+        /// Not following, and everything archived was printed.
+        case caughtUp(JobState)
+        /// The server said no (unknown job, bad request).
+        case refused(code: String, message: String)
+    }
+
+    struct StreamState {
+        var name: String
+        /// Offset just past the last byte printed.
+        var printed: UInt64
+        var atLineStart = true
+    }
+
+    struct State {
+        var byName: [String: StreamState] = [:]
+        var ids: [UInt32: String] = [:]
+        var outcome: Outcome?
+        var connectedOnce = false
+    }
+
+    let options: Options
+    let logger: Logger
+    let onNotice: @Sendable (String) -> Void
+    private let state = Mutex(State())
+    private let output: OutputSink
+
+    public init(options: Options, logger: Logger, output: OutputSink = .standard, onNotice: @escaping @Sendable (String) -> Void) {
+        self.options = options
+        self.logger = logger
+        self.output = output
+        self.onNotice = onNotice
+    }
+
+    public func run() async throws -> Outcome {
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            do {
+                try await self.connectOnce()
+                attempt = 0
+            } catch {
+                self.logger.debug("watch connection failed: \(error)")
+                let connectedBefore = self.state.withLock { $0.connectedOnce }
+                if !connectedBefore && attempt >= 2 {
+                    throw WatchError.unreachable(self.options.server, "\(error)")
+                }
+            }
+            if let outcome = self.state.withLock({ $0.outcome }) { return outcome }
+            attempt += 1
+            if attempt == 1 { self.onNotice("connection lost; reconnecting and resuming where it stopped") }
+            try await Task.sleep(for: .milliseconds(min(5000, 100 << min(attempt, 6))))
+        }
+    }
+
+    private func request() -> ControlMessage.Watch {
+        let printed = self.state.withLock { $0.byName.values.map { StreamPosition(name: $0.name, offset: $0.printed) } }
+        var request = ControlMessage.Watch(job: self.options.job, follow: self.options.follow, streams: self.options.streams)
+        if printed.isEmpty {
+            request.tailLines = self.options.tailLines
+            request.sinceMs = self.options.sinceMs
+        } else {
+            // Resuming: every stream we have seen continues where it stopped; new ones from their start.
+            request.offsets = printed
+        }
+        return request
+    }
+
+    private func connectOnce() async throws {
+        let client = WebSocketClient(
+            url: self.options.server + Wire.watchPath,
+            configuration: .init(
+                maxFrameSize: Wire.defaultMaxMessageBytes,
+                additionalHeaders: [.secWebSocketProtocol: Wire.subprotocol],
+                extensions: [.perMessageDeflate(maxDecompressedFrameSize: Wire.defaultMaxMessageBytes)],
+                autoPing: .enabled(timePeriod: .seconds(20))
+            ),
+            logger: self.logger
+        ) { inbound, outbound, _ in
+            try await outbound.write(.text(ControlMessage.watch(self.request()).encoded()))
+            for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
+                switch message {
+                case .binary(let buffer):
+                    for chunk in try DataMessage.decode(buffer) { self.print(chunk) }
+                case .text(let text):
+                    switch try ControlMessage.decode(text) {
+                    case .job:
+                        self.state.withLock { $0.connectedOnce = true }
+                    case .stream(let announce):
+                        self.state.withLock { state in
+                            state.ids[announce.stream] = announce.name
+                            if state.byName[announce.name] == nil {
+                                state.byName[announce.name] = StreamState(name: announce.name, printed: announce.offset)
+                            }
+                        }
+                    case .finished(let finished):
+                        self.state.withLock { $0.outcome = .finished(finished.exit) }
+                    case .caughtUp(let caughtUp):
+                        self.state.withLock { $0.outcome = .caughtUp(caughtUp.state) }
+                    case .error(let error):
+                        self.state.withLock { $0.outcome = .refused(code: error.code, message: error.message) }
+                    default:
+                        continue
+                    }
+                }
+            }
+        }
+        try await client.run()
+    }
+
+    /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.
+    private func print(_ chunk: DataChunk) {
+        let (name, skip, timestamps) = self.state.withLock { state -> (String?, Int, Bool) in
+            guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return (nil, 0, false) }
+            guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return (nil, 0, false) }
+            return (name, Int(stream.printed - chunk.offset), self.options.timestamps)
+        }
+        guard let name else { return }
+        let bytes = chunk.bytes.getSlice(at: chunk.bytes.readerIndex + skip, length: chunk.bytes.readableBytes - skip)!
+        let fd: Int32 = name == "stderr" ? 2 : 1
+        if timestamps {
+            var atLineStart = self.state.withLock { $0.byName[name]!.atLineStart }
+            let prefix = Array((Self.timestampFormatter.string(from: Date(timeIntervalSince1970: Double(chunk.timeMs) / 1000)) + " ").utf8)
+            var line: [UInt8] = []
+            for byte in bytes.readableBytesView {
+                if atLineStart { line.append(contentsOf: prefix) }
+                line.append(byte)
+                atLineStart = byte == 0x0A
+            }
+            self.output.write(fd, line)
+            let ended = atLineStart
+            self.state.withLock { $0.byName[name]!.atLineStart = ended }
+        } else {
+            self.output.write(fd, Array(bytes.readableBytesView))
+        }
+        self.state.withLock { $0.byName[name]!.printed = chunk.endOffset }
+    }
+
+    nonisolated(unsafe) static let timestampFormatter: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}
+
+public enum WatchError: Error, CustomStringConvertible {
+    case unreachable(String, String)
+    public var description: String {
+        switch self {
+        case .unreachable(let server, let detail): "cannot reach the server at \(server): \(detail)"
+        }
+    }
+}
+
+/// Where printed bytes go: our stdout/stderr, written fully so a pipe reader gets every byte.
+public struct OutputSink: Sendable {
+    let write: @Sendable (Int32, [UInt8]) -> Void
+
+    public init(write: @escaping @Sendable (Int32, [UInt8]) -> Void) { self.write = write }
+
+    func write(_ fd: Int32, _ bytes: [UInt8]) { self.write(fd, bytes) }
+
+    public static let standard = OutputSink { fd, bytes in
+        bytes.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                written += n
+            }
+        }
+    }
+}

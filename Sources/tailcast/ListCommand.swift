@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import TailcastProtocol
+import TailcastWatcher
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List jobs: what ran, what runs, how it ended.",
+        discussion: "States: running (an agent is connected), exited N / killed by signal N, lost contact (no agent, no end yet)."
+    )
+
+    @OptionGroup var server: ServerOption
+
+    @Flag(help: "Print JSON for scripts (the server's /v1/jobs answer).")
+    var json = false
+
+    func run() async throws {
+        let jobs: [JobInfo]
+        do {
+            jobs = try await JobLister.fetch(server: self.server.url)
+        } catch {
+            notice("\(error)")
+            throw ExitCode(ExitCodes.unreachable)
+        }
+        if self.json {
+            struct List: Encodable { var jobs: [JobInfo] }
+            FileHandle.standardOutput.write(try ProtocolJSON.encode(List(jobs: jobs), pretty: true) + Data("\n".utf8))
+            return
+        }
+        let colour = Terminal.wantsColour(1)
+        let now = UnixTime.nowMs()
+        var rows = [["JOB", "HOST", "COMMAND", "STATE", "STARTED", "DURATION", "BYTES"]]
+        var states = [""]
+        for job in jobs {
+            let state: String
+            switch job.state {
+            case .running: state = "running"
+            case .lost: state = "lost contact"
+            case .exited: state = job.exit?.description ?? "exited"
+            }
+            let end = job.endedAtMs ?? (job.state == .running ? now : job.lastSeenMs)
+            rows.append([
+                job.id, job.meta.host, String(job.meta.command.joined(separator: " ").prefix(40)), state,
+                Self.formatStart(job.meta.startedAtMs), Self.formatDuration(ms: end.subtractingReportingOverflow(job.meta.startedAtMs).overflow ? 0 : end - job.meta.startedAtMs),
+                Self.formatBytes(job.bytes),
+            ])
+            states.append(job.state == .running ? "\u{1B}[32m" : job.state == .lost ? "\u{1B}[33m" : (job.exit?.shellStatus == 0 ? "" : "\u{1B}[31m"))
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
+        for (index, row) in rows.enumerated() {
+            var line = ""
+            for (column, cell) in row.enumerated() {
+                let padded = column == row.count - 1 ? cell : cell.padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0)
+                if column == 3 && colour && !states[index].isEmpty {
+                    line += states[index] + padded + "\u{1B}[0m"
+                } else {
+                    line += padded
+                }
+            }
+            print(line)
+        }
+    }
+
+    static func formatStart(_ ms: UInt64) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    static func formatDuration(ms: UInt64) -> String {
+        let seconds = ms / 1000
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s" }
+        return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m"
+    }
+
+    static func formatBytes(_ bytes: UInt64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return String(format: "%.1f %@", value, units[unit])
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TailcastAgent
+import TailcastProtocol
+import TailcastUplink
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command and stream its output to the server.",
+        discussion: """
+            The command runs under a pseudo-terminal (colours, progress bars, line buffering; the size follows
+            your terminal) or, with --no-pty, through pipes that keep stdout and stderr apart. Its output is
+            mirrored here, written to a local spool on disk first, and sent compressed to the server, which
+            archives it. If the server is down or slow the job keeps running; the output is delivered when
+            the server is back. SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH reach the job.
+
+            At the end, run waits up to --wait seconds for the server to acknowledge every byte and the exit
+            status, then exits with the job's status (128+N if killed by signal N). If delivery did not finish,
+            it says so and keeps the spool.
+
+            Example: tailcast run --job train-42 -- python3 train.py --epochs 10
+            """
+    )
+
+    @Option(help: ArgumentHelp("Job id (letters, digits, . _ -). Default: a readable unique id, printed to stderr.", valueName: "id"))
+    var job: String?
+
+    @OptionGroup var server: ServerOption
+
+    @Flag(help: "Use pipes instead of a pseudo-terminal: stdout and stderr stay separate streams.")
+    var noPty = false
+
+    @Flag(name: .shortAndLong, help: "Do not mirror the job's output to this terminal.")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Seconds to wait at the end for the server to acknowledge everything.", valueName: "seconds"))
+    var wait: Double = 30
+
+    @Option(help: ArgumentHelp("Where undelivered output is kept (env TAILCAST_SPOOL).", valueName: "dir"))
+    var spoolDir: String?
+
+    @Option(help: ArgumentHelp("Most undelivered output kept on disk, in MiB; beyond it new output is dropped and the gap marked.", valueName: "MiB"))
+    var spoolMaxMib: UInt64 = 1024
+
+    @Option(help: ArgumentHelp("Longest a line waits to be batched with the next ones, in milliseconds (0-1000).", valueName: "ms"))
+    var flushWindowMs = 20
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run, after --.", valueName: "command"))
+    var command: [String] = []
+
+    mutating func validate() throws {
+        if self.command.first == "--" { self.command.removeFirst() }
+        guard !self.command.isEmpty else { throw ValidationError("no command given: tailcast run [options] -- COMMAND [ARGS...]") }
+        if let job = self.job, let problem = JobID.problem(with: job) { throw ValidationError(problem) }
+        guard (0...1000).contains(self.flushWindowMs) else { throw ValidationError("--flush-window-ms must be between 0 and 1000") }
+        guard self.wait >= 0 else { throw ValidationError("--wait must not be negative") }
+        guard self.spoolMaxMib >= 1 else { throw ValidationError("--spool-max-mib must be at least 1") }
+    }
+
+    func run() async throws {
+        let jobID = self.job ?? Self.generatedID(for: self.command)
+        if self.job == nil { notice("job \(jobID)") }
+        let runID = UUID().uuidString.lowercased()
+        let streams: [ControlMessage.Open] =
+            self.noPty
+            ? [.init(stream: JobRunner.stdoutStream, name: "stdout"), .init(stream: JobRunner.stderrStream, name: "stderr")]
+            : [.init(stream: JobRunner.stdoutStream, name: "stdout")]
+        let meta = JobMeta(
+            kind: "run", command: self.command, host: ProcessInfo.processInfo.hostName, user: Self.userName(),
+            cwd: FileManager.default.currentDirectoryPath, pid: getpid(), pty: !self.noPty, startedAtMs: UnixTime.nowMs()
+        )
+        let hello = ControlMessage.Hello(job: jobID, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
+        let spoolRoot = self.spoolDir ?? ProcessInfo.processInfo.environment["TAILCAST_SPOOL"] ?? Self.defaultSpoolRoot()
+        let spool: Spool
+        do {
+            spool = try Spool(directory: "\(spoolRoot)/\(jobID)-\(runID.prefix(8))", hello: hello, streams: streams, maxBytes: self.spoolMaxMib << 20)
+        } catch {
+            notice("\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+
+        var logger = Logger(label: "tailcast.uplink")
+        logger.logLevel = .warning
+        let uplink = Uplink(
+            configuration: .init(server: self.server.url, flushWindow: .milliseconds(self.flushWindowMs)),
+            spool: spool, logger: logger
+        ) { event in
+            switch event {
+            case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
+            case .connected: notice("connected to \(self.server.url); catching up")
+            case .refused(let why): notice("server refused the job: \(why)")
+            }
+        }
+        let delivery = Task { await uplink.run() }
+
+        let runner = JobRunner(
+            options: .init(command: self.command, usePTY: !self.noPty, mirror: !self.quiet, environment: ["TAILCAST_JOB": jobID]),
+            spool: spool
+        )
+        let exit: ExitStatus
+        do {
+            exit = try await Self.onThread { try runner.run() }
+        } catch {
+            notice("\(error)")
+            try? spool.finish(exit: ExitStatus(code: 127), endedAtMs: UnixTime.nowMs())
+            _ = await Self.waitFor(delivery, seconds: min(self.wait, 5))
+            spool.remove()
+            throw ExitCode(127)
+        }
+        try spool.finish(exit: exit, endedAtMs: UnixTime.nowMs())
+
+        switch await Self.waitFor(delivery, seconds: self.wait) {
+        case .delivered:
+            spool.remove()
+        case .refused(let why):
+            notice("not archived: \(why); output kept in \(spool.directory)")
+        case .cancelled, nil:
+            delivery.cancel()
+            notice("the server has not acknowledged \(uplink.pendingBytes) bytes and the exit status after \(Int(self.wait))s; output kept in \(spool.directory)")
+        }
+        if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
+    }
+
+    static func waitFor(_ task: Task<Uplink.Outcome, Never>, seconds: Double) async -> Uplink.Outcome? {
+        await withTaskGroup(of: Uplink.Outcome?.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Runs blocking work (waitpid, reads) on its own thread, off Swift's small cooperative pool.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    /// "train-20261125-130907-3fa2": the program's name, when, and a little randomness.
+    static func generatedID(for command: [String]) -> String {
+        let program = (command.first.map { ($0 as NSString).lastPathComponent } ?? "job")
+            .filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+            .prefix(40)
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let random = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return "\(program.isEmpty ? "job" : String(program))-\(formatter.string(from: Date()))-\(random)"
+    }
+
+    static func userName() -> String {
+        if let name = ProcessInfo.processInfo.environment["USER"], !name.isEmpty { return name }
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(getuid())"
+    }
+
+    static func defaultSpoolRoot() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let state = environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")
+        return state + "/tailcast/spool"
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+
+@main
+struct Tailcast: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "tailcast",
+        abstract: "Watch long-running jobs live from anywhere, and keep their logs.",
+        discussion: """
+            Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`,
+            list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
+
+            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed
+            by signal N); 1 error; 2 unknown job; 3 server unreachable; 64 bad usage.
+            """,
+        version: version,
+        subcommands: [ServeCommand.self, RunCommand.self, WatchCommand.self, ListCommand.self]
+    )
+}
+
+/// Exit codes shared by every subcommand (documented in the root help).
+enum ExitCodes {
+    static let failure: Int32 = 1
+    static let unknownJob: Int32 = 2
+    static let unreachable: Int32 = 3
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TailcastProtocol
+import TailcastWatcher
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Print a job's output from the start, then follow it live.",
+        discussion: """
+            Replay and live output join with no gap and no duplicate. If the connection drops, watch reconnects
+            and resumes from the last byte it printed. When the job ends, watch exits with the job's status.
+            In --no-pty jobs, the job's stderr goes to watch's stderr.
+
+            Examples: tailcast watch train-42 · tailcast watch train-42 --tail 100 · tailcast watch train-42 --since 10m --no-follow
+            """
+    )
+
+    @Argument(help: "The job to watch (see tailcast ls).")
+    var job: String
+
+    @OptionGroup var server: ServerOption
+
+    @Option(help: ArgumentHelp("Start this many lines before the end of each stream.", valueName: "lines"))
+    var tail: UInt64?
+
+    @Option(help: ArgumentHelp("Start with output read in the last DURATION (30s, 10m, 2h, 1d).", valueName: "duration"))
+    var since: String?
+
+    @Flag(help: "Print what is archived now and exit, instead of following.")
+    var noFollow = false
+
+    @Flag(help: "Prefix each line with the time the agent read it (UTC, milliseconds).")
+    var timestamps = false
+
+    @Option(name: .customLong("stream"), help: ArgumentHelp("Only this stream (repeatable): stdout, stderr, or a tailed file's path.", valueName: "name"))
+    var streams: [String] = []
+
+    func validate() throws {
+        if let problem = JobID.problem(with: self.job) { throw ValidationError(problem) }
+        if let since = self.since, Self.parseDuration(since) == nil {
+            throw ValidationError("--since takes a duration like 30s, 10m, 2h or 1d (got \"\(since)\")")
+        }
+        if self.tail != nil && self.since != nil { throw ValidationError("use --tail or --since, not both") }
+    }
+
+    func run() async throws {
+        let sinceMs = self.since.flatMap(Self.parseDuration).map { UnixTime.nowMs() - min(UnixTime.nowMs(), $0) }
+        var logger = Logger(label: "tailcast.watch")
+        logger.logLevel = .warning
+        let watcher = Watcher(
+            options: .init(
+                server: self.server.url, job: self.job, follow: !self.noFollow, tailLines: self.tail, sinceMs: sinceMs,
+                streams: self.streams.isEmpty ? nil : self.streams, timestamps: self.timestamps
+            ),
+            logger: logger,
+            onNotice: { notice($0) }
+        )
+        let outcome: Watcher.Outcome
+        do {
+            outcome = try await watcher.run()
+        } catch {
+            notice("\(error)")
+            throw ExitCode(ExitCodes.unreachable)
+        }
+        switch outcome {
+        case .finished(let exit):
+            if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
+        case .caughtUp:
+            return
+        case .refused(let code, let message):
+            notice(message)
+            throw ExitCode(code == "unknown_job" ? ExitCodes.unknownJob : ExitCodes.failure)
+        }
+    }
+
+    /// "90s", "10m", "2h", "1d" → milliseconds.
+    static func parseDuration(_ text: String) -> UInt64? {
+        guard let unit = text.last, let value = UInt64(text.dropLast()) else { return nil }
+        let scale: UInt64
+        switch unit {
+        case "s": scale = 1000
+        case "m": scale = 60_000
+        case "h": scale = 3_600_000
+        case "d": scale = 86_400_000
+        default: return nil
+        }
+        return value * scale
+    }
+}
