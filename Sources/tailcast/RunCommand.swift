@@ -47,11 +47,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Longest a line waits to be batched with the next ones, in milliseconds (0-1000).", valueName: "ms"))
     var flushWindowMs = 20
 
-    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run, after --.", valueName: "command"))
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "command"))
     var command: [String] = []
 
-    mutating func validate() throws {
-        if self.command.first == "--" { self.command.removeFirst() }
+    func validate() throws {
         guard !self.command.isEmpty else { throw ValidationError("no command given: tailcast run [options] -- COMMAND [ARGS...]") }
         if let job = self.job, let problem = JobID.problem(with: job) { throw ValidationError(problem) }
         guard (0...1000).contains(self.flushWindowMs) else { throw ValidationError("--flush-window-ms must be between 0 and 1000") }
@@ -146,7 +145,8 @@ struct RunCommand: AsyncParsableCommand {
     /// "train-20261125-130907-3fa2": the program's name, when, and a little randomness.
     static func generatedID(for command: [String]) -> String {
         let program = (command.first.map { ($0 as NSString).lastPathComponent } ?? "job")
-            .filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+            .filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+            .drop { $0 == "-" }
             .prefix(40)
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"

@@ -1,0 +1,133 @@
+"""Fixtures that start real tailcast processes on 127.0.0.1 with real files."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("TAILCAST_BIN", str(REPO / ".build" / "debug" / "tailcast"))
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Server:
+    """A `tailcast serve` process; restartable on the same port and data directory."""
+
+    def __init__(self, data: Path, port: int, extra=()):
+        self.data = data
+        self.port = port
+        self.extra = list(extra)
+        self.process = None
+        self.log = data.parent / f"serve-{port}.log"
+
+    @property
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        out = open(self.log, "ab")
+        self.process = subprocess.Popen(
+            [BINARY, "serve", "--port", str(self.port), "--data", str(self.data), *self.extra],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+        wait_until(self.healthy, what="server to listen")
+        return self
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def jobs(self):
+        with urllib.request.urlopen(self.http + "/v1/jobs", timeout=5) as r:
+            return {j["id"]: j for j in json.load(r)["jobs"]}
+
+    def archived(self, job, stream="stdout"):
+        info = json.loads((self.data / "jobs" / job / "job.json").read_text())
+        name = next(s["file"] for s in info["streams"] if s["name"] == stream)
+        return (self.data / "jobs" / job / "streams" / f"{name}.log").read_bytes()
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "data", free_port()).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    created = []
+
+    def make(extra=()):
+        s = Server(tmp_path / "data", free_port(), extra)
+        created.append(s)
+        return s
+
+    yield make
+    for s in created:
+        s.stop()
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ)
+    e["TAILCAST_SPOOL"] = str(tmp_path / "spool")
+    e.pop("TAILCAST_SERVER", None)
+    return e
+
+
+def tailcast(*args, env=None, **kwargs):
+    return subprocess.run([BINARY, *args], env=env, capture_output=True, **kwargs)
+
+
+def popen(*args, env=None, **kwargs):
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([BINARY, *args], env=env, **kwargs)
+
+
+def py(code: str):
+    """A job command: python3 running `code`."""
+    return [sys.executable, "-c", code]
