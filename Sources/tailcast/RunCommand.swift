@@ -115,24 +115,20 @@ struct RunCommand: AsyncParsableCommand {
             spool.remove()
         case .refused(let why):
             notice("not archived: \(why); output kept in \(spool.directory)")
-        case .cancelled, nil:
-            delivery.cancel()
+        case .cancelled:
             notice("the server has not acknowledged \(uplink.pendingBytes) bytes and the exit status after \(Int(self.wait))s; output kept in \(spool.directory)")
         }
         if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
     }
 
-    static func waitFor(_ task: Task<Uplink.Outcome, Never>, seconds: Double) async -> Uplink.Outcome? {
-        await withTaskGroup(of: Uplink.Outcome?.self) { group in
-            group.addTask { await task.value }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
+    /// The uplink's outcome, or `.cancelled` once `seconds` pass (the uplink is stopped then).
+    static func waitFor(_ task: Task<Uplink.Outcome, Never>, seconds: Double) async -> Uplink.Outcome {
+        let deadline = Task {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            task.cancel()
         }
+        defer { deadline.cancel() }
+        return await task.value
     }
 
     /// Runs blocking work (waitpid, reads) on its own thread, off Swift's small cooperative pool.
