@@ -20,6 +20,8 @@ public enum Wire {
 public enum CloseCode {
     /// Malformed control message, unknown type, or a message out of order.
     public static let badMessage: UInt16 = 4000
+    /// The client did not offer the `tailcast.v1` subprotocol.
+    public static let subprotocolRequired: UInt16 = 4002
     /// A data chunk starts beyond what the server holds: bytes would be missing.
     public static let gap: UInt16 = 4001
     /// No such job.

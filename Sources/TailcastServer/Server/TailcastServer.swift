@@ -1,13 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
 import Prometheus
 import TailcastProtocol
+import WSCore
 
 /// Builds the server application: WebSocket endpoints for agents and watchers, and a small HTTP API.
 public enum TailcastServer {
@@ -53,11 +53,13 @@ public enum TailcastServer {
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
         }
 
-        router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkSubprotocol) { inbound, outbound, context in
+        router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
+            if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
             try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
-        router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkSubprotocol) { inbound, outbound, context in
+        router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
+            if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
@@ -68,10 +70,8 @@ public enum TailcastServer {
                 webSocketRouter: router,
                 configuration: .init(
                     maxFrameSize: configuration.maxMessageBytes,
-                    extensions: [
-                        // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
-                        .perMessageDeflate(maxDecompressedFrameSize: configuration.maxMessageBytes, minFrameSizeToCompress: 64)
-                    ],
+                    // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
+                    extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
                     autoPing: .enabled(timePeriod: configuration.pingInterval)
                 )
             ),
@@ -80,18 +80,26 @@ public enum TailcastServer {
         )
     }
 
-    /// Clients must offer `tailcast.v1`; anything else gets a 400 that says what to offer.
-    @Sendable static func checkSubprotocol(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
-        let offered = request.headers[values: .secWebSocketProtocol]
-            .flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard offered.contains(Wire.subprotocol) else {
-            throw HTTPError(
-                .badRequest,
-                message: "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol) (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))\n"
-            )
+    /// Plain HTTP requests to a WebSocket path get a 400 that says what the path is for.
+    @Sendable static func checkUpgrade(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
+        guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+            throw HTTPError(.badRequest, message: "\(request.uri.path) is a WebSocket endpoint: connect with subprotocol \(Wire.subprotocol)\n")
         }
-        return .upgrade([.secWebSocketProtocol: Wire.subprotocol])
+        return .upgrade(self.offersSubprotocol(request) ? [.secWebSocketProtocol: Wire.subprotocol] : [:])
+    }
+
+    /// A failed upgrade can only be an empty 400 here, so a client that does not offer `tailcast.v1` is
+    /// upgraded without a subprotocol and then told, in an `error` message and the close reason.
+    static func offersSubprotocol(_ request: Request) -> Bool {
+        request.headers[values: .secWebSocketProtocol]
+            .flatMap { $0.split(separator: ",") }
+            .contains { $0.trimmingCharacters(in: .whitespaces) == Wire.subprotocol }
+    }
+
+    static func refuseWithoutSubprotocol(_ request: Request, _ outbound: WebSocketOutboundWriter) async throws -> Bool {
+        guard !self.offersSubprotocol(request) else { return false }
+        try await outbound.refuse(CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
+        return true
     }
 
     struct JobList: Codable {
