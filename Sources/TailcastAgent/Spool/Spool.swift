@@ -44,6 +44,9 @@ public final class Spool: Sendable {
         var fileSize: UInt64
         /// Bytes dropped because the spool was full and not yet reported into the stream.
         var dropped: [UInt32: UInt64] = [:]
+        /// The server holds every record before this position.
+        var releasedUpTo: UInt64 = 0
+        /// Disk blocks before this position are freed.
         var punchedUpTo: UInt64 = 0
         var listeners: [AsyncStream<Void>.Continuation] = []
     }
@@ -80,7 +83,7 @@ public final class Spool: Sendable {
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk.
     public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64) {
         let listeners = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
-            let unacknowledged = state.fileSize - state.punchedUpTo + UInt64(state.open?.bytes.count ?? 0)
+            let unacknowledged = state.fileSize - state.releasedUpTo + UInt64(state.open?.bytes.count ?? 0)
             if unacknowledged + UInt64(bytes.count) > self.maxBytes {
                 // Full: the newest bytes are not kept; a visible note goes into the stream once room returns.
                 state.dropped[stream, default: 0] += UInt64(bytes.count)
@@ -184,8 +187,10 @@ public final class Spool: Sendable {
     /// The server holds everything before `position`: give the disk space back.
     public func release(upTo position: UInt64) {
         self.state.withLock { state in
+            state.releasedUpTo = max(state.releasedUpTo, position)
+            // Whole MiB at a time: fewer calls, and the file system frees whole blocks anyway.
             let block: UInt64 = 1 << 20
-            let end = position / block * block
+            let end = state.releasedUpTo / block * block
             guard end > state.punchedUpTo else { return }
             if tailcast_punch_hole(self.fd, off_t(state.punchedUpTo), off_t(end - state.punchedUpTo)) == 0 {
                 state.punchedUpTo = end

@@ -67,7 +67,7 @@ struct WatcherCursor {
         var best: (stream: JobSnapshot.Stream, entry: Entry, limit: UInt64)?
         for stream in wanted {
             let entry = self.entries[stream.name]!
-            let limit = min(stream.size, self.limits?[stream.name] ?? .max)
+            let limit = min(stream.size, self.limits.map { $0[stream.name] ?? 0 } ?? .max)
             guard entry.offset < limit else { continue }
             if best == nil || stream.headTimeMs < best!.stream.headTimeMs {
                 best = (stream, entry, limit)
