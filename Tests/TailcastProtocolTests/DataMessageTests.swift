@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -13,6 +14,13 @@ import Testing
         let decoded = try DataMessage.decode(DataMessage.encode(chunks))
         #expect(decoded == chunks)
         #expect(decoded[1].endOffset == (1 << 40) + 5)
+    }
+
+    /// The example in PROTOCOL.md, section 4.
+    @Test func encodesTheDocumentedExample() {
+        let message = DataMessage.encode([DataChunk(stream: 1, offset: 300, timeMs: 1_700_000_000_000, bytes: ByteBuffer(string: "hi\n"))])
+        let hex = message.readableBytesView.map { String(format: "%02x", $0) }.joined(separator: " ")
+        #expect(hex == "01 01 ac 02 80 d0 95 ff bc 31 03 68 69 0a")
     }
 
     @Test func rejectsMalformedMessagesWithAReason() {

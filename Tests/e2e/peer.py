@@ -4,6 +4,7 @@ import json
 from websockets.sync.client import connect
 
 SUBPROTOCOL = "tailcast.v1"
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def uvarint(value: int) -> bytes:
@@ -49,7 +50,7 @@ def decode_data(message: bytes):
 
 def watch(url, job, **request):
     """Follows a job to its end; returns ({stream name: bytes}, final control message, negotiated extensions)."""
-    streams, names = {}, {}
+    streams, names, starts = {}, {}, {}
     with connect(url + "/v1/watch", subprotocols=[SUBPROTOCOL], compression="deflate", max_size=8 << 20) as ws:
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
         assert ws.subprotocol == SUBPROTOCOL
@@ -59,14 +60,13 @@ def watch(url, job, **request):
             if isinstance(message, bytes):
                 for stream, offset, _, payload in decode_data(message):
                     name = names[stream]
-                    assert offset == len(streams[name]) + streams_start[name], "bytes arrive in order, no gap"
+                    assert offset == starts[name] + len(streams[name]), "bytes arrive in order, no gap"
                     streams[name] += payload
                 continue
             control = json.loads(message)
             if control["type"] == "stream":
                 names[control["stream"]] = control["name"]
                 streams[control["name"]] = b""
-                streams_start = globals().setdefault("_starts", {})
-                streams_start[control["name"]] = control["offset"]
+                starts[control["name"]] = control["offset"]
             elif control["type"] in ("finished", "caught_up", "error"):
                 return streams, control, extensions

@@ -125,3 +125,9 @@ def test_decompression_bomb_and_oversized_messages_close_1009_and_the_server_kee
         assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
     run = tailcast("run", "--job", "after", "--server", server.url, "--", "echo", "still fine", env=env, timeout=30)
     assert run.returncode == 0 and server.archived("after") == b"still fine\r\n"
+
+
+def test_the_protocol_documents_example_bytes_match_the_encoder():
+    text = (peer.REPO_ROOT / "PROTOCOL.md").read_text()
+    assert "`01 01 ac 02 80 d0 95 ff bc 31 03 68 69 0a`" in text
+    assert peer.encode_data([(1, 300, 1700000000000, b"hi\n")]).hex(" ") == "01 01 ac 02 80 d0 95 ff bc 31 03 68 69 0a"

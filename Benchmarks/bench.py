@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""tailcast benchmark: wire ratio, latency, throughput, CPU and memory, side by side in one run.
+
+Everything runs on this machine over 127.0.0.1 with the release binary: a real `serve`, a real
+`run` wrapping an emitter, a real `watch`. Prints a table; --json FILE also writes the numbers.
+"""
+import argparse
+import json
+import os
+import pty
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "logs"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Relay:
+    """A TCP relay that counts the bytes crossing it in each direction: the bytes on the wire."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.up = 0
+        self.down = 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self.pump, args=(client, server, "up"), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, "down"), daemon=True).start()
+
+    def pump(self, source, sink, direction):
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                with self.lock:
+                    setattr(self, direction, getattr(self, direction) + len(data))
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def wait4(process):
+    """Waits for a child; returns (exit status, CPU seconds, max RSS MiB)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+class Bench:
+    def __init__(self, binary, workdir):
+        self.binary = binary
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.files = sorted(str(p) for p in CORPUS.glob("*.log"))
+        self.corpus = b"".join(Path(f).read_bytes() for f in self.files)
+        self.corpus_lines = self.corpus.count(b"\n")
+        self.env = dict(os.environ, TAILCAST_SPOOL=str(self.workdir / "spool"))
+        self.server = subprocess.Popen(
+            [binary, "serve", "--port", str(self.port), "--data", str(self.workdir / "data"), "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    def close(self):
+        self.server.terminate()
+        self.server.wait()
+
+    def server_cpu(self):
+        with open(f"/proc/{self.server.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def server_rss_mib(self):
+        for line in open(f"/proc/{self.server.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0
+
+    def emitter(self, rate, lines, stamp=False):
+        return [sys.executable, str(HERE / "emit.py"), "--rate", str(rate), "--lines", str(lines),
+                *(["--stamp"] if stamp else []), *self.files]
+
+    def run_job(self, job, command, server_url=None):
+        return subprocess.Popen([self.binary, "run", "--job", job, "--no-pty", "--quiet", "--server", server_url or self.url,
+                                 "--", *command], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    # --- wire ratio ---------------------------------------------------------------------------
+    def wire_ratio(self, rate):
+        relay = Relay(self.port)
+        job = f"ratio-{rate}"
+        agent = self.run_job(job, self.emitter(rate, self.corpus_lines), server_url=f"ws://127.0.0.1:{relay.port}")
+        status, cpu, rss = wait4(agent)
+        assert status == 0, agent.stderr.read()
+        time.sleep(0.3)
+        archived = (self.workdir / "data" / "jobs" / job / "streams" / "stdout.log").read_bytes()
+        assert archived == self.corpus, "archive differs from what was written"
+        return {"raw": len(self.corpus), "up": relay.up, "down": relay.down, "agent_cpu": cpu, "agent_rss": rss}
+
+    # --- latency ------------------------------------------------------------------------------
+    def latency(self, rate, seconds, terminal=False):
+        job = f"latency-{rate}-{'tty' if terminal else 'pipe'}"
+        lines = int(rate * seconds)
+        agent = self.run_job(job, self.emitter(rate, lines, stamp=True))
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/{job}", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.01)
+        delays = []
+        if terminal:
+            master, slave = pty.openpty()
+            watcher = subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=slave, stderr=subprocess.DEVNULL)
+            os.close(slave)
+            reader = os.fdopen(master, "rb", buffering=0)
+        else:
+            watcher = subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=subprocess.PIPE)
+            reader = watcher.stdout
+        pending = b""
+        while True:
+            try:
+                data = reader.read(1 << 16)
+            except OSError:  # pty closed
+                data = b""
+            if not data:
+                break
+            now = time.time()
+            pending += data
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                start = line.find(b"T")
+                if start >= 0:
+                    try:
+                        delays.append((now - float(line[start + 1:line.index(b" ", start)])) * 1000)
+                    except ValueError:
+                        pass
+        watcher.wait()
+        agent.wait()
+        delays.sort()
+        def pct(p):
+            return delays[min(len(delays) - 1, int(len(delays) * p / 100))]
+        return {"lines": len(delays), "expected": lines, "p50": pct(50), "p90": pct(90), "p99": pct(99), "max": delays[-1]}
+
+    # --- throughput ---------------------------------------------------------------------------
+    def throughput(self, megabytes):
+        source = self.workdir / "big.log"
+        with open(source, "wb") as f:
+            while f.tell() < megabytes << 20:
+                f.write(self.corpus)
+        size = source.stat().st_size
+        cpu0 = self.server_cpu()
+        start = time.monotonic()
+        agent = self.run_job("throughput", ["cat", str(source)])
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/throughput", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.005)
+        watcher = subprocess.Popen([self.binary, "watch", "throughput", "--server", self.url], stdout=subprocess.PIPE)
+        received = 0
+        while True:
+            data = watcher.stdout.read(1 << 20)
+            if not data:
+                break
+            received += len(data)
+        _, watch_cpu, watch_rss = wait4(watcher)
+        _, agent_cpu, agent_rss = wait4(agent)
+        elapsed = time.monotonic() - start
+        assert received == size, f"watcher got {received} of {size} bytes"
+        archived = (self.workdir / "data" / "jobs" / "throughput" / "streams" / "stdout.log").stat().st_size
+        assert archived == size
+        return {"bytes": size, "seconds": elapsed, "mbps": size / elapsed / 1e6, "agent_cpu": agent_cpu, "agent_rss": agent_rss,
+                "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}
+
+
+def gzip6(data):
+    return len(subprocess.run(["gzip", "-6", "-c"], input=data, capture_output=True, check=True).stdout)
+
+
+def per_line_deflate(data):
+    """What `ssh -C` does: one zlib sync flush per line (one SSH packet per write)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    total = 0
+    for line in data.splitlines(keepends=True):
+        total += len(compressor.compress(line) + compressor.flush(zlib.Z_SYNC_FLUSH))
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--binary", default=str(REPO / ".build" / "release" / "tailcast"))
+    parser.add_argument("--throughput-mib", type=int, default=200)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="tailcast-bench-")
+    bench = Bench(args.binary, workdir)
+    results = {}
+    try:
+        def step(name):
+            print(f"... {name}", file=sys.stderr, flush=True)
+        raw = len(bench.corpus)
+        step("wire ratio at 2,000 lines/s (10 s)")
+        results["gzip6_ratio"] = raw / gzip6(bench.corpus)
+        results["per_line_ratio"] = raw / per_line_deflate(bench.corpus)
+        for rate in (2000, 20000):
+            if rate == 20000:
+                step("wire ratio at 20,000 lines/s")
+            r = bench.wire_ratio(rate)
+            results[f"wire_{rate}"] = r
+        for rate, seconds in ((2000, 5), (20000, 3)):
+            for terminal in (False, True):
+                step(f"latency at {rate:,} lines/s, watcher into a {'terminal' if terminal else 'pipe'}")
+                results[f"latency_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal)
+        step(f"throughput, {args.throughput_mib} MiB")
+        results["throughput"] = bench.throughput(args.throughput_mib)
+        results["server_rss_mib"] = bench.server_rss_mib()
+    finally:
+        bench.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    g = results["gzip6_ratio"]
+    print(f"\ntailcast benchmark — corpus: {len(bench.files)} real logs, {raw:,} bytes, {bench.corpus_lines:,} lines, {os.cpu_count()} cores\n")
+    print("| wire (raw log bytes / bytes on the TCP connection, both directions) | ratio | vs gzip -6 |")
+    print("|---|---|---|")
+    print(f"| gzip -6 of the whole corpus as one file (reference) | {g:.2f}x | 1.00 |")
+    print(f"| one deflate sync flush per line, as `ssh -C` sends (same bytes) | {results['per_line_ratio']:.2f}x | {results['per_line_ratio'] / g:.2f} |")
+    for rate in (2000, 20000):
+        w = results[f"wire_{rate}"]
+        ratio = w["raw"] / (w["up"] + w["down"])
+        print(f"| tailcast at {rate:,} lines/s (up {w['up']:,} B, acks {w['down']:,} B) | {ratio:.2f}x | {ratio / g:.2f} |")
+    print("\n| latency, line written → watcher printed it | lines | p50 ms | p90 ms | p99 ms | max ms |")
+    print("|---|---|---|---|---|---|")
+    for rate in (2000, 20000):
+        for kind in ("pipe", "tty"):
+            l = results[f"latency_{rate}_{kind}"]
+            print(f"| {rate:,} lines/s, watcher into a {'pipe' if kind == 'pipe' else 'terminal'} | {l['lines']:,}/{l['expected']:,} | {l['p50']:.1f} | {l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} |")
+    t = results["throughput"]
+    print("\n| throughput: job → agent → server (archive) → one watcher | value |")
+    print("|---|---|")
+    print(f"| {t['bytes'] / 2**20:.0f} MiB of log, end to end | {t['mbps']:.1f} MB/s ({t['seconds']:.2f} s) |")
+    print(f"| CPU seconds: agent / server / watcher | {t['agent_cpu']:.2f} / {t['server_cpu']:.2f} / {t['watch_cpu']:.2f} |")
+    print(f"| peak memory MiB: agent / server / watcher | {t['agent_rss']:.0f} / {results['server_rss_mib']:.0f} / {t['watch_rss']:.0f} |")
+    w = results["wire_2000"]
+    print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
