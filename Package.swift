@@ -29,8 +29,9 @@ let package = Package(
             name: "TailcastProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Linux system calls Swift's Glibc module leaves out (pseudo-terminals, pipe2, hole punching).
-        .target(name: "CTailcastSystem"),
+        // Linux system calls Swift's Glibc module leaves out (pseudo-terminals, pipe2, hole punching), and
+        // a raw zlib deflater whose level can change between messages (see AdaptiveDeflate).
+        .target(name: "CTailcastSystem", linkerSettings: [.linkedLibrary("z")]),
         // What produces bytes: a wrapped job (pty or pipes) and the on-disk spool it writes to.
         .target(
             name: "TailcastAgent",
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "TailcastProtocol",
                 "TailcastAgent",
+                "CTailcastSystem",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +95,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TailcastProtocolTests", dependencies: ["TailcastProtocol"]),
-        .testTarget(name: "TailcastUplinkTests", dependencies: ["TailcastUplink", "TailcastAgent", "TailcastProtocol"]),
+        .testTarget(
+            name: "TailcastUplinkTests",
+            dependencies: [
+                "TailcastUplink", "TailcastAgent", "TailcastProtocol",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "WSCore", package: "swift-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(name: "TailcastServerTests", dependencies: ["TailcastServer", "TailcastProtocol"]),
     ]
 )

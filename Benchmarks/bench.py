@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import pty
+import re
 import shutil
 import socket
 import statistics
@@ -23,6 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "logs"
+
+
+STAMP = re.compile(rb"T(1[0-9]{9}\.[0-9]{6}) ")
 
 
 def free_port():
@@ -89,7 +93,7 @@ class Bench:
         self.url = f"ws://127.0.0.1:{self.port}"
         self.files = sorted(str(p) for p in CORPUS.glob("*.log"))
         self.corpus = b"".join(Path(f).read_bytes() for f in self.files)
-        self.corpus_lines = self.corpus.count(b"\n")
+        self.corpus_lines = sum(len(Path(f).read_bytes().splitlines()) for f in self.files)
         self.env = dict(os.environ, TAILCAST_SPOOL=str(self.workdir / "spool"))
         self.server = subprocess.Popen(
             [binary, "serve", "--port", str(self.port), "--data", str(self.workdir / "data"), "--log-level", "warning"],
@@ -159,21 +163,20 @@ class Bench:
         pending = b""
         while True:
             try:
-                data = reader.read(1 << 16)
+                data = os.read(reader.fileno(), 1 << 16)  # returns what is there, like a terminal would show it
             except OSError:  # pty closed
                 data = b""
+            now = time.time()
+            if not data:
+                complete, pending = [pending], b""
+            else:
+                pending += data
+                *complete, pending = pending.split(b"\n")
+            # Corpus files that end without a newline join two emitted lines: read every stamp.
+            for match in STAMP.finditer(b"\n".join(complete)):
+                delays.append((now - float(match.group(1))) * 1000)
             if not data:
                 break
-            now = time.time()
-            pending += data
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                start = line.find(b"T")
-                if start >= 0:
-                    try:
-                        delays.append((now - float(line[start + 1:line.index(b" ", start)])) * 1000)
-                    except ValueError:
-                        pass
         watcher.wait()
         agent.wait()
         delays.sort()
@@ -200,7 +203,7 @@ class Bench:
         watcher = subprocess.Popen([self.binary, "watch", "throughput", "--server", self.url], stdout=subprocess.PIPE)
         received = 0
         while True:
-            data = watcher.stdout.read(1 << 20)
+            data = os.read(watcher.stdout.fileno(), 1 << 20)
             if not data:
                 break
             received += len(data)

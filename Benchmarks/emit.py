@@ -20,7 +20,7 @@ def main():
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
     lines = [l for f in args.files for l in open(f, "rb").read().splitlines(keepends=True)]
-    out = sys.stdout.buffer.raw
+    out = sys.stdout.fileno()
     start = time.monotonic()
     for i in range(args.lines):
         if args.rate:
@@ -31,7 +31,7 @@ def main():
         line = lines[i % len(lines)]
         if args.stamp:
             line = b"T%.6f " % time.time() + line
-        os.write(out.fileno(), line)
+        os.write(out, line)
 
 
 if __name__ == "__main__":

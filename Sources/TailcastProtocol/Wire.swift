@@ -11,7 +11,7 @@ public enum Wire {
     /// Largest run of stream bytes an agent puts into one data message.
     public static let maxBatchBytes = 256 << 10
     /// A new timestamp mark is started when a read comes this long after the chunk's first byte.
-    public static let timeMarkResolutionMs: UInt64 = 10
+    public static let timeMarkResolutionMs: UInt64 = 20
     /// First byte of every binary message: what follows.
     public static let dataMessageKind: UInt8 = 0x01
 }

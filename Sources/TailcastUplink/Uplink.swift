@@ -15,13 +15,11 @@ public final class Uplink: Sendable {
         public var server: String
         public var flushWindow: Duration
         public var maxUnacknowledged: UInt64
-        public var compressionLevel: Int
 
-        public init(server: String, flushWindow: Duration = .milliseconds(20), maxUnacknowledged: UInt64 = 16 << 20, compressionLevel: Int = 6) {
+        public init(server: String, flushWindow: Duration = .milliseconds(20), maxUnacknowledged: UInt64 = 64 << 20) {
             self.server = server
             self.flushWindow = flushWindow
             self.maxUnacknowledged = maxUnacknowledged
-            self.compressionLevel = compressionLevel
         }
     }
 
@@ -98,15 +96,8 @@ public final class Uplink: Sendable {
             configuration: .init(
                 maxFrameSize: Wire.defaultMaxMessageBytes,
                 additionalHeaders: [.secWebSocketProtocol: Wire.subprotocol],
-                extensions: [
-                    // Context takeover on the uplink is what makes batches of log lines compress like a file.
-                    .perMessageDeflate(
-                        compressionLevel: self.configuration.compressionLevel,
-                        memoryLevel: 9,
-                        maxDecompressedFrameSize: 1 << 20,
-                        minFrameSizeToCompress: 16
-                    )
-                ],
+                // Context takeover on the uplink is what makes batches of log lines compress like a file.
+                extensions: [AdaptiveDeflateBuilder.factory(maxDecompressedBytes: 1 << 20)],
                 autoPing: .enabled(timePeriod: .seconds(20))
             ),
             logger: self.logger
@@ -176,7 +167,8 @@ public final class Uplink: Sendable {
                 try await outbound.write(.binary(DataMessage.encode(chunks)))
                 self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: .now) }
             case .waitUntil(let instant):
-                try await Task.sleep(until: instant, clock: .continuous)
+                // Short naps, so a batch that fills up early goes early (see `fullBatchBytes`).
+                try await Task.sleep(until: min(instant, .now + .milliseconds(3)), clock: .continuous)
             case .waitForAck, .idle:
                 await self.wake.wait()
             case .sendEnd:

@@ -36,6 +36,8 @@ public struct UplinkStateMachine {
 
     public let flushWindow: Duration
     public let maxUnacknowledged: UInt64
+    /// This much waiting compresses about as well as any larger batch: send it without waiting for the window.
+    public let fullBatchBytes: UInt64
     /// Every spool byte before this position is durable on the server.
     public private(set) var acknowledgedPosition: UInt64 = 0
     public private(set) var acknowledgedOffsets: [UInt32: UInt64] = [:]
@@ -43,9 +45,10 @@ public struct UplinkStateMachine {
     private var connection: Connection = .down(attempts: 0)
     private var lastSend: ContinuousClock.Instant?
 
-    public init(flushWindow: Duration, maxUnacknowledged: UInt64) {
+    public init(flushWindow: Duration, maxUnacknowledged: UInt64, fullBatchBytes: UInt64 = 32 << 10) {
         self.flushWindow = flushWindow
         self.maxUnacknowledged = maxUnacknowledged
+        self.fullBatchBytes = fullBatchBytes
     }
 
     /// Connected and welcomed: `durable` is what the server already holds per stream id.
@@ -95,8 +98,11 @@ public struct UplinkStateMachine {
         if sent < spoolEnd {
             if sent - self.acknowledgedPosition >= self.maxUnacknowledged { return .waitForAck }
             // Send at once on an idle link; while messages flow, at most one per flush window, so batches
-            // grow with the rate (better compression) while latency stays bounded by the window.
-            if let last = self.lastSend, now < last + self.flushWindow { return .waitUntil(last + self.flushWindow) }
+            // grow with the rate (better compression) while latency stays bounded by the window. A batch
+            // big enough to compress as well as a file goes at once: waiting would only add latency.
+            if let last = self.lastSend, now < last + self.flushWindow, spoolEnd - sent < self.fullBatchBytes {
+                return .waitUntil(last + self.flushWindow)
+            }
             return .send(from: sent)
         }
         if jobEnded && !endSent { return .sendEnd }

@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxMessageBytes = 4 << 20
 
     @Option(help: ArgumentHelp("At most one fsync and acknowledgement per agent this often, in milliseconds.", valueName: "ms"))
-    var ackIntervalMs = 100
+    var ackIntervalMs = 200
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel = "info"

@@ -31,7 +31,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "Print what is archived now and exit, instead of following.")
     var noFollow = false
 
-    @Flag(help: "Prefix each line with the time the agent read it (UTC, milliseconds).")
+    @Flag(help: "Prefix each line with the time the agent read it (UTC; lines read within 20 ms share a time).")
     var timestamps = false
 
     @Option(name: .customLong("stream"), help: ArgumentHelp("Only this stream (repeatable): stdout, stderr, or a tailed file's path.", valueName: "name"))

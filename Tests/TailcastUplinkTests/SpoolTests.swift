@@ -15,18 +15,19 @@ import TailcastProtocol
         Array(text.utf8).withUnsafeBytes { spool.append(stream: stream, bytes: $0, timeMs: time) }
     }
 
-    @Test func readsWithinTenMillisecondsShareOneRecord() throws {
+    @Test func readsCloseInTimeShareOneRecord() throws {
         let spool = try makeSpool()
         defer { spool.remove() }
+        let mark = Wire.timeMarkResolutionMs
         append(spool, 1, "a\n", 1000)
-        append(spool, 1, "b\n", 1009)
-        append(spool, 1, "c\n", 1010)  // a new mark
-        append(spool, 2, "e\n", 1010)  // another stream
-        append(spool, 1, "d\n", 1011)
+        append(spool, 1, "b\n", 1000 + mark - 1)
+        append(spool, 1, "c\n", 1000 + mark)  // a new mark
+        append(spool, 2, "e\n", 1000 + mark)  // another stream
+        append(spool, 1, "d\n", 1001 + mark)
         let end = spool.seal()
         let (chunks, position) = try spool.read(from: 0, maxBytes: 1 << 20)
         #expect(position == end)
-        #expect(chunks.map { [$0.stream, UInt32($0.offset), UInt32($0.timeMs)] } == [[1, 0, 1000], [1, 4, 1010], [2, 0, 1010], [1, 6, 1011]])
+        #expect(chunks.map { [UInt64($0.stream), $0.offset, $0.timeMs] } == [[1, 0, 1000], [1, 4, 1000 + mark], [2, 0, 1000 + mark], [1, 6, 1001 + mark]])
         #expect(chunks.map { String(buffer: $0.bytes) } == ["a\nb\n", "c\n", "e\n", "d\n"])
         #expect(spool.streamSizes == [1: 8, 2: 2])
     }

@@ -26,6 +26,14 @@ import Testing
         #expect(machine.next(spoolEnd: 60, jobEnded: false, now: t0 + .milliseconds(20)) == .send(from: 10))
     }
 
+    @Test func aFullBatchGoesWithoutWaitingForTheWindow() {
+        var machine = UplinkStateMachine(flushWindow: .milliseconds(20), maxUnacknowledged: 1 << 30, fullBatchBytes: 100)
+        machine.connected(durable: [:], ended: false)
+        machine.sent(upTo: 10, offsets: [1: 10], at: t0)
+        #expect(machine.next(spoolEnd: 109, jobEnded: false, now: t0 + .milliseconds(1)) == .waitUntil(t0 + .milliseconds(20)))
+        #expect(machine.next(spoolEnd: 110, jobEnded: false, now: t0 + .milliseconds(1)) == .send(from: 10))
+    }
+
     @Test func waitsForAcksWhenTooMuchIsUnacknowledged() {
         var machine = connected(window: .zero, max: 100)
         machine.sent(upTo: 100, offsets: [1: 90], at: t0)

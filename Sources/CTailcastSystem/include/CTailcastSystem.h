@@ -15,3 +15,23 @@ int tailcast_pipe_cloexec(int fds[2]);
 int tailcast_punch_hole(int fd, off_t offset, off_t length);
 
 #endif
+
+#ifndef C_TAILCAST_DEFLATE_H
+#define C_TAILCAST_DEFLATE_H
+#include <stdint.h>
+
+/// A raw-deflate compressor (no zlib header), as permessage-deflate needs. Opaque.
+typedef struct tailcast_deflater tailcast_deflater;
+
+tailcast_deflater *tailcast_deflater_create(int level, int window_bits, int memory_level);
+void tailcast_deflater_destroy(tailcast_deflater *deflater);
+/// Changes the level for what follows; call between messages only. Returns 0 on success.
+int tailcast_deflater_set_level(tailcast_deflater *deflater, int level);
+/// Upper bound of the output of one `compress` call for `length` input bytes.
+size_t tailcast_deflater_bound(tailcast_deflater *deflater, size_t length);
+/// Compresses `input` and sync-flushes (output ends in 00 00 ff ff). Returns the output length, or -1.
+long tailcast_deflater_compress(tailcast_deflater *deflater, const uint8_t *input, size_t length, uint8_t *output, size_t capacity);
+/// Forgets the window (no context takeover). Returns 0 on success.
+int tailcast_deflater_reset(tailcast_deflater *deflater);
+
+#endif

@@ -144,9 +144,10 @@ public final class Spool: Sendable {
         }
     }
 
-    /// A position past every byte appended so far, sealed or not: the uplink has work while it is sent short of this.
+    /// Where the spool would end if it were sealed now (near enough: a record's header is not counted).
+    /// The uplink has work while it has sent less than this, and sees how much is waiting.
     public var extent: UInt64 {
-        self.state.withLock { $0.fileSize + ($0.open == nil ? 0 : 1) }
+        self.state.withLock { $0.fileSize + UInt64($0.open.map { $0.bytes.count + 1 } ?? 0) }
     }
 
     /// Sizes of every stream: what the job has written.

@@ -12,7 +12,7 @@ struct BoundedDeflateBuilder: WebSocketExtensionBuilder {
     let inner: any WebSocketExtensionBuilder
 
     static func factory(maxDecompressedBytes: Int) -> WebSocketExtensionFactory {
-        let inner = WebSocketExtensionFactory.perMessageDeflate(maxDecompressedFrameSize: maxDecompressedBytes, minFrameSizeToCompress: 64)
+        let inner = WebSocketExtensionFactory.perMessageDeflate(maxDecompressedFrameSize: maxDecompressedBytes, minFrameSizeToCompress: 16)
         return WebSocketExtensionFactory { BoundedDeflateBuilder(inner: inner.build()) }
     }
 

@@ -19,7 +19,7 @@ public struct ServerConfiguration: Sendable {
         port: Int = 7070,
         dataDirectory: String = "tailcast-data",
         maxMessageBytes: Int = Wire.defaultMaxMessageBytes,
-        ackInterval: Duration = .milliseconds(100),
+        ackInterval: Duration = .milliseconds(200),
         maxStreamsPerJob: Int = 10_000,
         pingInterval: Duration = .seconds(20)
     ) {
