@@ -1,6 +1,10 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import TailcastServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -54,6 +58,11 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(ExitCodes.failure)
         }
         logger.notice("tailcast serving ws://\(self.host):\(self.port), archive in \(self.data)")
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            notice("cannot listen on \(self.host):\(self.port): the address is in use (another tailcast serve?); pick another --port")
+            throw ExitCode(ExitCodes.failure)
+        }
     }
 }

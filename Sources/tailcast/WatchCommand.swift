@@ -66,6 +66,8 @@ struct WatchCommand: AsyncParsableCommand {
         }
         switch outcome {
         case .finished(let exit):
+            // On a terminal, say how it ended; scripts read the exit status instead.
+            if isatty(2) == 1 { notice("job \(self.job) \(exit.description)") }
             if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
         case .caughtUp:
             return

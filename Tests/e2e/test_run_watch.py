@@ -144,5 +144,9 @@ def test_bad_flags_and_unknown_jobs_get_clear_errors(server, env):
     for command in (["serve", "--help"], ["run", "--help"], ["watch", "--help"], ["ls", "--help"]):
         h = tailcast(*command, env=env, timeout=30)
         assert h.returncode == 0 and b"USAGE" in h.stdout.upper()
+    busy = tailcast("serve", "--port", str(server.port), "--data", str(server.data.parent / "other"), env=env, timeout=30)
+    assert busy.returncode == 1 and b"address is in use" in busy.stderr
+    port = tailcast("serve", "--port", "70000", env=env, timeout=30)
+    assert port.returncode == 64 and b"--port" in port.stderr
     missing = tailcast("run", "--job", "nocmd", "--server", server.url, "--", "/no/such/program", env=env, timeout=30)
     assert missing.returncode == 127 and b"cannot run /no/such/program" in missing.stderr
