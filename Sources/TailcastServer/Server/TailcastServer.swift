@@ -69,10 +69,13 @@ public enum TailcastServer {
             server: .http1WebSocketUpgrade(
                 webSocketRouter: router,
                 configuration: .init(
-                    maxFrameSize: configuration.maxMessageBytes,
-                    // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
-                    extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
-                    autoPing: .enabled(timePeriod: configuration.pingInterval)
+                    http1: .init(),
+                    ws: .init(
+                        maxFrameSize: configuration.maxMessageBytes,
+                        // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
+                        extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
+                        autoPing: .enabled(timePeriod: configuration.pingInterval)
+                    )
                 )
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tailcast"),
