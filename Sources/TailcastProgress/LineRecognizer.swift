@@ -1,0 +1,25 @@
+/// Runs the program-family parsers over a candidate line, most distinctive format first, and falls back to the
+/// generic `N/M` and `NN%` rules.
+struct LineRecognizer: Sendable {
+    private var wget = WgetParser()
+
+    mutating func readings(in line: ScannedLine) -> [ProgressReading] {
+        guard !line.tokens.isEmpty, !wget.noteContext(line) else { return [] }
+        if let reading = familyReading(in: line) { return [reading] }
+        return GenericParser.readings(in: line)
+    }
+
+    private mutating func familyReading(in line: ScannedLine) -> ProgressReading? {
+        if let reading = GitParser.reading(in: line) { return reading }
+        if let reading = DdParser.reading(in: line) { return reading }
+        if let reading = RsyncParser.reading(in: line) { return reading }
+        if let reading = CurlParser.meterReading(in: line) { return reading }
+        if let reading = wget.dotsReading(in: line) { return reading }
+        if let reading = wget.barReading(in: line) { return reading }
+        if let reading = wget.savedReading(in: line) { return reading }
+        if let reading = PvParser.reading(in: line) { return reading }
+        if let reading = TqdmParser.reading(in: line) { return reading }
+        if let reading = RichParser.reading(in: line) { return reading }
+        return CurlParser.barReading(in: line)
+    }
+}
