@@ -32,11 +32,14 @@ let package = Package(
         // Linux system calls Swift's Glibc module leaves out (pseudo-terminals, pipe2, hole punching), and
         // a raw zlib deflater whose level can change between messages (see AdaptiveDeflate).
         .target(name: "CTailcastSystem", linkerSettings: [.linkedLibrary("z")]),
+        // Recognises the progress bars programs print (tqdm, rsync, curl, ...): bytes in, progress events out.
+        .target(name: "TailcastProgress"),
         // What produces bytes: a wrapped job (pty or pipes) and the on-disk spool it writes to.
         .target(
             name: "TailcastAgent",
             dependencies: [
                 "TailcastProtocol",
+                "TailcastProgress",
                 "CTailcastSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +82,7 @@ let package = Package(
             name: "TailcastWatcher",
             dependencies: [
                 "TailcastProtocol",
+                "CTailcastSystem",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
@@ -96,6 +100,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TailcastProtocolTests", dependencies: ["TailcastProtocol"]),
+        .testTarget(name: "TailcastProgressTests", dependencies: ["TailcastProgress"]),
         .testTarget(
             name: "TailcastUplinkTests",
             dependencies: [

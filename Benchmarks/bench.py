@@ -217,6 +217,31 @@ class Bench:
                 "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}
 
 
+    # --- progress parsing cost -----------------------------------------------------------------
+    def parsing(self, megabytes):
+        """100 MB of tqdm-heavy output (real captures, bars and logs) through the agent, parsing on and off."""
+        progress = REPO.parent / "shared" / "corpus" / "progress"
+        sample = b"".join((progress / name / "output.raw").read_bytes() for name in sorted(p.name for p in progress.iterdir())
+                          if name.startswith(("tqdm", "rich")))
+        source = self.workdir / "progress.log"
+        with open(source, "wb") as f:
+            while f.tell() < megabytes << 20:
+                f.write(sample)
+                f.write(self.corpus[:len(sample) // 4])
+        size = source.stat().st_size
+        best = {True: 0.0, False: 0.0}
+        for attempt in range(3):
+            for parse in (False, True):
+                job = f"parse-{parse}-{attempt}"
+                start = time.monotonic()
+                agent = subprocess.Popen([self.binary, "run", "--job", job, "--no-pty", "--quiet", "--server", self.url,
+                                          *([] if parse else ["--no-progress"]), "--", "cat", str(source)],
+                                         env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                assert wait4(agent)[0] == 0, agent.stderr.read()
+                best[parse] = max(best[parse], size / (time.monotonic() - start) / 1e6)
+        return {"bytes": size, "off": best[False], "on": best[True]}
+
+
 def gzip6(data):
     return len(subprocess.run(["gzip", "-6", "-c"], input=data, capture_output=True, check=True).stdout)
 
@@ -257,6 +282,8 @@ def main():
                 results[f"latency_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal)
         step(f"throughput, {args.throughput_mib} MiB")
         results["throughput"] = bench.throughput(args.throughput_mib)
+        step("progress parsing on and off, 100 MiB of tqdm-heavy output")
+        results["parsing"] = bench.parsing(100)
         results["server_rss_mib"] = bench.server_rss_mib()
     finally:
         bench.close()
@@ -286,6 +313,11 @@ def main():
     print(f"| peak memory MiB: agent / server / watcher | {t['agent_rss']:.0f} / {results['server_rss_mib']:.0f} / {t['watch_rss']:.0f} |")
     w = results["wire_2000"]
     print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
+    p = results["parsing"]
+    print(f"\n| progress parsing, {p['bytes'] / 2**20:.0f} MiB of tqdm/rich output through agent and server (best of 3) | MB/s |")
+    print("|---|---|")
+    print(f"| parsing off (`run --no-progress`) | {p['off']:.1f} |")
+    print(f"| parsing on | {p['on']:.1f} ({p['on'] / p['off']:.2f} of off) |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,4 +19,16 @@ int tailcast_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int tailcast_punch_hole(int fd, off_t offset, off_t length) {
     return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+int tailcast_write_all(int fd, const void *bytes, size_t length) {
+    const char *cursor = bytes;
+    while (length > 0) {
+        ssize_t n = write(fd, cursor, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        cursor += n;
+        length -= (size_t)n;
+    }
+    return 0;
 }

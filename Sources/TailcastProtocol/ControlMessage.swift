@@ -16,6 +16,8 @@ public enum ControlMessage: Equatable, Sendable {
     case hello(Hello)
     case open(Open)
     case end(End)
+    /// agent → server: new state of some bars; server → watcher: every bar of the job.
+    case progress(Progress)
     // server → agent
     case welcome(Welcome)
     case ack(Ack)
@@ -41,6 +43,11 @@ public enum ControlMessage: Equatable, Sendable {
             self.agent = agent
             self.meta = meta
         }
+    }
+
+    public struct Progress: Codable, Equatable, Sendable {
+        public var bars: [ProgressState]
+        public init(bars: [ProgressState]) { self.bars = bars }
     }
 
     public struct Welcome: Codable, Equatable, Sendable {
@@ -168,6 +175,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .hello: "hello"
         case .open: "open"
         case .end: "end"
+        case .progress: "progress"
         case .welcome: "welcome"
         case .ack: "ack"
         case .watch: "watch"
@@ -206,6 +214,7 @@ extension ControlMessage {
         case .hello(let m): return text(m)
         case .open(let m): return text(m)
         case .end(let m): return text(m)
+        case .progress(let m): return text(m)
         case .welcome(let m): return text(m)
         case .ack(let m): return text(m)
         case .watch(let m): return text(m)
@@ -237,6 +246,7 @@ extension ControlMessage {
         case "hello": return .hello(try payload(Hello.self))
         case "open": return .open(try payload(Open.self))
         case "end": return .end(try payload(End.self))
+        case "progress": return .progress(try payload(Progress.self))
         case "welcome": return .welcome(try payload(Welcome.self))
         case "ack": return .ack(try payload(Ack.self))
         case "watch": return .watch(try payload(Watch.self))

@@ -79,10 +79,12 @@ public struct JobInfo: Codable, Equatable, Sendable {
     public var endedAtMs: UInt64?
     public var lastSeenMs: UInt64
     public var streams: [StreamInfo]
+    /// The latest state of every progress bar, explicit ones first.
+    public var progress: [ProgressState]
 
     public init(
         id: String, runId: String, meta: JobMeta, state: JobState, exit: ExitStatus? = nil, endedAtMs: UInt64? = nil,
-        lastSeenMs: UInt64, streams: [StreamInfo]
+        lastSeenMs: UInt64, streams: [StreamInfo], progress: [ProgressState] = []
     ) {
         self.id = id
         self.runId = runId
@@ -92,7 +94,26 @@ public struct JobInfo: Codable, Equatable, Sendable {
         self.endedAtMs = endedAtMs
         self.lastSeenMs = lastSeenMs
         self.streams = streams
+        self.progress = progress
     }
 
     public var bytes: UInt64 { self.streams.reduce(0) { $0 + $1.size } }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, runId, meta, state, exit, endedAtMs, lastSeenMs, streams, progress
+    }
+
+    /// `progress` came after version 0.1.0's archives were written: absent means none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.runId = try container.decode(String.self, forKey: .runId)
+        self.meta = try container.decode(JobMeta.self, forKey: .meta)
+        self.state = try container.decode(JobState.self, forKey: .state)
+        self.exit = try container.decodeIfPresent(ExitStatus.self, forKey: .exit)
+        self.endedAtMs = try container.decodeIfPresent(UInt64.self, forKey: .endedAtMs)
+        self.lastSeenMs = try container.decode(UInt64.self, forKey: .lastSeenMs)
+        self.streams = try container.decode([StreamInfo].self, forKey: .streams)
+        self.progress = try container.decodeIfPresent([ProgressState].self, forKey: .progress) ?? []
+    }
 }

@@ -40,15 +40,17 @@ public final class Uplink: Sendable {
 
     let configuration: Configuration
     let spool: Spool
+    let progress: ProgressTracker?
     let logger: Logger
     let onEvent: @Sendable (Event) -> Void
     private let machine: Mutex<UplinkStateMachine>
     private let wake = WakeSignal()
     private let refusal = Mutex<String?>(nil)
 
-    public init(configuration: Configuration, spool: Spool, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
+    public init(configuration: Configuration, spool: Spool, progress: ProgressTracker?, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.configuration = configuration
         self.spool = spool
+        self.progress = progress
         self.logger = logger
         self.onEvent = onEvent
         self.machine = Mutex(UplinkStateMachine(flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged))
@@ -61,11 +63,12 @@ public final class Uplink: Sendable {
     }
 
     public func run() async -> Outcome {
-        let changes = self.spool.changes()
-        let forwarder = Task { [wake] in
-            for await _ in changes { wake.notify() }
+        let forwarders = [self.spool.changes(), self.progress?.changes()].compactMap { $0 }.map { changes in
+            Task { [wake] in
+                for await _ in changes { wake.notify() }
+            }
         }
-        defer { forwarder.cancel() }
+        defer { for forwarder in forwarders { forwarder.cancel() } }
         let unreachable = Atomic<Bool>(false)
         while !Task.isCancelled {
             do {
@@ -110,6 +113,7 @@ public final class Uplink: Sendable {
                 let ids = Dictionary(manifest.streams.map { ($0.name, $0.stream) }, uniquingKeysWith: { a, _ in a })
                 let durable = Dictionary(welcome.streams.compactMap { s in ids[s.name].map { ($0, s.size) } }, uniquingKeysWith: max)
                 self.machine.withLock { $0.connected(durable: durable, ended: welcome.ended) }
+                self.progress?.markAllUnsent()
                 onWelcome()
             case .error(let error):
                 self.refusal.withLock { $0 = error.message }
@@ -155,7 +159,9 @@ public final class Uplink: Sendable {
     private func send(_ outbound: WebSocketOutboundWriter) async throws {
         while !Task.isCancelled {
             let action = self.machine.withLock {
-                $0.next(spoolEnd: self.spool.extent, jobEnded: self.spool.exit != nil, now: .now)
+                $0.next(
+                    spoolEnd: self.spool.extent, jobEnded: self.spool.exit != nil, progressPending: self.progress?.hasUnsent ?? false,
+                    now: .now)
             }
             switch action {
             case .send(let from):
@@ -166,6 +172,10 @@ public final class Uplink: Sendable {
                 for chunk in chunks { offsets[chunk.stream] = max(offsets[chunk.stream] ?? 0, chunk.endOffset) }
                 try await outbound.write(.binary(DataMessage.encode(chunks)))
                 self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: .now) }
+            case .sendProgress:
+                let bars = self.progress?.takeUnsent() ?? []
+                if !bars.isEmpty { try await outbound.write(.text(ControlMessage.progress(.init(bars: bars)).encoded())) }
+                self.machine.withLock { $0.progressSent(at: .now) }
             case .waitUntil(let instant):
                 // Short naps, so a batch that fills up early goes early (see `fullBatchBytes`).
                 try await Task.sleep(until: min(instant, .now + .milliseconds(3)), clock: .continuous)

@@ -10,6 +10,8 @@ public struct UplinkStateMachine {
     public enum Action: Equatable {
         /// Send spool records from this position.
         case send(from: UInt64)
+        /// Send the progress bars that changed.
+        case sendProgress
         /// Wait: the last message left less than a flush window ago; send at this instant.
         case waitUntil(ContinuousClock.Instant)
         /// Too much is unacknowledged; wait for an ack.
@@ -44,6 +46,9 @@ public struct UplinkStateMachine {
     public private(set) var isFinished = false
     private var connection: Connection = .down(attempts: 0)
     private var lastSend: ContinuousClock.Instant?
+    private var lastProgress: ContinuousClock.Instant?
+    /// Progress redraws are coalesced: at most one progress message per interval.
+    public let progressInterval: Duration = .milliseconds(250)
 
     public init(flushWindow: Duration, maxUnacknowledged: UInt64, fullBatchBytes: UInt64 = 32 << 10) {
         self.flushWindow = flushWindow
@@ -59,6 +64,11 @@ public struct UplinkStateMachine {
         self.isFinished = self.isFinished || ended
         self.connection = .up(sent: self.acknowledgedPosition, inFlight: [], endSent: false)
         self.lastSend = nil
+        self.lastProgress = nil
+    }
+
+    public mutating func progressSent(at now: ContinuousClock.Instant) {
+        self.lastProgress = now
     }
 
     /// A data message holding spool bytes up to `end` went out; `offsets` are its streams' end offsets.
@@ -91,10 +101,12 @@ public struct UplinkStateMachine {
         return self.acknowledgedPosition
     }
 
-    /// What to do now, given how far the spool reaches and whether the job has ended.
-    public func next(spoolEnd: UInt64, jobEnded: Bool, now: ContinuousClock.Instant) -> Action {
+    /// What to do now, given how far the spool reaches, whether progress changed, and whether the job ended.
+    public func next(spoolEnd: UInt64, jobEnded: Bool, progressPending: Bool = false, now: ContinuousClock.Instant) -> Action {
         if self.isFinished { return .finished }
         guard case .up(let sent, _, let endSent) = self.connection else { return .disconnected }
+        let progressDue = self.lastProgress.map { now >= $0 + self.progressInterval } ?? true
+        if progressPending && progressDue { return .sendProgress }
         if sent < spoolEnd {
             if sent - self.acknowledgedPosition >= self.maxUnacknowledged { return .waitForAck }
             // Send at once on an idle link; while messages flow, at most one per flush window, so batches
@@ -105,7 +117,9 @@ public struct UplinkStateMachine {
             }
             return .send(from: sent)
         }
-        if jobEnded && !endSent { return .sendEnd }
+        // The bars' final state goes before the end, whatever the interval.
+        if jobEnded && !endSent { return progressPending ? .sendProgress : .sendEnd }
+        if progressPending, let last = self.lastProgress { return .waitUntil(last + self.progressInterval) }
         return .idle
     }
 

@@ -57,9 +57,9 @@ public final class Watcher: Sendable {
     let logger: Logger
     let onNotice: @Sendable (String) -> Void
     private let state = Mutex(State())
-    private let output: OutputSink
+    private let output: any WatchOutput
 
-    public init(options: Options, logger: Logger, output: OutputSink = .standard, onNotice: @escaping @Sendable (String) -> Void) {
+    public init(options: Options, logger: Logger, output: any WatchOutput, onNotice: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.logger = logger
         self.output = output
@@ -67,6 +67,19 @@ public final class Watcher: Sendable {
     }
 
     public func run() async throws -> Outcome {
+        let ticker = Task { [output] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(250))
+                output.tick()
+            }
+        }
+        defer { ticker.cancel() }
+        let outcome = try await self.follow()
+        self.output.finish()
+        return outcome
+    }
+
+    private func follow() async throws -> Outcome {
         var attempt = 0
         while true {
             try Task.checkCancellation()
@@ -118,8 +131,11 @@ public final class Watcher: Sendable {
                     for chunk in try DataMessage.decode(buffer) { self.print(chunk) }
                 case .text(let text):
                     switch try ControlMessage.decode(text) {
-                    case .job:
+                    case .job(let job):
                         self.state.withLock { $0.connectedOnce = true }
+                        self.output.progress(job.progress)
+                    case .progress(let progress):
+                        self.output.progress(progress.bars)
                     case .stream(let announce):
                         self.state.withLock { state in
                             state.ids[announce.stream] = announce.name
@@ -161,11 +177,11 @@ public final class Watcher: Sendable {
                 line.append(byte)
                 atLineStart = byte == 0x0A
             }
-            self.output.write(fd, line)
+            self.output.write(line, to: fd)
             let ended = atLineStart
             self.state.withLock { $0.byName[name]!.atLineStart = ended }
         } else {
-            self.output.write(fd, Array(bytes.readableBytesView))
+            self.output.write(Array(bytes.readableBytesView), to: fd)
         }
         self.state.withLock { $0.byName[name]!.printed = chunk.endOffset }
     }
@@ -182,27 +198,6 @@ public enum WatchError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let server, let detail): "cannot reach the server at \(server): \(detail)"
-        }
-    }
-}
-
-/// Where printed bytes go: our stdout/stderr, written fully so a pipe reader gets every byte.
-public struct OutputSink: Sendable {
-    let write: @Sendable (Int32, [UInt8]) -> Void
-
-    public init(write: @escaping @Sendable (Int32, [UInt8]) -> Void) { self.write = write }
-
-    func write(_ fd: Int32, _ bytes: [UInt8]) { self.write(fd, bytes) }
-
-    public static let standard = OutputSink { fd, bytes in
-        bytes.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                written += n
-            }
         }
     }
 }

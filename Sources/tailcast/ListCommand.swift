@@ -30,7 +30,7 @@ struct ListCommand: AsyncParsableCommand {
         }
         let colour = Terminal.wantsColour(1)
         let now = UnixTime.nowMs()
-        var rows = [["JOB", "HOST", "COMMAND", "STATE", "STARTED", "DURATION", "BYTES"]]
+        var rows = [["JOB", "HOST", "COMMAND", "STATE", "STARTED", "DURATION", "BYTES", "PROGRESS"]]
         var states = [""]
         for job in jobs {
             let state: String
@@ -43,7 +43,7 @@ struct ListCommand: AsyncParsableCommand {
             rows.append([
                 job.id, job.meta.host, String(job.meta.command.joined(separator: " ").prefix(40)), state,
                 Self.formatStart(job.meta.startedAtMs), Self.formatDuration(ms: end.subtractingReportingOverflow(job.meta.startedAtMs).overflow ? 0 : end - job.meta.startedAtMs),
-                Self.formatBytes(job.bytes),
+                ProgressFormat.bytes(Double(job.bytes)), Self.formatProgress(job),
             ])
             states.append(job.state == .running ? "\u{1B}[32m" : job.state == .lost ? "\u{1B}[33m" : (job.exit?.shellStatus == 0 ? "" : "\u{1B}[31m"))
         }
@@ -62,6 +62,16 @@ struct ListCommand: AsyncParsableCommand {
         }
     }
 
+    /// The job's first bar (explicit ones come first): "45% ETA 0:45", or its count without a total.
+    static func formatProgress(_ job: JobInfo) -> String {
+        guard let bar = job.progress.first else { return "" }
+        if let percent = bar.percent {
+            let eta = job.state == .running ? bar.etaSeconds.map { " ETA " + ProgressFormat.duration($0) } ?? "" : ""
+            return String(format: "%.0f%%", percent.rounded(.down)) + eta
+        }
+        return ProgressFormat.amount(bar.current, unit: bar.unit)
+    }
+
     static func formatStart(_ ms: UInt64) -> String {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
@@ -73,17 +83,5 @@ struct ListCommand: AsyncParsableCommand {
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s" }
         return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m"
-    }
-
-    static func formatBytes(_ bytes: UInt64) -> String {
-        if bytes < 1024 { return "\(bytes) B" }
-        let units = ["KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes) / 1024
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return String(format: "%.1f %@", value, units[unit])
     }
 }

@@ -44,6 +44,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most undelivered output kept on disk, in MiB; beyond it new output is dropped and the gap marked.", valueName: "MiB"))
     var spoolMaxMib: UInt64 = 1024
 
+    @Flag(help: "Do not look for progress bars in the output (explicit `tailcast progress` still works).")
+    var noProgress = false
+
     @Option(help: ArgumentHelp("Longest a line waits to be batched with the next ones, in milliseconds (0-1000).", valueName: "ms"))
     var flushWindowMs = 20
 
@@ -80,11 +83,17 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitCodes.failure)
         }
 
+        let progress = ProgressTracker()
+        let progressSocket = try? ProgressSocket(tracker: progress)
+        defer { progressSocket?.close() }
+        var environment = ["TAILCAST_JOB": jobID]
+        environment[ProgressSocket.environmentVariable] = progressSocket?.path
+
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
         let uplink = Uplink(
             configuration: .init(server: self.server.url, flushWindow: .milliseconds(self.flushWindowMs)),
-            spool: spool, logger: logger
+            spool: spool, progress: progress, logger: logger
         ) { event in
             switch event {
             case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
@@ -95,8 +104,8 @@ struct RunCommand: AsyncParsableCommand {
         let delivery = Task { await uplink.run() }
 
         let runner = JobRunner(
-            options: .init(command: self.command, usePTY: !self.noPty, mirror: !self.quiet, environment: ["TAILCAST_JOB": jobID]),
-            spool: spool
+            options: .init(command: self.command, usePTY: !self.noPty, mirror: !self.quiet, environment: environment),
+            spool: spool, progress: self.noProgress ? nil : progress
         )
         let exit: ExitStatus
         do {
@@ -108,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
             spool.remove()
             throw ExitCode(127)
         }
+        progress.finishAll()
         try spool.finish(exit: exit, endedAtMs: UnixTime.nowMs())
 
         switch await Self.waitFor(delivery, seconds: self.wait) {

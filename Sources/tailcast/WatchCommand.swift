@@ -13,6 +13,10 @@ struct WatchCommand: AsyncParsableCommand {
             and resumes from the last byte it printed. When the job ends, watch exits with the job's status.
             In --no-pty jobs, the job's stderr goes to watch's stderr.
 
+            Progress: on a terminal, one live bar per active progress stays pinned below the log. Into a
+            pipe, a line redrawn with carriage returns is printed once in its last state, and progress is
+            printed to stderr at most every 5 s. --raw prints the archived bytes exactly.
+
             Examples: tailcast watch train-42 · tailcast watch train-42 --tail 100 · tailcast watch train-42 --since 10m --no-follow
             """
     )
@@ -33,6 +37,9 @@ struct WatchCommand: AsyncParsableCommand {
 
     @Flag(help: "Prefix each line with the time the agent read it (UTC; lines read within 20 ms share a time).")
     var timestamps = false
+
+    @Flag(help: "Print the bytes exactly as archived: no pinned bars, no collapsing of redrawn lines.")
+    var raw = false
 
     @Option(name: .customLong("stream"), help: ArgumentHelp("Only this stream (repeatable): stdout, stderr, or a tailed file's path.", valueName: "name"))
     var streams: [String] = []
@@ -55,6 +62,7 @@ struct WatchCommand: AsyncParsableCommand {
                 streams: self.streams.isEmpty ? nil : self.streams, timestamps: self.timestamps
             ),
             logger: logger,
+            output: WatchOutputs.make(raw: self.raw),
             onNotice: { notice($0) }
         )
         let outcome: Watcher.Outcome

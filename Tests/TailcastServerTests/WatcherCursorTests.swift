@@ -52,6 +52,23 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .caughtUp(.running))
     }
 
+    @Test func progressFollowsTheBytesAndPrecedesTheEnd() {
+        var cursor = WatcherCursor(follow: true, streams: nil)
+        _ = cursor.announced("stdout", offset: 0)
+        var s = snapshot([("stdout", 10, 0)])
+        s.progressVersion = 3
+        #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        cursor.sent("stdout", upTo: 10)
+        #expect(cursor.next(s) == .progress(version: 3))
+        cursor.progressSent(version: 3)
+        #expect(cursor.next(s) == .wait)
+        s.exit = ExitStatus(code: 0)
+        s.progressVersion = 4  // the end marks every bar done
+        #expect(cursor.next(s) == .progress(version: 4))
+        cursor.progressSent(version: 4)
+        #expect(cursor.next(s) == .finish(ExitStatus(code: 0), endedAtMs: 0))
+    }
+
     @Test func onlyTheStreamsAskedForAreSent() {
         var cursor = WatcherCursor(follow: true, streams: ["stderr"])
         let s = snapshot([("stdout", 10, 0), ("stderr", 0, 0)], exit: ExitStatus(code: 0))

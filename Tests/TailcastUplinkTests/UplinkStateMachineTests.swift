@@ -75,6 +75,20 @@ import Testing
         #expect(machine.next(spoolEnd: 10, jobEnded: true, now: t0) == .finished)
     }
 
+    @Test func progressIsCoalescedAndItsFinalStateGoesBeforeTheEnd() {
+        var machine = connected(window: .zero)
+        #expect(machine.next(spoolEnd: 0, jobEnded: false, progressPending: true, now: t0) == .sendProgress)
+        machine.progressSent(at: t0)
+        // another redraw 100 ms later waits for the 250 ms interval; data does not
+        #expect(machine.next(spoolEnd: 0, jobEnded: false, progressPending: true, now: t0 + .milliseconds(100)) == .waitUntil(t0 + .milliseconds(250)))
+        #expect(machine.next(spoolEnd: 5, jobEnded: false, progressPending: true, now: t0 + .milliseconds(100)) == .send(from: 0))
+        machine.sent(upTo: 5, offsets: [1: 5], at: t0)
+        // the job ended: the last state goes at once, then the end
+        #expect(machine.next(spoolEnd: 5, jobEnded: true, progressPending: true, now: t0 + .milliseconds(101)) == .sendProgress)
+        machine.progressSent(at: t0 + .milliseconds(101))
+        #expect(machine.next(spoolEnd: 5, jobEnded: true, progressPending: false, now: t0 + .milliseconds(101)) == .sendEnd)
+    }
+
     @Test func aServerThatAlreadyHasTheEndFinishesAtOnce() {
         var machine = UplinkStateMachine(flushWindow: .zero, maxUnacknowledged: 10)
         machine.connected(durable: [1: 10], ended: true)

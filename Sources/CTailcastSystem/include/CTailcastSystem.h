@@ -35,3 +35,6 @@ long tailcast_deflater_compress(tailcast_deflater *deflater, const uint8_t *inpu
 int tailcast_deflater_reset(tailcast_deflater *deflater);
 
 #endif
+
+/// Writes all `length` bytes, retrying short writes and EINTR. Returns 0, or -1 when the fd is closed or broken.
+int tailcast_write_all(int fd, const void *bytes, size_t length);

@@ -6,6 +6,7 @@ import Darwin
 import Dispatch
 import CTailcastSystem
 import Foundation
+import TailcastProgress
 import TailcastProtocol
 
 /// Runs the wrapped command and feeds what it writes to the spool (and, unless quiet, to our own
@@ -38,15 +39,18 @@ public final class JobRunner: @unchecked Sendable {
 
     private let options: Options
     private let spool: Spool
+    /// Where progress recognised in the output goes; nil turns recognition off.
+    private let progress: ProgressTracker?
     private var pid: pid_t = 0
     private var master: Int32 = -1
     private var signalSources: [DispatchSourceSignal] = []
     private let exited = DispatchSemaphore(value: 0)
     private let exitedFlag = ManagedAtomicFlag()
 
-    public init(options: Options, spool: Spool) {
+    public init(options: Options, spool: Spool, progress: ProgressTracker?) {
         self.options = options
         self.spool = spool
+        self.progress = progress
     }
 
     /// Signals that reach the job through us. Their default action must not kill the agent first.
@@ -183,12 +187,18 @@ public final class JobRunner: @unchecked Sendable {
             }
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
             var drainDeadline: ContinuousClock.Instant?
+            var parser = ProgressParser()
+            defer { self.progress?.record(parsed: parser.finish(), timeMs: UnixTime.nowMs()) }
             while true {
                 if self.exitedFlag.isSet, drainDeadline == nil { drainDeadline = .now + self.options.drainAfterExit }
                 if let deadline = drainDeadline, ContinuousClock.now >= deadline { return }
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&poller, 1, 100)
-                if ready == 0 { continue }
+                if ready == 0 {
+                    // Idle: a bar redrawn with a leading \r is complete now, not when the next redraw starts.
+                    if let progress = self.progress { progress.record(parsed: parser.flushPartialLine(), timeMs: UnixTime.nowMs()) }
+                    continue
+                }
                 if ready < 0 {
                     if errno == EINTR { continue }
                     return
@@ -200,24 +210,15 @@ public final class JobRunner: @unchecked Sendable {
                 let time = UnixTime.nowMs()
                 buffer.withUnsafeBytes { raw in
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                    if self.options.mirror { Self.writeAll(mirror, bytes) }
+                    // Errors (a closed terminal) are ignored: they must never stop the job.
+                    if self.options.mirror { _ = tailcast_write_all(mirror, bytes.baseAddress, bytes.count) }
                     self.spool.append(stream: stream, bytes: bytes, timeMs: time)
+                    if let progress = self.progress { progress.record(parsed: parser.feed(bytes), timeMs: time) }
                 }
             }
         }
         thread.name = "tailcast-reader-\(stream)"
         return thread
-    }
-
-    /// Mirrors to our terminal; errors (a closed terminal) are ignored so they never stop the job.
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
-        var written = 0
-        while written < bytes.count {
-            let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            written += n
-        }
     }
 }
 

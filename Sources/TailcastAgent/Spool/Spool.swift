@@ -48,13 +48,13 @@ public final class Spool: Sendable {
         var releasedUpTo: UInt64 = 0
         /// Disk blocks before this position are freed.
         var punchedUpTo: UInt64 = 0
-        var listeners: [AsyncStream<Void>.Continuation] = []
     }
 
     public let directory: String
     public let maxBytes: UInt64
     private let fd: Int32
     private let state: Mutex<State>
+    private let notifier = ChangeNotifier()
 
     public init(directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64) throws {
         self.directory = directory
@@ -74,29 +74,25 @@ public final class Spool: Sendable {
     public var manifest: Manifest { self.state.withLock { $0.manifest } }
 
     /// Wakes the returned stream whenever the spool grows or the job ends.
-    public func changes() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        self.state.withLock { $0.listeners.append(continuation) }
-        return stream
-    }
+    public func changes() -> AsyncStream<Void> { self.notifier.changes() }
 
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk.
     public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64) {
-        let listeners = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
+        let appended = self.state.withLock { state -> Bool in
             let unacknowledged = state.fileSize - state.releasedUpTo + UInt64(state.open?.bytes.count ?? 0)
             if unacknowledged + UInt64(bytes.count) > self.maxBytes {
                 // Full: the newest bytes are not kept; a visible note goes into the stream once room returns.
                 state.dropped[stream, default: 0] += UInt64(bytes.count)
-                return []
+                return false
             }
             if let dropped = state.dropped.removeValue(forKey: stream) {
                 let note = Array("\n[tailcast: \(dropped) bytes of output were dropped here: the agent's spool was full]\n".utf8)
                 self.add(note, stream: stream, timeMs: timeMs, state: &state)
             }
             self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
-            return state.listeners
+            return true
         }
-        for listener in listeners { listener.yield() }
+        if appended { self.notifier.notify() }
     }
 
     private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) {
@@ -201,14 +197,13 @@ public final class Spool: Sendable {
 
     /// Records how the job ended, durably, so a later `tailcast` can still deliver it.
     public func finish(exit: ExitStatus, endedAtMs: UInt64) throws {
-        let listeners = self.state.withLock { state in
+        self.state.withLock { state in
             self.writeOpenRecord(state: &state)
             state.manifest.exit = exit
             state.manifest.endedAtMs = endedAtMs
-            return state.listeners
         }
         try self.saveManifest()
-        for listener in listeners { listener.yield() }
+        self.notifier.notify()
     }
 
     public var exit: (ExitStatus, UInt64)? {

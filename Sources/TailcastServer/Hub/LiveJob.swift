@@ -14,7 +14,13 @@ public final class LiveJob: Sendable {
         /// Connection serial of the attached publisher.
         var publisher: UInt64?
         var watchers: [UInt64: AsyncStream<Void>.Continuation] = [:]
+        /// Bumped on every progress change, so watchers know to send it.
+        var progressVersion: UInt64 = 0
+        var progressSavedMs: UInt64 = 0
     }
+
+    /// Bars kept per job; the least recently updated go first.
+    static let maxBars = 32
 
     private let state: Mutex<State>
 
@@ -38,7 +44,7 @@ public final class LiveJob: Sendable {
 
     /// What a watcher needs to decide its next step.
     func snapshot(headTimes offsets: (String) -> UInt64?) -> JobSnapshot {
-        let (files, info) = self.state.withLock { ($0.files, Self.info(of: $0)) }
+        let (files, info, progressVersion) = self.state.withLock { ($0.files, Self.info(of: $0), $0.progressVersion) }
         return JobSnapshot(
             streams: files.map { file in
                 let offset = offsets(file.name) ?? 0
@@ -46,7 +52,8 @@ public final class LiveJob: Sendable {
             },
             exit: info.exit,
             endedAtMs: info.endedAtMs,
-            state: info.state
+            state: info.state,
+            progressVersion: progressVersion
         )
     }
 
@@ -126,11 +133,41 @@ public final class LiveJob: Sendable {
 
     struct Replaced: Error {}
 
-    /// Records the exit durably.
+    /// Merges new states of some bars. Saved to job.json at most once a second (and at the end):
+    /// progress is a view of the output, the output itself is what must never be lost.
+    func updateProgress(_ bars: [ProgressState]) {
+        let save = self.state.withLock { state -> Bool in
+            var progress = state.stored.info.progress
+            for bar in bars {
+                if let index = progress.firstIndex(where: { $0.key == bar.key }) {
+                    progress[index] = bar
+                } else {
+                    progress.append(bar)
+                }
+            }
+            if progress.count > Self.maxBars {
+                progress = Array(progress.sorted { $0.updatedMs > $1.updatedMs }.prefix(Self.maxBars))
+            }
+            // What the job says wins over what was read off its output.
+            let explicit = progress.filter { $0.source == .explicit }
+            state.stored.info.progress = explicit.isEmpty ? progress : explicit
+            state.progressVersion += 1
+            let now = UnixTime.nowMs()
+            guard now >= state.progressSavedMs + 1000 else { return false }
+            state.progressSavedMs = now
+            return true
+        }
+        if save { try? self.saveRecord() }
+        self.notifyWatchers()
+    }
+
+    /// Records the exit durably; every bar ends in its final state.
     func end(_ end: ControlMessage.End) throws {
         self.state.withLock { state in
             state.stored.info.exit = end.exit
             state.stored.info.endedAtMs = end.endedAtMs
+            for index in state.stored.info.progress.indices { state.stored.info.progress[index].done = true }
+            state.progressVersion += 1
         }
         try self.saveRecord()
         self.notifyWatchers()

@@ -93,6 +93,11 @@ struct PublishSession {
                             let file = try job.openStream(named: open.name)
                             streams[open.stream] = file
                             await acknowledger.track(open.stream, file)
+                        case .progress(let progress):
+                            guard progress.bars.count <= LiveJob.maxBars, progress.bars.allSatisfy({ $0.key.utf8.count <= 256 }) else {
+                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "at most \(LiveJob.maxBars) bars, keys of at most 256 bytes")
+                            }
+                            job.updateProgress(progress.bars)
                         case .end(let end):
                             for (id, size) in end.sizes {
                                 guard let file = UInt32(id).flatMap({ streams[$0] }), file.size >= size else {

@@ -79,6 +79,9 @@ struct WatchSession {
                 try await outbound.write(.binary(message))
                 self.metrics.bytesRelayed.increment(by: Int(end - from))
                 cursor.sent(name, upTo: end)
+            case .progress(let version):
+                try await outbound.write(.text(ControlMessage.progress(.init(bars: job.info.progress)).encoded()))
+                cursor.progressSent(version: version)
             case .finish(let exit, let endedAtMs):
                 try await outbound.write(.text(ControlMessage.finished(.init(exit: exit, endedAtMs: endedAtMs)).encoded()))
                 try await outbound.close(.normalClosure, reason: "job ended")

@@ -12,6 +12,7 @@ struct JobSnapshot: Equatable {
     var exit: ExitStatus?
     var endedAtMs: UInt64?
     var state: JobState
+    var progressVersion: UInt64 = 0
 }
 
 /// Decides, without I/O, what a watcher is sent next: announce a stream, send bytes from the archive,
@@ -23,6 +24,8 @@ struct WatcherCursor {
         case announce(name: String)
         /// Send bytes `from..<upTo` of a stream (the session may send fewer and call `sent`).
         case send(name: String, id: UInt32, from: UInt64, upTo: UInt64)
+        /// The job's progress bars changed since they were last sent.
+        case progress(version: UInt64)
         /// The job ended and every byte was sent.
         case finish(ExitStatus, endedAtMs: UInt64)
         /// Not following: everything that existed when the watch began was sent.
@@ -45,6 +48,7 @@ struct WatcherCursor {
     /// Without follow: the sizes when the watch began; nothing beyond them is sent.
     private var limits: [String: UInt64]?
     private var isDone = false
+    private var sentProgressVersion: UInt64 = 0
 
     init(follow: Bool, streams: [String]?) {
         self.follow = follow
@@ -76,6 +80,10 @@ struct WatcherCursor {
         if let best {
             return .send(name: best.stream.name, id: best.entry.id, from: best.entry.offset, upTo: best.limit)
         }
+        // Bars follow the bytes: once caught up, and always before the end, so the last state shown is final.
+        if snapshot.progressVersion != self.sentProgressVersion {
+            return .progress(version: snapshot.progressVersion)
+        }
         let allSent = snapshot.streams.allSatisfy { stream in
             self.entries[stream.name].map { $0.offset >= stream.size } ?? true
         }
@@ -96,6 +104,10 @@ struct WatcherCursor {
         self.nextID += 1
         self.entries[name] = Entry(id: id, offset: offset)
         return id
+    }
+
+    mutating func progressSent(version: UInt64) {
+        self.sentProgressVersion = version
     }
 
     mutating func sent(_ name: String, upTo offset: UInt64) {

@@ -1,0 +1,141 @@
+import Foundation
+import Synchronization
+import TailcastProtocol
+
+/// A pipe or file: a line redrawn with carriage returns is printed once, in its last state, instead of
+/// hundreds of copies; lines without a lone `\r` pass unchanged. Progress goes to stderr as a plain
+/// line at most every few seconds, and once more, final, at the end.
+final class PipeOutput: WatchOutput, @unchecked Sendable {
+    static let progressInterval: Duration = .seconds(5)
+    /// A partial line is printed anyway after this long, or when it grows this big.
+    static let partialLineWait: Duration = .seconds(1)
+    static let partialLineLimit = 64 << 10
+
+    struct State {
+        var pending: [Int32: [UInt8]] = [:]
+        var pendingSince: [Int32: ContinuousClock.Instant] = [:]
+        var bars: [ProgressState] = []
+        var progressChanged = false
+        var lastProgress = ContinuousClock.now
+    }
+
+    private let state = Mutex(State())
+
+    func write(_ bytes: [UInt8], to fd: Int32) {
+        self.state.withLock { state in
+            var pending = state.pending[fd, default: []]
+            if pending.isEmpty { state.pendingSince[fd] = .now }
+            pending += bytes
+            if let lastNewline = pending.lastIndex(of: 0x0A) {
+                writeFully(fd, Self.collapse(pending[...lastNewline]))
+                pending.removeSubrange(...lastNewline)
+                state.pendingSince[fd] = .now
+            }
+            if pending.count > Self.partialLineLimit {
+                writeFully(fd, Self.collapse(pending[...]))
+                pending = []
+            }
+            state.pending[fd] = pending
+        }
+    }
+
+    func progress(_ bars: [ProgressState]) {
+        self.state.withLock { state in
+            state.bars = bars
+            state.progressChanged = true
+        }
+    }
+
+    func tick() {
+        self.state.withLock { state in
+            for (fd, since) in state.pendingSince where !(state.pending[fd]?.isEmpty ?? true) && ContinuousClock.now >= since + Self.partialLineWait {
+                writeFully(fd, Self.collapse(state.pending[fd]![...]))
+                state.pending[fd] = []
+            }
+            guard state.progressChanged, ContinuousClock.now >= state.lastProgress + Self.progressInterval else { return }
+            state.progressChanged = false
+            state.lastProgress = .now
+            let active = state.bars.filter { !$0.done }
+            guard !active.isEmpty else { return }
+            writeFully(2, Array(active.map { "tailcast: " + ProgressFormat.plain($0) + "\n" }.joined().utf8))
+        }
+    }
+
+    func finish() {
+        self.state.withLock { state in
+            for (fd, pending) in state.pending where !pending.isEmpty { writeFully(fd, Self.collapse(pending[...])) }
+            state.pending = [:]
+            guard !state.bars.isEmpty else { return }
+            writeFully(2, Array(state.bars.map { "tailcast: " + ProgressFormat.plain($0) + "\n" }.joined().utf8))
+            state.bars = []
+        }
+    }
+
+    /// Each line as a terminal would leave it: text after a carriage return overwrites from the line's
+    /// start. Only lines with a `\r` that is not part of `\r\n` change; escape sequences in those are
+    /// dropped, since their positions no longer mean anything.
+    static func collapse(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        guard text.contains(0x0D) else { return Array(text) }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var lineStart = text.startIndex
+        while lineStart < text.endIndex {
+            let newline = text[lineStart...].firstIndex(of: 0x0A)
+            let lineEnd = newline.map { text.index(after: $0) } ?? text.endIndex
+            var body = text[lineStart..<(newline ?? text.endIndex)]
+            var ending: ArraySlice<UInt8> = text[(newline ?? text.endIndex)..<lineEnd]
+            if newline != nil, body.last == 0x0D {
+                body = body.dropLast()
+                ending = text[text.index(before: newline!)..<lineEnd]
+            }
+            if body.contains(0x0D) {
+                out += self.overwrite(self.stripEscapes(body))
+            } else {
+                out += body
+            }
+            out += ending
+            lineStart = lineEnd
+        }
+        return out
+    }
+
+    private static func overwrite(_ body: [UInt8]) -> [UInt8] {
+        var screen: [UInt8] = []
+        var column = 0
+        for byte in body {
+            if byte == 0x0D {
+                column = 0
+            } else if column < screen.count {
+                screen[column] = byte
+                column += 1
+            } else {
+                screen.append(byte)
+                column += 1
+            }
+        }
+        while screen.last == 0x20 { screen.removeLast() }
+        return screen
+    }
+
+    /// Removes CSI sequences (ESC [ ... final byte) and other two-byte escapes.
+    private static func stripEscapes(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        var index = body.startIndex
+        while index < body.endIndex {
+            let byte = body[index]
+            guard byte == 0x1B else {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            index += 1
+            guard index < body.endIndex else { break }
+            if body[index] == 0x5B {  // '['
+                index += 1
+                while index < body.endIndex, !(0x40...0x7E).contains(body[index]) { index += 1 }
+            }
+            index += 1
+        }
+        return out
+    }
+}

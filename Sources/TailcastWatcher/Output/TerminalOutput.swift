@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+import TailcastProtocol
+
+/// A terminal: the log scrolls, and one line per active progress bar stays pinned below it, redrawn in
+/// place. Each update is one write (erase the bars, print, redraw), so nothing flickers.
+final class TerminalOutput: WatchOutput, @unchecked Sendable {
+    static let maxBars = 6
+    static let redrawInterval: Duration = .milliseconds(100)
+
+    struct State {
+        var bars: [ProgressState] = []
+        /// Bar lines drawn below the cursor (the cursor sits at the start of the first).
+        var drawn = 0
+        /// Bars are drawn only when the output ends with a newline, so they never split a line.
+        var atLineStart = true
+        var dirty = false
+        var lastDraw = ContinuousClock.now - .seconds(1)
+    }
+
+    private let state = Mutex(State())
+
+    func write(_ bytes: [UInt8], to fd: Int32) {
+        guard !bytes.isEmpty else { return }
+        self.state.withLock { state in
+            var out = Self.erase(&state)
+            if fd == 1 {
+                out += bytes
+            } else {
+                writeFully(1, out)
+                out = []
+                writeFully(fd, bytes)
+            }
+            state.atLineStart = bytes.last == 0x0A
+            if state.atLineStart { out += Self.draw(&state) }
+            writeFully(1, out)
+        }
+    }
+
+    func progress(_ bars: [ProgressState]) {
+        self.state.withLock { state in
+            state.bars = bars
+            state.dirty = true
+            self.redrawIfDue(&state)
+        }
+    }
+
+    func tick() {
+        self.state.withLock { self.redrawIfDue(&$0) }
+    }
+
+    func finish() {
+        self.state.withLock { state in
+            var out = Self.erase(&state)
+            if !state.atLineStart { out += Array("\n".utf8) }
+            let width = Self.width()
+            for bar in state.bars.prefix(16) {
+                out += Array((ProgressFormat.line(bar, width: width) + "\n").utf8)
+            }
+            state.bars = []
+            writeFully(1, out)
+        }
+    }
+
+    private func redrawIfDue(_ state: inout State) {
+        guard state.dirty, state.atLineStart, ContinuousClock.now >= state.lastDraw + Self.redrawInterval else { return }
+        writeFully(1, Self.erase(&state) + Self.draw(&state))
+    }
+
+    /// Clears the pinned bars: the cursor is at their first line.
+    private static func erase(_ state: inout State) -> [UInt8] {
+        guard state.drawn > 0 else { return [] }
+        state.drawn = 0
+        return Array("\u{1B}[J".utf8)
+    }
+
+    /// Draws the active bars below the cursor, then moves the cursor back up to the first of them.
+    private static func draw(_ state: inout State) -> [UInt8] {
+        state.dirty = false
+        state.lastDraw = .now
+        let active = state.bars.filter { !$0.done }.prefix(Self.maxBars)
+        guard !active.isEmpty else { return [] }
+        let width = self.width()
+        var out: [UInt8] = []
+        for bar in active {
+            out += Array(("\u{1B}[2m" + ProgressFormat.line(bar, width: width) + "\u{1B}[0m\u{1B}[K\n").utf8)
+        }
+        out += Array("\u{1B}[\(active.count)A".utf8)
+        state.drawn = active.count
+        return out
+    }
+
+    private static func width() -> Int {
+        var size = winsize()
+        return ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+    }
+}

@@ -1,0 +1,148 @@
+"""Progress as data: real programs' progress output through the real agent, explicit progress, and how watch shows it."""
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BINARY, CORPUS, popen, tailcast, wait_until
+
+SAMPLES = sorted(p.name for p in (CORPUS / "progress").iterdir()) if (CORPUS / "progress").exists() else []
+
+
+def jobs(server, env):
+    return {j["id"]: j for j in json.loads(tailcast("ls", "--json", "--server", server.url, env=env, timeout=30).stdout)["jobs"]}
+
+
+# What the output of these runs cannot tell (so no parser can): curl -# and rich's default columns print a
+# percentage only; pip prints sizes rounded to 0.1 MB; tqdm erases a leave=False bar before its last count.
+PERCENT_ONLY = {"curl-bar", "rich-track", "rich-multi-task"}
+ROUNDED = {"pip-download": 0.005}
+
+
+def program(name):
+    return name.rsplit("-", 1)[0]
+
+
+def matches(bar, expected, name):
+    """A bar equals what meta.json says is true of the run, as far as the output shows it."""
+    if expected["final_percent"] is None:
+        return bar["current"] == expected["final_current"] and bar.get("total") is None and bar.get("percent") is None
+    if abs(bar.get("percent", -1) - expected["final_percent"]) > 0.01:
+        return False
+    if program(name) in PERCENT_ONLY:
+        return bar["unit"] == "%"
+    tolerance = ROUNDED.get(program(name), 0) * expected["final_total"]
+    return abs(bar["current"] - expected["final_current"]) <= tolerance and abs(bar["total"] - expected["final_total"]) <= tolerance
+
+
+@pytest.mark.parametrize("mode", ["pty", "pipe"])
+def test_every_corpus_sample_yields_its_known_final_state(server, env, mode):
+    assert len(SAMPLES) >= 34
+    failures = []
+    for name in SAMPLES:
+        job = f"{name}-{mode}"
+        run = tailcast("run", "--job", job, "--quiet", *(["--no-pty"] if mode == "pipe" else []), "--server", server.url,
+                       "--", "cat", str(CORPUS / "progress" / name / "output.raw"), env=env, timeout=60)
+        assert run.returncode == 0, run.stderr
+    listed = jobs(server, env)
+    for name in SAMPLES:
+        expected = json.loads((CORPUS / "progress" / name / "meta.json").read_text())["expected"]
+        bars = listed[f"{name}-{mode}"]["progress"]
+        assert bars and all(b["done"] for b in bars), name
+        if not any(matches(b, expected, name) for b in bars):
+            failures.append(f"{name}: expected {expected}, got {bars}")
+        if expected.get("unit") and program(name) not in PERCENT_ONLY and not any(b["unit"] == expected["unit"] for b in bars):
+            failures.append(f"{name}: no bar in {expected['unit']}: {bars}")
+        for wanted in expected.get("bars", []):
+            bar = next((b for b in bars if b.get("label") == wanted["desc"]), None)
+            if bar is None:
+                failures.append(f"{name}: no bar named {wanted['desc']}: {bars}")
+            elif program(name) in PERCENT_ONLY:
+                if bar["percent"] != wanted["final_percent"]:
+                    failures.append(f"{name}: {wanted['desc']} at {bar['percent']}%")
+            elif wanted.get("leave") is False:
+                if not (bar["total"] == wanted["final_total"] and 0.9 * wanted["final_total"] <= bar["current"] <= wanted["final_total"]):
+                    failures.append(f"{name}: {wanted['desc']} last shown at {bar['current']}/{bar['total']}")
+            elif (bar["current"], bar["total"]) != (wanted["final_current"], wanted["final_total"]):
+                failures.append(f"{name}: {wanted['desc']} is {bar['current']}/{bar['total']}")
+    assert not failures, "\n".join(failures)
+
+
+def test_explicit_progress_from_a_wrapped_script_wins_over_parsed(server, env):
+    script = (f'{BINARY} progress 0 --total 4 --unit epochs --label train\n'
+              'for i in 1 2 3 4; do\n'
+              '  echo "step $i/4 done 25%"\n'
+              f'  {BINARY} progress $i --total 4 --unit epochs --label train --message "val loss 0.$((9 - i))"\n'
+              'done\n')
+    run = tailcast("run", "--job", "explicit", "--server", server.url, "--", "sh", "-c", script, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    bars = jobs(server, env)["explicit"]["progress"]
+    assert bars == [{"key": "explicit:train", "label": "train", "current": 4, "total": 4, "unit": "epochs", "percent": 100,
+                     "message": "val loss 0.5", "source": "explicit", "updated_ms": bars[0]["updated_ms"], "done": True}]
+
+
+def test_progress_command_outside_tailcast_and_with_bad_values(env):
+    outside = tailcast("progress", "3", "--total", "10", env=env, timeout=30)
+    assert outside.returncode == 0 and b"not inside `tailcast run`" in outside.stderr
+    bad = tailcast("progress", "3", "--total", "-1", env=env, timeout=30)
+    assert bad.returncode == 64 and b"--total" in bad.stderr
+
+
+def test_pipe_watch_collapses_redrawn_lines_and_raw_keeps_bytes(server, env):
+    code = "import sys\nfor p in range(0, 101, 10): sys.stdout.write('\\rcopying %3d%%' % p)\nprint()\nprint('done')"
+    run = tailcast("run", "--job", "redraw", "--no-pty", "--server", server.url, "--", "python3", "-c", code, env=env, timeout=30)
+    assert run.returncode == 0
+    watch = tailcast("watch", "redraw", "--server", server.url, env=env, timeout=30)
+    assert watch.stdout == b"copying 100%\ndone\n"
+    assert b"progress" in watch.stderr and b"100%" in watch.stderr
+    raw = tailcast("watch", "redraw", "--raw", "--server", server.url, env=env, timeout=30)
+    assert raw.stdout == server.archived("redraw") and raw.stdout.count(b"\r") == 11
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (Packaging/install-deps --test installs it)")
+def test_watch_on_a_terminal_pins_live_bars_below_the_scrolling_log(server, env, tmp_path):
+    script = ("for i in $(seq 1 30); do\n"
+              "  echo \"log line $i\"\n"
+              f"  {BINARY} progress $i --total 40 --unit files --label copy\n"
+              "  sleep 0.1\n"
+              "done\n"
+              "sleep 6\n"
+              f"{BINARY} progress 40 --total 40 --unit files --label copy\n")
+    job = popen("run", "--job", "pinned", "--quiet", "--server", server.url, "--", "sh", "-c", script, env=env)
+    wait_until(lambda: "pinned" in server.jobs(), what="the job to start")
+    # A tmux server of the test's own, so no other session (or a server shutting down) interferes.
+    tmux = ["tmux", "-L", f"tailcast-test-{os.getpid()}"]
+    session = "watch"
+    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "100", "-y", "20",
+                    f"{BINARY} watch pinned --server {server.url}; echo WATCH-EXIT=$?; sleep 30"], check=True, env=env)
+    try:
+        def screen():
+            return subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+        seen = {}
+
+        def live_bar_shown():
+            lines = seen["lines"] = [l for l in screen().splitlines() if l.strip()]
+            return lines and lines[-1].startswith("copy") and "75%" in lines[-1] and "30/40 files" in lines[-1] and lines
+        try:
+            lines = wait_until(live_bar_shown, timeout=40, what="a pinned bar at 30/40 below the log")
+        except AssertionError:
+            raise AssertionError("screen was:\n" + "\n".join(seen.get("lines", [])))
+        assert lines[-2] == "log line 30"
+        assert sum("copy" in l for l in lines) == 1, "one bar, redrawn in place"
+        assert job.wait(60) == 0
+        final = wait_until(lambda: "WATCH-EXIT=0" in screen() and screen(), timeout=30, what="watch to exit")
+        text = [l for l in final.splitlines() if l.strip()]
+        end = text.index("WATCH-EXIT=0")
+        assert text[end - 1] == "tailcast: job pinned exited 0"
+        assert text[end - 3] == "log line 30"
+        assert "100%" in text[end - 2] and "40/40 files  done" in text[end - 2]
+        assert sum("copy" in l for l in text) == 1, "the final state is printed once"
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        if job.poll() is None:
+            job.kill()
