@@ -9,6 +9,7 @@ public enum DataMessage {
         case truncated
         case noChunks
         case streamIdTooLarge
+        case offsetOverflow
 
         public var description: String {
             switch self {
@@ -17,6 +18,7 @@ public enum DataMessage {
             case .truncated: "data message ends inside a chunk"
             case .noChunks: "data message holds no chunk"
             case .streamIdTooLarge: "stream id does not fit in 32 bits"
+            case .offsetOverflow: "chunk ends past offset 2^64"
             }
         }
     }
@@ -61,6 +63,8 @@ public enum DataMessage {
                 let bytes = message.readSlice(length: Int(length))
             else { throw .truncated }
             guard stream <= UInt64(UInt32.max) else { throw .streamIdTooLarge }
+            // Everything downstream adds length to offset.
+            guard offset <= UInt64.max - length else { throw .offsetOverflow }
             chunks.append(DataChunk(stream: UInt32(stream), offset: offset, timeMs: time, bytes: bytes))
         }
         guard !chunks.isEmpty else { throw .noChunks }

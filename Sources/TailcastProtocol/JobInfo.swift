@@ -35,10 +35,10 @@ public struct ExitStatus: Codable, Equatable, Sendable {
         self.signal = signal
     }
 
-    /// The status a shell reports: the code, or 128+N for signal N.
+    /// The status a shell reports: the code, or 128+N for signal N (values come from a peer: never trap).
     public var shellStatus: Int32 {
-        if let code { return code }
-        if let signal { return 128 + signal }
+        if let code { return code & 0xFF }
+        if let signal, (1..<128).contains(signal) { return 128 + signal }
         return 1
     }
 

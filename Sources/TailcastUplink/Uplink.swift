@@ -139,7 +139,8 @@ public final class Uplink: Sendable {
                             self.wake.notify()
                         case .error(let error):
                             self.logger.warning("server: \(error.message)")
-                            if error.code == "job_conflict" || error.code == "bad_message" {
+                            // Reconnecting would only meet the same answer: stop, keep the spool, say why.
+                            if ["job_conflict", "bad_message", "gap", "limit"].contains(error.code) {
                                 self.refusal.withLock { $0 = error.message }
                             }
                         default:
@@ -159,15 +160,20 @@ public final class Uplink: Sendable {
     private func send(_ outbound: WebSocketOutboundWriter) async throws {
         while !Task.isCancelled {
             let action = self.machine.withLock {
-                $0.next(
-                    spoolEnd: self.spool.extent, jobEnded: self.spool.exit != nil, progressPending: self.progress?.hasUnsent ?? false,
-                    now: .now)
+                // The exit first: once it is set nothing more is appended, so the extent read after it is final.
+                let jobEnded = self.spool.exit != nil
+                return $0.next(
+                    spoolEnd: self.spool.extent, jobEnded: jobEnded, progressPending: self.progress?.hasUnsent ?? false, now: .now)
             }
             switch action {
             case .send(let from):
                 _ = self.spool.seal()
                 let (chunks, end) = try self.spool.read(from: from, maxBytes: Wire.maxBatchBytes)
-                guard !chunks.isEmpty else { continue }
+                guard !chunks.isEmpty else {
+                    // The spool could not write (the agent's disk is full): retry shortly, do not spin.
+                    try await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
                 var offsets: [UInt32: UInt64] = [:]
                 for chunk in chunks { offsets[chunk.stream] = max(offsets[chunk.stream] ?? 0, chunk.endOffset) }
                 try await outbound.write(.binary(DataMessage.encode(chunks)))

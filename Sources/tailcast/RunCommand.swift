@@ -120,7 +120,14 @@ struct RunCommand: AsyncParsableCommand {
         progress.finishAll()
         try spool.finish(exit: exit, endedAtMs: UnixTime.nowMs())
 
-        switch await Self.waitFor(delivery, seconds: self.wait) {
+        // A slow or absent server: say what run is waiting for, once, instead of hanging silently.
+        let waitingNotice = Task {
+            try await Task.sleep(for: .seconds(2))
+            notice("waiting up to \(Int(self.wait))s for the server to acknowledge the last \(uplink.pendingBytes) bytes and the exit status")
+        }
+        let outcome = await Self.waitFor(delivery, seconds: self.wait)
+        waitingNotice.cancel()
+        switch outcome {
         case .delivered:
             spool.remove()
         case .refused(let why):

@@ -54,5 +54,8 @@ import Testing
         }
         #expect(ExitStatus(signal: 15).shellStatus == 143)
         #expect(ExitStatus(code: 3).shellStatus == 3)
+        // from a peer: never trap on nonsense
+        #expect(ExitStatus(signal: Int32.max).shellStatus == 1)
+        #expect(ExitStatus(code: -1).shellStatus == 255)
     }
 }

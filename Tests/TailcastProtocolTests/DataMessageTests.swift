@@ -40,6 +40,11 @@ import Testing
         big.writeUVarint(1 << 33)
         big.writeBytes([0, 0, 0])
         #expect(throws: DataMessage.DecodeError.streamIdTooLarge) { try DataMessage.decode(big) }
+        // a chunk ending past 2^64 would overflow every offset + length downstream
+        var overflow = ByteBuffer(bytes: [1, 1])
+        overflow.writeUVarint(UInt64.max)
+        overflow.writeBytes([0, 1, 65])
+        #expect(throws: DataMessage.DecodeError.offsetOverflow) { try DataMessage.decode(overflow) }
     }
 
     @Test(arguments: [UInt64(0), 1, 127, 128, 300, 1 << 35, UInt64.max])

@@ -25,6 +25,14 @@ import Testing
         #expect(file.durableSize == 12)
     }
 
+    @Test func timesNearTheEndOfUInt64DoNotTrap() throws {
+        let file = try open()
+        try file.append(bytes("a"), at: 0, timeMs: UInt64.max - 5)
+        try file.append(bytes("b"), at: 1, timeMs: UInt64.max)
+        try file.append(bytes("c"), at: 2, timeMs: 3)
+        #expect(file.timing(at: 2).timeMs == 3)
+    }
+
     @Test func findsWhereTheLastLinesStart() throws {
         let file = try open()
         try file.append(bytes("a\nbb\nccc\n"), at: 0, timeMs: 0)

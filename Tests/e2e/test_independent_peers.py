@@ -78,6 +78,22 @@ def test_a_chunk_past_the_end_is_refused_as_a_gap(server):
         assert closed.value.rcvd.code == 4001
 
 
+def test_a_chunk_ending_past_2_64_is_a_bad_message_not_a_crash(server, env):
+    with connect(server.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL]) as ws:
+        ws.send(json.dumps({"type": "hello", "job": "huge", "run_id": "r", "agent": "a",
+                            "meta": {"kind": "run", "command": [], "host": "h", "user": "u", "started_at_ms": 1}}))
+        ws.recv()
+        ws.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+        ws.send(peer.encode_data([(1, 2**64 - 1, 2**64 - 1, b"x")]))
+        error = json.loads(ws.recv())
+        assert error["code"] == "bad_message" and "2^64" in error["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv()
+        assert closed.value.rcvd.code == 4000
+    run = tailcast("run", "--job", "alive", "--server", server.url, "--", "echo", "ok", env=env, timeout=30)
+    assert run.returncode == 0 and server.archived("alive") == b"ok\r\n"
+
+
 def test_clients_without_the_subprotocol_are_told_what_to_offer(server):
     with connect(server.url + "/v1/watch", subprotocols=["chat"]) as ws:
         assert ws.subprotocol is None

@@ -97,39 +97,45 @@ public final class Spool: Sendable {
 
     private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) {
         let offset = state.streamSizes[stream, default: 0]
-        state.streamSizes[stream] = offset + UInt64(bytes.count)
-        if var open = state.open, open.stream == stream, timeMs < open.timeMs + Wire.timeMarkResolutionMs,
-            timeMs >= open.timeMs, open.bytes.count + bytes.count <= Wire.maxBatchBytes
+        if var open = state.open, open.stream == stream, timeMs >= open.timeMs,
+            timeMs - open.timeMs < Wire.timeMarkResolutionMs, open.bytes.count + bytes.count <= Wire.maxBatchBytes
         {
             state.open = nil
             open.bytes.append(contentsOf: bytes)
             state.open = open
-            return
+        } else {
+            // The agent's disk refused the previous record: it stays open to be retried, and these bytes
+            // get no offsets (so the stream has no hole), only a count for the visible note.
+            guard self.writeOpenRecord(state: &state) else {
+                state.dropped[stream, default: 0] += UInt64(bytes.count)
+                return
+            }
+            state.open = Record(stream: stream, offset: offset, timeMs: timeMs, bytes: bytes)
         }
-        self.writeOpenRecord(state: &state)
-        state.open = Record(stream: stream, offset: offset, timeMs: timeMs, bytes: bytes)
+        state.streamSizes[stream] = offset + UInt64(bytes.count)
     }
 
-    /// Writes the collecting record to the file so the uplink can send it.
-    private func writeOpenRecord(state: inout State) {
-        guard let open = state.open else { return }
-        state.open = nil
+    /// Writes the collecting record to the file so the uplink can send it. On failure (disk full) the
+    /// file is left as it was (a partial record is overwritten by the retry) and the record stays open.
+    @discardableResult
+    private func writeOpenRecord(state: inout State) -> Bool {
+        guard let open = state.open else { return true }
         var buffer = ByteBuffer()
         DataMessage.appendChunk(stream: open.stream, offset: open.offset, timeMs: open.timeMs, bytes: ByteBuffer(bytes: open.bytes), into: &buffer)
-        var written = 0
-        buffer.withUnsafeReadableBytes { raw in
+        let written = buffer.withUnsafeReadableBytes { raw -> Bool in
+            var written = 0
             while written < raw.count {
                 let n = pwrite(self.fd, raw.baseAddress! + written, raw.count - written, off_t(state.fileSize) + off_t(written))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    // Disk trouble: count it as dropped rather than stop the job.
-                    state.dropped[open.stream, default: 0] += UInt64(open.bytes.count)
-                    return
-                }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
                 written += n
             }
+            return true
         }
-        state.fileSize += UInt64(written)
+        guard written else { return false }
+        state.fileSize += UInt64(buffer.readableBytes)
+        state.open = nil
+        return true
     }
 
     /// Makes everything appended so far readable by `read`; returns the spool's length.
@@ -176,7 +182,9 @@ public final class Spool: Sendable {
                 if consumed >= maxBytes { break }
             }
             if !chunks.isEmpty { return (chunks, position + UInt64(consumed)) }
-            // A single record larger than what we read: read it whole.
+            // A single record larger than what we read: read it whole. Records are written whole, so
+            // one that does not parse from everything there is would be damage, not a short read.
+            guard want < Int(fileSize - position) else { throw SpoolError("damaged spool record at \(position) in \(self.directory)") }
             want = min(want * 2, Int(fileSize - position))
         }
     }

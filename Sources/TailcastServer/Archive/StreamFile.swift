@@ -68,14 +68,17 @@ public final class StreamFile: Sendable {
     @discardableResult
     func append(_ bytes: ByteBuffer, at offset: UInt64, timeMs: UInt64) throws -> Int {
         let (size, lastMark, indexSize) = self.state.withLock { ($0.size, $0.marks.last, $0.indexSize) }
-        let end = offset + UInt64(bytes.readableBytes)
         guard offset <= size else { throw Gap(stream: self.name, have: size, got: offset) }
+        let end = offset + UInt64(bytes.readableBytes)
         guard end > size else { return 0 }
         let skip = Int(size - offset)
         let fresh = bytes.getSlice(at: bytes.readerIndex + skip, length: bytes.readableBytes - skip)!
         try POSIXFile.pwriteAll(self.dataFD, fresh, at: size, path: self.dataPath)
-        var mark: Mark? = nil
-        if lastMark == nil || timeMs >= lastMark!.timeMs + Wire.timeMarkResolutionMs || timeMs < lastMark!.timeMs {
+        var mark: Mark?
+        // Written without adding to a time an agent chose, which could overflow.
+        if let lastMark, timeMs >= lastMark.timeMs, timeMs - lastMark.timeMs < Wire.timeMarkResolutionMs {
+            mark = nil
+        } else {
             mark = Mark(offset: size, timeMs: timeMs)
             var record = ByteBuffer()
             record.writeInteger(size, endianness: .little)

@@ -57,6 +57,8 @@ public final class LiveJob: Sendable {
         )
     }
 
+    var streamCount: Int { self.state.withLock { $0.files.count } }
+
     func file(named name: String) -> StreamFile? {
         self.state.withLock { $0.files.first { $0.name == name } }
     }
@@ -145,12 +147,13 @@ public final class LiveJob: Sendable {
                     progress.append(bar)
                 }
             }
+            // What the job says wins over what was read off its output.
+            let explicit = progress.filter { $0.source == .explicit }
+            if !explicit.isEmpty { progress = explicit }
             if progress.count > Self.maxBars {
                 progress = Array(progress.sorted { $0.updatedMs > $1.updatedMs }.prefix(Self.maxBars))
             }
-            // What the job says wins over what was read off its output.
-            let explicit = progress.filter { $0.source == .explicit }
-            state.stored.info.progress = explicit.isEmpty ? progress : explicit
+            state.stored.info.progress = progress
             state.progressVersion += 1
             let now = UnixTime.nowMs()
             guard now >= state.progressSavedMs + 1000 else { return false }

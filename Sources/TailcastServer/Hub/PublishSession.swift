@@ -56,13 +56,21 @@ struct PublishSession {
         let (syncRequests, requestSync) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let acknowledger = Acknowledger(interval: self.configuration.ackInterval)
 
+        let jobLogger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Acknowledgements are paced: one fsync and one ack covers everything that arrived meanwhile.
             group.addTask {
-                for await _ in syncRequests {
-                    try await Task.sleep(for: acknowledger.interval)
-                    let ack = try await acknowledger.syncAndAcknowledge(streams: await acknowledger.streams)
-                    try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                do {
+                    for await _ in syncRequests {
+                        try await Task.sleep(for: acknowledger.interval)
+                        let ack = try await acknowledger.syncAndAcknowledge(streams: await acknowledger.streams)
+                        try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                    }
+                } catch let error as ArchiveError {
+                    // Nothing more can be acknowledged: tell the agent, which keeps its spool and retries.
+                    jobLogger.error("storage failed: \(error)")
+                    self.metrics.storageErrors.increment()
+                    try? await outbound.refuse(CloseCode.storageUnavailable, "storage", "the server cannot store data: \(error)")
                 }
             }
             defer { requestSync.finish() }
@@ -87,18 +95,21 @@ struct PublishSession {
                             if let problem = StreamName.problem(with: open.name) {
                                 throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: problem)
                             }
-                            guard streams.count < self.configuration.maxStreamsPerJob || streams[open.stream] != nil else {
+                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
+                            guard job.streamCount < self.configuration.maxStreamsPerJob || job.file(named: open.name) != nil else {
                                 throw Refusal(code: CloseCode.limit, name: "limit", message: "more than \(self.configuration.maxStreamsPerJob) streams in one job")
                             }
                             let file = try job.openStream(named: open.name)
                             streams[open.stream] = file
                             await acknowledger.track(open.stream, file)
                         case .progress(let progress):
+                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
                             guard progress.bars.count <= LiveJob.maxBars, progress.bars.allSatisfy({ $0.key.utf8.count <= 256 }) else {
                                 throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "at most \(LiveJob.maxBars) bars, keys of at most 256 bytes")
                             }
                             job.updateProgress(progress.bars)
                         case .end(let end):
+                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
                             for (id, size) in end.sizes {
                                 guard let file = UInt32(id).flatMap({ streams[$0] }), file.size >= size else {
                                     throw Refusal(code: CloseCode.gap, name: "gap", message: "end names size \(size) for stream \(id), which the server does not hold")

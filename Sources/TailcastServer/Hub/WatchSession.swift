@@ -12,7 +12,7 @@ struct WatchSession {
     let logger: Logger
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        var messages = inbound.messages(maxSize: 64 << 10).makeAsyncIterator()
+        var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
         guard case .text(let text) = try await messages.next() else {
             return try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"watch\" text message")
         }
@@ -23,7 +23,10 @@ struct WatchSession {
         } catch {
             return try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"watch\": \(error)")
         }
-        guard JobID.problem(with: request.job) == nil, let job = self.hub.job(request.job) else {
+        if let problem = JobID.problem(with: request.job) {
+            return try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
+        }
+        guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(CloseCode.unknownJob, "unknown_job", "no job \"\(request.job.prefix(128))\" on this server")
         }
         let serial = self.hub.nextSerial()
