@@ -43,6 +43,7 @@ let package = Package(
                 "CTailcastSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         // Carries the spool to the server: ack/resend state machine and the WebSocket client.

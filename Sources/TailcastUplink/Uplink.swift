@@ -56,6 +56,9 @@ public final class Uplink: Sendable {
         self.machine = Mutex(UplinkStateMachine(flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged))
     }
 
+    /// What the server holds durably, per stream id.
+    public var acknowledgedOffsets: [UInt32: UInt64] { self.machine.withLock { $0.acknowledgedOffsets } }
+
     /// Bytes written by the job that the server has not acknowledged yet.
     public var pendingBytes: UInt64 {
         let acknowledged = self.machine.withLock { $0.acknowledgedOffsets }
@@ -121,9 +124,6 @@ public final class Uplink: Sendable {
             default:
                 return
             }
-            for open in manifest.streams {
-                try await outbound.write(.text(ControlMessage.open(open).encoded()))
-            }
             // Only the acknowledgement task touches the iterator from here on.
             nonisolated(unsafe) var remaining = messages
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -158,7 +158,13 @@ public final class Uplink: Sendable {
 
     /// Sends spool records, then the end, as the state machine decides.
     private func send(_ outbound: WebSocketOutboundWriter) async throws {
+        var opened = 0
         while !Task.isCancelled {
+            // Streams are declared on each connection before their data; a sidecar adds them as files appear.
+            for open in self.spool.streams(after: opened) {
+                try await outbound.write(.text(ControlMessage.open(open).encoded()))
+                opened += 1
+            }
             let action = self.machine.withLock {
                 // The exit first: once it is set nothing more is appended, so the extent read after it is final.
                 let jobEnded = self.spool.exit != nil

@@ -15,7 +15,7 @@ struct Tailcast: AsyncParsableCommand {
             by signal N); 1 error; 2 unknown job; 3 server unreachable; 64 bad usage.
             """,
         version: version,
-        subcommands: [ServeCommand.self, RunCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self]
+        subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self]
     )
 }
 

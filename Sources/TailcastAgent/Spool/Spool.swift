@@ -152,6 +152,33 @@ public final class Spool: Sendable {
         self.state.withLock { $0.fileSize + UInt64($0.open.map { $0.bytes.count + 1 } ?? 0) }
     }
 
+    /// Bytes in the spool the server has not acknowledged: a sidecar stops reading its files above a bound.
+    public var unacknowledgedBytes: UInt64 {
+        self.state.withLock { $0.fileSize - min($0.fileSize, $0.releasedUpTo) + UInt64($0.open?.bytes.count ?? 0) }
+    }
+
+    public func streamID(named name: String) -> UInt32? {
+        self.state.withLock { $0.manifest.streams.first { $0.name == name }?.stream }
+    }
+
+    /// The streams declared after the first `count`.
+    public func streams(after count: Int) -> ArraySlice<ControlMessage.Open> {
+        self.state.withLock { $0.manifest.streams.dropFirst(count) }
+    }
+
+    /// Adds a stream (a file a sidecar found), continuing at `offset`; returns its id.
+    public func addStream(named name: String, at offset: UInt64) throws -> UInt32 {
+        let id = self.state.withLock { state -> UInt32 in
+            let id = (state.manifest.streams.map(\.stream).max() ?? 0) + 1
+            state.manifest.streams.append(.init(stream: id, name: name))
+            state.streamSizes[id] = offset
+            return id
+        }
+        try self.saveManifest()
+        self.notifier.notify()
+        return id
+    }
+
     /// Sizes of every stream: what the job has written.
     public var streamSizes: [UInt32: UInt64] { self.state.withLock { $0.streamSizes } }
 

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which file this is, whatever its path: device and inode, plus the first bytes, because inodes are
+/// reused after a delete (Filebeat's lesson). Files shorter than the fingerprint count by what they have.
+public struct FileIdentity: Codable, Hashable, Sendable {
+    public static let fingerprintLength = 1024
+
+    public var device: UInt64
+    public var inode: UInt64
+    /// Up to the first 1 KiB, hex.
+    public var fingerprint: String
+
+    /// The fingerprint has its whole 1 KiB: strong enough to recognise the file's content elsewhere.
+    public var isFull: Bool { self.fingerprint.utf8.count == 2 * Self.fingerprintLength }
+
+    /// The same file, seen later: same inode, and what it held then is still its start.
+    public func continues(_ earlier: FileIdentity) -> Bool {
+        self.device == earlier.device && self.inode == earlier.inode && self.fingerprint.hasPrefix(earlier.fingerprint)
+    }
+
+    static func of(fd: Int32) -> FileIdentity? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var head = [UInt8](repeating: 0, count: fingerprintLength)
+        let n = pread(fd, &head, head.count, 0)
+        guard n >= 0 else { return nil }
+        let hex = head[0..<n].map { byte in
+            let digits: [Character] = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+        }.joined()
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), fingerprint: hex)
+    }
+}

@@ -1,0 +1,321 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DequeModule
+import Foundation
+import TailcastProtocol
+
+/// Follows the files that match some patterns and hands their whole lines to the spool, one stream per
+/// path. Files are told apart by identity, not path: after a rename the old file is read to its end
+/// (lines written through an old descriptor included) before the new one at that path starts; a file
+/// that shrinks (copytruncate) restarts at 0 and the possible gap is reported; a deleted file is read
+/// to its end, then closed so its space is freed. Checkpoints record only what the server acknowledged.
+public final class Tailer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var patterns: [PathPattern]
+        public var excludes: [PathPattern]
+        public var fromStart: Bool
+        /// Longer lines are cut here (and counted); the file is still followed.
+        public var maxLineBytes: Int
+        /// A last line without newline is sent anyway once the file was quiet this long.
+        public var partialLineTimeout: Duration
+        public var pollInterval: Duration
+        /// Reading pauses while this much is unacknowledged: the files themselves are the buffer.
+        public var maxUnacknowledged: UInt64
+
+        public init(
+            patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, maxLineBytes: Int = 1 << 20,
+            partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
+            maxUnacknowledged: UInt64 = 64 << 20
+        ) {
+            self.patterns = patterns
+            self.excludes = excludes
+            self.fromStart = fromStart
+            self.maxLineBytes = maxLineBytes
+            self.partialLineTimeout = partialLineTimeout
+            self.pollInterval = pollInterval
+            self.maxUnacknowledged = maxUnacknowledged
+        }
+    }
+
+    /// Where reading resumes after a restart: a file's identity, and the file and stream offsets the
+    /// server has acknowledged.
+    public struct Checkpoint: Codable, Sendable {
+        public var path: String
+        public var identity: FileIdentity
+        public var fileOffset: UInt64
+        public var streamOffset: UInt64
+    }
+
+    final class Followed {
+        let path: String
+        let stream: UInt32
+        let fd: Int32
+        var identity: FileIdentity
+        /// Next byte to read.
+        var readOffset: UInt64
+        /// Bytes of a line not finished yet (not in the spool).
+        var partial: [UInt8] = []
+        var lastGrowth = ContinuousClock.now
+        /// Inside an over-long line: its rest is dropped up to the newline.
+        var skipping = false
+        /// The path now names another file, or none: read to the end, then let go.
+        var draining = false
+        /// (stream end, file end) of what went to the spool and is not acknowledged yet.
+        var unacknowledged: Deque<(stream: UInt64, file: UInt64)> = []
+        var checkpoint: Checkpoint
+
+        init(path: String, stream: UInt32, fd: Int32, identity: FileIdentity, fileOffset: UInt64, streamOffset: UInt64) {
+            self.path = path
+            self.stream = stream
+            self.fd = fd
+            self.identity = identity
+            self.readOffset = fileOffset
+            self.checkpoint = Checkpoint(path: path, identity: identity, fileOffset: fileOffset, streamOffset: streamOffset)
+        }
+    }
+
+    let options: Options
+    let spool: Spool
+    let checkpointPath: String
+    let acknowledged: @Sendable () -> [UInt32: UInt64]
+    let warn: @Sendable (String) -> Void
+    private var followed: [Followed] = []
+    /// Files read to their end after a rotation: found again under another path, they are not reread.
+    private var finished: [FileIdentity] = []
+    /// Full fingerprints of files that were then truncated: a new file starting with the same 1 KiB is
+    /// the copy copytruncate made of what was already read.
+    private var copied: [String] = []
+    private var restored: [Checkpoint]
+    private var firstScan = true
+    private var savedCheckpoints: [Checkpoint]? = nil
+    public private(set) var cutLines = 0
+    private let stopping = ManagedAtomicFlag()
+
+    public init(
+        options: Options, spool: Spool, checkpointPath: String, acknowledged: @escaping @Sendable () -> [UInt32: UInt64],
+        warn: @escaping @Sendable (String) -> Void, restored: [Checkpoint]
+    ) {
+        self.options = options
+        self.spool = spool
+        self.checkpointPath = checkpointPath
+        self.acknowledged = acknowledged
+        self.warn = warn
+        self.restored = restored
+    }
+
+    /// A damaged checkpoint file is set aside with a warning, and tailing starts as on a first run.
+    public static func loadCheckpoints(_ path: String, warn: (String) -> Void) -> [Checkpoint] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        do {
+            return try ProtocolJSON.decode([Checkpoint].self, from: data)
+        } catch {
+            let aside = path + ".damaged"
+            _ = rename(path, aside)
+            warn("checkpoint file \(path) is damaged (\(error)); moved to \(aside); starting as on a first run")
+            return []
+        }
+    }
+
+    public func stop() { self.stopping.set() }
+
+    /// Follows files until `stop()`; then waits (bounded) for acknowledgements and saves the checkpoints.
+    public func run(drainTimeout: Duration = .seconds(10)) {
+        while !self.stopping.isSet {
+            self.scan()
+            var busy = false
+            if self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
+                for file in self.followed { busy = self.pump(file) || busy }
+            }
+            self.letGoOfDrained()
+            self.advanceCheckpoints()
+            if !busy { Thread.sleep(forTimeInterval: Double(self.options.pollInterval.components.attoseconds) / 1e18 + Double(self.options.pollInterval.components.seconds)) }
+        }
+        let deadline = ContinuousClock.now + drainTimeout
+        while ContinuousClock.now < deadline, self.followed.contains(where: { !$0.unacknowledged.isEmpty }) {
+            self.advanceCheckpoints()
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        self.advanceCheckpoints(force: true)
+    }
+
+    // MARK: finding files
+
+    private func scan() {
+        var seen = Set<String>()
+        for pattern in self.options.patterns {
+            for path in pattern.files() where !seen.contains(path) {
+                seen.insert(path)
+                // Excluded files are never opened.
+                guard !self.options.excludes.contains(where: { $0.matches(path) }) else { continue }
+                self.consider(path)
+            }
+        }
+        for file in self.followed where !file.draining {
+            var st = stat()
+            if stat(file.path, &st) != 0 || UInt64(st.st_ino) != file.identity.inode || UInt64(st.st_dev) != file.identity.device {
+                file.draining = true
+            }
+        }
+        self.firstScan = false
+    }
+
+    private func consider(_ path: String) {
+        // One file per path at a time, so a stream's bytes stay in order: a rotated file drains first.
+        guard !self.followed.contains(where: { $0.path == path }) else { return }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return }
+        guard let identity = FileIdentity.of(fd: fd),
+            !self.followed.contains(where: { identity.continues($0.identity) }),
+            !self.finished.contains(where: { identity.continues($0) })
+        else {
+            close(fd)
+            return
+        }
+        if identity.isFull, self.copied.contains(identity.fingerprint) || self.followed.contains(where: { $0.identity.fingerprint == identity.fingerprint }) {
+            // A copy (copytruncate's) of a file being followed: its lines were read there.
+            self.finished.append(identity)
+            close(fd)
+            return
+        }
+        var st = stat()
+        fstat(fd, &st)
+        let restoredAt = self.restored.firstIndex { identity.continues($0.identity) }
+        let fileOffset: UInt64
+        let streamOffset: UInt64
+        if let index = restoredAt {
+            fileOffset = self.restored[index].fileOffset
+            streamOffset = self.restored[index].streamOffset
+            self.restored.remove(at: index)
+        } else {
+            // Like tail -F: existing files from their end, unless --from-start; files that appear later from their start.
+            fileOffset = self.firstScan && !self.options.fromStart ? UInt64(st.st_size) : 0
+            // A new file at a known path continues that path's stream.
+            streamOffset = self.restored.first { $0.path == path }?.streamOffset ?? 0
+        }
+        let stream: UInt32
+        if let existing = self.spool.streamID(named: path) {
+            stream = existing
+        } else {
+            guard let added = try? self.spool.addStream(named: path, at: streamOffset) else {
+                close(fd)
+                return
+            }
+            stream = added
+        }
+        let file = Followed(path: path, stream: stream, fd: fd, identity: identity, fileOffset: fileOffset,
+                            streamOffset: self.spool.streamSizes[stream] ?? streamOffset)
+        self.followed.append(file)
+    }
+
+    // MARK: reading
+
+    /// Reads what is new in one file; returns whether it read anything.
+    private func pump(_ file: Followed) -> Bool {
+        var st = stat()
+        // A file that shrank, or whose first bytes changed under the same inode (it was truncated and
+        // rewritten past our offset before we looked), was truncated: copytruncate.
+        let current = FileIdentity.of(fd: file.fd)
+        let rewritten = current.map { !$0.continues(file.identity) } ?? false
+        if let current, !rewritten, current.fingerprint.count > file.identity.fingerprint.count { file.identity = current }
+        if fstat(file.fd, &st) == 0, UInt64(st.st_size) < file.readOffset || rewritten {
+            if file.identity.isFull {
+                self.copied.append(file.identity.fingerprint)
+                if self.copied.count > 1000 { self.copied.removeFirst() }
+            }
+            if let current { file.identity = current }
+            // copytruncate: the file was emptied under us. Lines written between our last read and the
+            // truncation may be lost; that race is inherent to copytruncate (prefer rename + create).
+            self.warn("\(file.path) was truncated at \(file.readOffset) bytes (copytruncate?): reading it again from the start; lines written just before the truncation may be missing")
+            file.readOffset = 0
+            file.partial = []
+            file.skipping = false
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let n = pread(file.fd, &buffer, buffer.count, off_t(file.readOffset))
+        let now = ContinuousClock.now
+        guard n > 0 else {
+            // Quiet: a last line without newline goes anyway after a while (or when the file is let go).
+            if !file.partial.isEmpty && (file.draining || now >= file.lastGrowth + self.options.partialLineTimeout) {
+                self.emit(file.partial, from: file, fileEnd: file.readOffset)
+                file.partial = []
+            }
+            return false
+        }
+        file.readOffset += UInt64(n)
+        file.lastGrowth = now
+        var out: [UInt8] = []
+        out.reserveCapacity(n + file.partial.count)
+        for byte in buffer[0..<n] {
+            if file.skipping {
+                if byte == 0x0A {
+                    file.skipping = false
+                    out.append(0x0A)
+                }
+                continue
+            }
+            file.partial.append(byte)
+            if byte == 0x0A {
+                out += file.partial
+                file.partial.removeAll(keepingCapacity: true)
+            } else if file.partial.count >= self.options.maxLineBytes {
+                out += file.partial
+                file.partial.removeAll(keepingCapacity: true)
+                file.skipping = true
+                self.cutLines += 1
+                self.warn("\(file.path): a line longer than \(self.options.maxLineBytes) bytes was cut (\(self.cutLines) so far)")
+            }
+        }
+        if !out.isEmpty { self.emit(out, from: file, fileEnd: file.readOffset - UInt64(file.partial.count)) }
+        return true
+    }
+
+    private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) {
+        bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs()) }
+        file.unacknowledged.append((stream: self.spool.streamSizes[file.stream] ?? 0, file: fileEnd))
+    }
+
+    /// Drained files whose every line reached the spool are closed (a deleted file's space is freed).
+    private func letGoOfDrained() {
+        self.followed.removeAll { file in
+            guard file.draining, file.partial.isEmpty, ContinuousClock.now >= file.lastGrowth + .seconds(1) else { return false }
+            var st = stat()
+            guard fstat(file.fd, &st) == 0, UInt64(st.st_size) <= file.readOffset else { return false }
+            close(file.fd)
+            self.finished.append(file.identity)
+            if self.finished.count > 10_000 { self.finished.removeFirst() }
+            return true
+        }
+    }
+
+    // MARK: checkpoints
+
+    private func advanceCheckpoints(force: Bool = false) {
+        let acknowledged = self.acknowledged()
+        for file in self.followed {
+            let streamAcked = acknowledged[file.stream] ?? 0
+            while let first = file.unacknowledged.first, first.stream <= streamAcked {
+                file.checkpoint.fileOffset = first.file
+                file.checkpoint.streamOffset = first.stream
+                file.unacknowledged.removeFirst()
+            }
+        }
+        let checkpoints = self.followed.filter { !$0.draining }.map(\.checkpoint) + self.restored
+        guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
+        do {
+            let data = try ProtocolJSON.encode(checkpoints, pretty: true)
+            let temporary = self.checkpointPath + ".tmp"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw SpoolError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+            _ = data.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            fsync(fd)
+            close(fd)
+            guard rename(temporary, self.checkpointPath) == 0 else { throw SpoolError("cannot replace \(self.checkpointPath)") }
+            self.savedCheckpoints = checkpoints
+        } catch {
+            self.warn("\(error)")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TailcastAgent
+import TailcastProtocol
+import TailcastUplink
+
+struct TailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail",
+        abstract: "Follow log files beside a service or job (a sidecar) and stream every line to the server.",
+        discussion: """
+            Each file is a stream of the job, named by its path; `tailcast watch JOB --stream PATH` follows
+            one. Patterns are shell globs (quote them): `*`, `?`, `[...]` within a path segment, `**` across
+            segments. Files that appear later are picked up within a second and read from their start;
+            files that exist at start-up are read from their end, like tail -F, unless --from-start.
+
+            Files are followed by identity (device, inode, first bytes), not path: after a rotation by
+            rename the old file is read to its end before the new one; a file that shrinks (copytruncate)
+            is read again from its start and the possible gap is reported (prefer rename + create); a
+            deleted file is read to its end and then closed. While the server is unreachable, reading
+            pauses (the files are the buffer). What the server acknowledged is checkpointed in --state-dir,
+            so a restart, even after kill -9, delivers every line once. SIGTERM or SIGINT stops cleanly.
+
+            Example: tailcast tail --job web-1 '/var/log/app/*.log' /var/log/nginx/access.log
+            """
+    )
+
+    @Option(help: ArgumentHelp("Job id: the same id continues the same streams after a restart.", valueName: "id"))
+    var job: String
+
+    @OptionGroup var server: ServerOption
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Never open files matching this glob (repeatable; without '/' it matches the file name).", valueName: "glob"))
+    var excludes: [String] = []
+
+    @Flag(help: "Read files that exist at start-up from their start instead of their end.")
+    var fromStart = false
+
+    @Option(help: ArgumentHelp("Where checkpoints and unsent lines are kept (default $TAILCAST_SPOOL/JOB, else ~/.local/state/tailcast/tail/JOB).", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp("Longer lines are cut here and counted.", valueName: "bytes"))
+    var maxLineBytes = 1 << 20
+
+    @Argument(help: ArgumentHelp("Files or globs to follow.", valueName: "pattern"))
+    var patterns: [String] = []
+
+    func validate() throws {
+        if let problem = JobID.problem(with: self.job) { throw ValidationError(problem) }
+        guard !self.patterns.isEmpty else { throw ValidationError("no files given: tailcast tail --job ID FILE-OR-GLOB...") }
+        guard self.maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
+    }
+
+    func run() async throws {
+        // First thing: a SIGTERM from here on stops cleanly, even one that comes before the tailer runs.
+        let stop = StopSwitch()
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.trigger() }
+            source.resume()
+            return source
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let stateRoot = self.stateDir
+            ?? environment["TAILCAST_SPOOL"].map { "\($0)/\(self.job)" }
+            ?? (environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")) + "/tailcast/tail/\(self.job)"
+        try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
+        // The run id outlives restarts, so the server lets this sidecar continue its own job.
+        let runFile = stateRoot + "/run-id"
+        let runID: String
+        if let saved = try? String(contentsOfFile: runFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !saved.isEmpty {
+            runID = saved
+        } else {
+            runID = UUID().uuidString.lowercased()
+            try runID.write(toFile: runFile, atomically: true, encoding: .utf8)
+        }
+        let warn: @Sendable (String) -> Void = { notice($0) }
+        let checkpoints = Tailer.loadCheckpoints(stateRoot + "/checkpoints.json", warn: warn)
+        let meta = JobMeta(
+            kind: "tail", command: ["tailcast", "tail"] + self.patterns, host: ProcessInfo.processInfo.hostName,
+            user: RunCommand.userName(), cwd: FileManager.default.currentDirectoryPath, pid: getpid(), startedAtMs: UnixTime.nowMs())
+        let hello = ControlMessage.Hello(job: self.job, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
+        let spool = try Spool(directory: stateRoot + "/spool", hello: hello, streams: [], maxBytes: 512 << 20)
+
+        var logger = Logger(label: "tailcast.uplink")
+        logger.logLevel = .warning
+        let uplink = Uplink(configuration: .init(server: self.server.url), spool: spool, progress: nil, logger: logger) { event in
+            switch event {
+            case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); reading paused until it is back")
+            case .connected: notice("connected to \(self.server.url); catching up")
+            case .refused(let why): notice("server refused the job: \(why)")
+            }
+        }
+        let delivery = Task { await uplink.run() }
+        let tailer = Tailer(
+            options: .init(patterns: self.patterns.map(PathPattern.init), excludes: self.excludes.map(PathPattern.init),
+                           fromStart: self.fromStart, maxLineBytes: self.maxLineBytes),
+            spool: spool, checkpointPath: stateRoot + "/checkpoints.json",
+            acknowledged: { uplink.acknowledgedOffsets }, warn: warn, restored: checkpoints)
+        stop.attach(tailer.stop)
+        try await RunCommand.onThread { tailer.run() }
+        for source in signals { source.cancel() }
+        delivery.cancel()
+        _ = await delivery.value
+        spool.remove()
+    }
+}
+
+/// Remembers a stop request until there is something to stop.
+final class StopSwitch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var action: (@Sendable () -> Void)?
+
+    func trigger() {
+        let action = self.lock.withLock { () -> (@Sendable () -> Void)? in
+            self.requested = true
+            return self.action
+        }
+        action?()
+    }
+
+    func attach(_ action: @escaping @Sendable () -> Void) {
+        let now = self.lock.withLock { () -> Bool in
+            self.action = action
+            return self.requested
+        }
+        if now { action() }
+    }
+}

@@ -1,0 +1,196 @@
+"""tailcast tail: real files, real rotation (Debian's logrotate), real kill -9; every line counted at the server."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import BINARY, popen, tailcast, wait_until
+
+
+def stream(server, job, name):
+    url = f"{server.http}/v1/jobs/{job}/raw?stream={urllib.parse.quote(name)}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read()
+    except urllib.error.HTTPError:
+        return b""
+
+
+def lines(prefix, start, end):
+    return b"".join(b"%s %06d\n" % (prefix, i) for i in range(start, end))
+
+
+def start_tail(server, job, tmp_path, *patterns, extra=()):
+    return popen("tail", "--job", job, "--server", server.url, "--state-dir", str(tmp_path / f"state-{job}"),
+                 *extra, *patterns, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"tail-{job}.err", "ab"))
+
+
+def append(path, data):
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def test_globs_exclusions_and_files_that_appear_later(server, tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "a" / "b").mkdir(parents=True)
+    append(logs / "app.log", b"before start\n")
+    agent = start_tail(server, "globs", tmp_path, f"{logs}/*.log", f"{logs}/**/*.txt", extra=["--exclude", "*.gz"])
+    try:
+        time.sleep(1)
+        append(logs / "app.log", b"after start\n")
+        append(logs / "a" / "b" / "deep.txt", b"deep line\n")
+        append(logs / "old.log.gz", b"never\n")
+        (logs / "skip.gz").write_bytes(b"never\n")
+        wait_until(lambda: stream(server, "globs", str(logs / "a" / "b" / "deep.txt")) == b"deep line\n", what="the deep file")
+        wait_until(lambda: stream(server, "globs", str(logs / "app.log")) == b"after start\n", what="app.log from its end")
+        names = {s["name"] for s in server.jobs()["globs"]["streams"]}
+        assert names == {str(logs / "app.log"), str(logs / "a" / "b" / "deep.txt")}
+        assert server.jobs()["globs"]["meta"]["kind"] == "tail"
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_rename_then_create_keeps_lines_written_through_the_old_descriptor(server, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "rename", tmp_path, str(log))
+    try:
+        time.sleep(1)
+        old = open(log, "ab", buffering=0)
+        old.write(lines(b"first", 0, 20000))
+        os.rename(log, tmp_path / "app.log.1")
+        old.write(lines(b"late", 0, 500))  # the classic loss: written after the rename
+        append(log, lines(b"second", 0, 20000))
+        old.close()
+        expected = lines(b"first", 0, 20000) + lines(b"late", 0, 500) + lines(b"second", 0, 20000)
+        wait_until(lambda: stream(server, "rename", str(log)) == expected, timeout=60, what="every line once, in order")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+@pytest.mark.parametrize("mode", ["create", "copytruncate", "create-delaycompress"])
+def test_real_logrotate(server, tmp_path, mode):
+    log = tmp_path / "svc.log"
+    log.write_bytes(b"")
+    config = tmp_path / "logrotate.conf"
+    options = {"create": "create", "copytruncate": "copytruncate", "create-delaycompress": "create\n    compress\n    delaycompress"}[mode]
+    config.write_text(f"{log} {{\n    rotate 5\n    {options}\n    missingok\n}}\n")
+    job = f"rotate-{mode}"
+    agent = start_tail(server, job, tmp_path, str(log), str(tmp_path / "svc.log.*"), extra=["--exclude", "*.gz"])
+    try:
+        time.sleep(1)
+        expected = b""
+        for round_ in range(3):
+            batch = lines(b"round%d" % round_, 0, 3000)
+            append(log, batch)
+            expected += batch
+            # copytruncate can lose what is written during the copy: rotate between writes, as the docs advise
+            wait_until(lambda: stream(server, job, str(log)) == expected, timeout=60, what=f"round {round_} delivered")
+            subprocess.run(["logrotate", "--force", "--state", str(tmp_path / "lr.state"), str(config)], check=True)
+        final = lines(b"final", 0, 3000)
+        append(log, final)
+        expected += final
+        wait_until(lambda: stream(server, job, str(log)) == expected, timeout=60, what="every line exactly once after rotations")
+        rotated = [s["name"] for s in server.jobs()[job]["streams"] if s["name"] != str(log)]
+        assert all(stream(server, job, name) == b"" for name in rotated), "a rotated file was read again under its new name"
+        if mode == "copytruncate":
+            assert b"copytruncate" in (tmp_path / f"tail-{job}.err").read_bytes()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_kill_9_of_the_agent_repeatedly_loses_and_duplicates_nothing(server, tmp_path):
+    log = tmp_path / "busy.log"
+    log.write_bytes(b"")
+    writer = subprocess.Popen(["python3", "-c", f"""
+import time
+with open({str(log)!r}, 'ab', buffering=0) as f:
+    for i in range(30000):
+        f.write(b'line %06d of the busy log\\n' % i)
+        if i % 300 == 0: time.sleep(0.02)
+"""])
+    agent = start_tail(server, "kill9", tmp_path, str(log), extra=["--from-start"])
+    for _ in range(4):
+        time.sleep(0.6)
+        agent.send_signal(signal.SIGKILL)
+        agent.wait()
+        agent = start_tail(server, "kill9", tmp_path, str(log))
+    assert writer.wait(60) == 0
+    time.sleep(1)  # the last agent is up before it is asked to stop
+    expected = b"".join(b"line %06d of the busy log\n" % i for i in range(30000))
+    try:
+        wait_until(lambda: stream(server, "kill9", str(log)) == expected, timeout=60, what="every line exactly once")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_clean_stop_and_restart_and_a_partial_line(server, tmp_path):
+    log = tmp_path / "p.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "partial", tmp_path, str(log))
+    time.sleep(1)
+    append(log, b"one\ntw")
+    wait_until(lambda: stream(server, "partial", str(log)) == b"one\n", what="the whole line")
+    time.sleep(1)
+    assert stream(server, "partial", str(log)) == b"one\n", "a partial line waits for its newline"
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(30) == 0
+    append(log, b"o\nthree\n")  # written while the sidecar is stopped
+    agent = start_tail(server, "partial", tmp_path, str(log))
+    try:
+        wait_until(lambda: stream(server, "partial", str(log)) == b"one\ntwo\nthree\n", what="no line lost or doubled")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_a_damaged_checkpoint_is_set_aside_with_a_warning(server, tmp_path):
+    log = tmp_path / "c.log"
+    log.write_bytes(b"")
+    state = tmp_path / "state-damaged"
+    state.mkdir()
+    (state / "checkpoints.json").write_text("{ torn")
+    agent = start_tail(server, "damaged", tmp_path, str(log))
+    try:
+        time.sleep(1)
+        append(log, b"still works\n")
+        wait_until(lambda: stream(server, "damaged", str(log)) == b"still works\n", what="tailing despite the damage")
+        assert (state / "checkpoints.json.damaged").read_text() == "{ torn"
+        assert b"damaged" in (tmp_path / "tail-damaged.err").read_bytes()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_server_down_pauses_reading_and_everything_arrives_later(make_server, tmp_path):
+    server = make_server()
+    log = tmp_path / "s.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "later", tmp_path, str(log))
+    try:
+        time.sleep(1)
+        append(log, lines(b"offline", 0, 5000))
+        time.sleep(1)
+        server.start()
+        append(log, lines(b"online", 0, 100))
+        wait_until(lambda: stream(server, "later", str(log)) == lines(b"offline", 0, 5000) + lines(b"online", 0, 100),
+                   timeout=60, what="catching up")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_bad_tail_arguments(tmp_path):
+    assert tailcast("tail", "--job", "x", timeout=30).returncode == 64
+    assert tailcast("tail", "--job", "../x", "f.log", timeout=30).returncode == 64
