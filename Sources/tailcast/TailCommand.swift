@@ -40,6 +40,9 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where checkpoints and unsent lines are kept (default $TAILCAST_SPOOL/JOB, else ~/.local/state/tailcast/tail/JOB).", valueName: "dir"))
     var stateDir: String?
 
+    @Option(help: ArgumentHelp("A file the job rewrites with its progress: JSON like `tailcast progress` takes, or a line like \"40/100 epochs\".", valueName: "file"))
+    var progressFile: String?
+
     @Option(help: ArgumentHelp("Longer lines are cut here and counted.", valueName: "bytes"))
     var maxLineBytes = 1 << 20
 
@@ -48,7 +51,9 @@ struct TailCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let problem = JobID.problem(with: self.job) { throw ValidationError(problem) }
-        guard !self.patterns.isEmpty else { throw ValidationError("no files given: tailcast tail --job ID FILE-OR-GLOB...") }
+        guard !self.patterns.isEmpty || self.progressFile != nil else {
+            throw ValidationError("no files given: tailcast tail --job ID FILE-OR-GLOB... [--progress-file FILE]")
+        }
         guard self.maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
     }
 
@@ -86,7 +91,8 @@ struct TailCommand: AsyncParsableCommand {
 
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
-        let uplink = Uplink(configuration: .init(server: self.server.url), spool: spool, progress: nil, logger: logger) { event in
+        let progress = ProgressTracker()
+        let uplink = Uplink(configuration: .init(server: self.server.url), spool: spool, progress: progress, logger: logger) { event in
             switch event {
             case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); reading paused until it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
@@ -96,9 +102,9 @@ struct TailCommand: AsyncParsableCommand {
         let delivery = Task { await uplink.run() }
         let tailer = Tailer(
             options: .init(patterns: self.patterns.map(PathPattern.init), excludes: self.excludes.map(PathPattern.init),
-                           fromStart: self.fromStart, maxLineBytes: self.maxLineBytes),
+                           fromStart: self.fromStart, progressFile: self.progressFile, maxLineBytes: self.maxLineBytes),
             spool: spool, checkpointPath: stateRoot + "/checkpoints.json",
-            acknowledged: { uplink.acknowledgedOffsets }, warn: warn, restored: checkpoints)
+            acknowledged: { uplink.acknowledgedOffsets }, warn: warn, restored: checkpoints, progress: progress)
         stop.attach(tailer.stop)
         try await RunCommand.onThread { tailer.run() }
         for source in signals { source.cancel() }

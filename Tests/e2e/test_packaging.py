@@ -380,6 +380,53 @@ def test_serve_a_job_as_the_packaged_user(installed, tmp_path):
 
 
 @needs_package
+def test_sidecar_template_follows_a_file_as_the_packaged_user(installed, tmp_path):
+    assert installed.job, "runs after test_serve_a_job_as_the_packaged_user"
+    logs = Path("/var/tmp") / f"tailcast-pkgtest-{uuid.uuid4().hex[:6]}"
+    logs.mkdir()
+    log = logs / "app.log"
+    log.write_text("")
+    os.chmod(logs, 0o755)
+    os.chmod(log, 0o644)
+    env_file = Path("/etc/tailcast/tail-pkgtest.env")
+    env_file.write_text(f"TAILCAST_FILES={log}\nTAILCAST_SERVER=ws://127.0.0.1:{installed.port}\n")
+    if systemd_running():
+        sh("systemctl", "start", "tailcast-tail@pkgtest")
+        sidecar = None
+    else:
+        # What tailcast-tail@pkgtest.service runs: its command line, its settings, its user and state directory.
+        settings = read_env_file(env_file)
+        state = Path("/var/lib/tailcast-tail/pkgtest")
+        state.mkdir(parents=True, exist_ok=True)
+        shutil.chown(state, "tailcast", "tailcast")
+        # setpriv execs (runuser would stay in between and turn SIGTERM into a kill of the session).
+        sidecar = subprocess.Popen(
+            ["setpriv", "--reuid=tailcast", "--regid=tailcast", "--init-groups", "env", f"TAILCAST_SPOOL={state}", f"TAILCAST_SERVER={settings['TAILCAST_SERVER']}",
+             "tailcast", "tail", "--job", "pkgtest", *settings["TAILCAST_FILES"].split()],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sidecar.err", "wb"), cwd="/")
+    try:
+        time.sleep(1.5)
+        with open(log, "a") as f:
+            f.write("from the sidecar\n")
+        url = f"http://127.0.0.1:{installed.port}/v1/jobs/pkgtest/raw?stream={log}"
+
+        def delivered():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    return r.read() == b"from the sidecar\n"
+            except OSError:
+                return False
+        wait_until(delivered, what="the sidecar to deliver the line")
+    finally:
+        if sidecar is None:
+            sh("systemctl", "stop", "tailcast-tail@pkgtest", check=False)
+        else:
+            sidecar.send_signal(signal.SIGTERM)
+            assert sidecar.wait(30) == 0, (tmp_path / "sidecar.err").read_text()
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+@needs_package
 def test_remove_keeps_the_data_and_purge_removes_the_settings(installed):
     assert installed.job, "runs after test_serve_a_job_as_the_packaged_user"
     with_systemd = systemd_running()

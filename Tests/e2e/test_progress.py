@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -146,3 +147,25 @@ def test_watch_on_a_terminal_pins_live_bars_below_the_scrolling_log(server, env,
         subprocess.run([*tmux, "kill-server"], capture_output=True)
         if job.poll() is None:
             job.kill()
+
+
+def test_a_sidecar_reads_progress_from_a_file_the_job_rewrites(server, env, tmp_path):
+    state_file = tmp_path / "progress.json"
+    log = tmp_path / "job.log"
+    log.write_bytes(b"")
+    sidecar = popen("tail", "--job", "sidecar-progress", "--server", server.url, "--state-dir", str(tmp_path / "st"),
+                    "--progress-file", str(state_file), str(log), env=env)
+    try:
+        def bar():
+            bars = jobs(server, env).get("sidecar-progress", {}).get("progress", [])
+            return bars[0] if bars else None
+        state_file.write_text(json.dumps({"current": 2, "total": 8, "unit": "files", "label": "sync", "message": "a.bin"}))
+        wait_until(lambda: bar() and bar()["current"] == 2 and bar()["message"] == "a.bin", what="JSON progress")
+        time.sleep(0.1)
+        state_file.write_text("6/8 files sync\n")  # the other format: a line N/M [unit] [label]
+        wait_until(lambda: bar() and bar()["current"] == 6 and bar()["percent"] == 75 and bar()["unit"] == "files",
+                   what="N/M progress")
+        assert bar()["source"] == "explicit" and len(jobs(server, env)["sidecar-progress"]["progress"]) == 1
+    finally:
+        sidecar.send_signal(signal.SIGTERM)
+        assert sidecar.wait(30) == 0

@@ -194,3 +194,41 @@ def test_server_down_pauses_reading_and_everything_arrives_later(make_server, tm
 def test_bad_tail_arguments(tmp_path):
     assert tailcast("tail", "--job", "x", timeout=30).returncode == 64
     assert tailcast("tail", "--job", "../x", "f.log", timeout=30).returncode == 64
+
+
+def test_a_10_mib_line_is_cut_and_counted_and_odd_bytes_pass_unchanged(server, tmp_path):
+    log = tmp_path / "odd.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "odd", tmp_path, str(log), extra=["--max-line-bytes", "65536"])
+    try:
+        time.sleep(1)
+        odd = b"\xef\xbb\xbfbom line\r\n" + b"bad utf8 \xff\xfe\x00nul\n" + "multi-byte \u00e9\u4e2d\n".encode()
+        append(log, b"before\n" + b"x" * (10 << 20) + b"\n" + odd + b"after\n")
+        expected = b"before\n" + b"x" * 65536 + b"\n" + odd + b"after\n"
+        wait_until(lambda: stream(server, "odd", str(log)) == expected, timeout=60, what="cut line and the rest")
+        assert b"was cut" in (tmp_path / "tail-odd.err").read_bytes()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_a_deleted_file_is_read_to_its_end_then_closed(server, tmp_path):
+    log = tmp_path / "gone.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "gone", tmp_path, str(log))
+    try:
+        time.sleep(1)
+        writer = open(log, "ab", buffering=0)
+        writer.write(b"one\n")
+        os.unlink(log)
+        writer.write(b"two, after the delete\n")
+        writer.close()
+        wait_until(lambda: stream(server, "gone", str(log)) == b"one\ntwo, after the delete\n", what="the rest of the file")
+
+        def released():
+            return not any("gone.log" in os.readlink(f"/proc/{agent.pid}/fd/{fd}")
+                           for fd in os.listdir(f"/proc/{agent.pid}/fd") if os.path.exists(f"/proc/{agent.pid}/fd/{fd}"))
+        wait_until(released, what="the deleted file to be closed (its space freed)")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0

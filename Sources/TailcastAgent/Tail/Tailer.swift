@@ -24,9 +24,11 @@ public final class Tailer: @unchecked Sendable {
         public var pollInterval: Duration
         /// Reading pauses while this much is unacknowledged: the files themselves are the buffer.
         public var maxUnacknowledged: UInt64
+        /// A file the job rewrites with its progress (see ProgressFile).
+        public var progressFile: String?
 
         public init(
-            patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, maxLineBytes: Int = 1 << 20,
+            patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, progressFile: String? = nil, maxLineBytes: Int = 1 << 20,
             partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
             maxUnacknowledged: UInt64 = 64 << 20
         ) {
@@ -37,6 +39,7 @@ public final class Tailer: @unchecked Sendable {
             self.partialLineTimeout = partialLineTimeout
             self.pollInterval = pollInterval
             self.maxUnacknowledged = maxUnacknowledged
+            self.progressFile = progressFile
         }
     }
 
@@ -82,6 +85,8 @@ public final class Tailer: @unchecked Sendable {
     let checkpointPath: String
     let acknowledged: @Sendable () -> [UInt32: UInt64]
     let warn: @Sendable (String) -> Void
+    let progress: ProgressTracker
+    private var progressFile: ProgressFile?
     private var followed: [Followed] = []
     /// Files read to their end after a rotation: found again under another path, they are not reread.
     private var finished: [FileIdentity] = []
@@ -96,9 +101,11 @@ public final class Tailer: @unchecked Sendable {
 
     public init(
         options: Options, spool: Spool, checkpointPath: String, acknowledged: @escaping @Sendable () -> [UInt32: UInt64],
-        warn: @escaping @Sendable (String) -> Void, restored: [Checkpoint]
+        warn: @escaping @Sendable (String) -> Void, restored: [Checkpoint], progress: ProgressTracker
     ) {
         self.options = options
+        self.progress = progress
+        self.progressFile = options.progressFile.map(ProgressFile.init)
         self.spool = spool
         self.checkpointPath = checkpointPath
         self.acknowledged = acknowledged
@@ -131,6 +138,7 @@ public final class Tailer: @unchecked Sendable {
             }
             self.letGoOfDrained()
             self.advanceCheckpoints()
+            if let state = self.progressFile?.poll(warn: self.warn) { self.progress.record(explicit: state) }
             if !busy { Thread.sleep(forTimeInterval: Double(self.options.pollInterval.components.attoseconds) / 1e18 + Double(self.options.pollInterval.components.seconds)) }
         }
         let deadline = ContinuousClock.now + drainTimeout
