@@ -99,7 +99,12 @@ struct TailCommand: AsyncParsableCommand {
             case .refused(let why): notice("server refused the job: \(why)")
             }
         }
-        let delivery = Task { await uplink.run() }
+        // A refusal (another run owns the job id) is final: stop, so a service manager sees the failure.
+        let delivery = Task {
+            let outcome = await uplink.run()
+            if case .refused = outcome { stop.trigger() }
+            return outcome
+        }
         let tailer = Tailer(
             options: .init(patterns: self.patterns.map(PathPattern.init), excludes: self.excludes.map(PathPattern.init),
                            fromStart: self.fromStart, progressFile: self.progressFile, maxLineBytes: self.maxLineBytes),
@@ -109,7 +114,7 @@ struct TailCommand: AsyncParsableCommand {
         try await RunCommand.onThread { tailer.run() }
         for source in signals { source.cancel() }
         delivery.cancel()
-        _ = await delivery.value
+        if case .refused = await delivery.value { throw ExitCode(ExitCodes.failure) }
         spool.remove()
     }
 }

@@ -401,7 +401,7 @@ def test_sidecar_template_follows_a_file_as_the_packaged_user(installed, tmp_pat
         shutil.chown(state, "tailcast", "tailcast")
         # setpriv execs (runuser would stay in between and turn SIGTERM into a kill of the session).
         sidecar = subprocess.Popen(
-            ["setpriv", "--reuid=tailcast", "--regid=tailcast", "--init-groups", "env", f"TAILCAST_SPOOL={state}", f"TAILCAST_SERVER={settings['TAILCAST_SERVER']}",
+            ["setpriv", "--reuid=tailcast", "--regid=tailcast", "--init-groups", "env", f"TAILCAST_SPOOL={state.parent}", f"TAILCAST_SERVER={settings['TAILCAST_SERVER']}",
              "tailcast", "tail", "--job", "pkgtest", *settings["TAILCAST_FILES"].split()],
             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sidecar.err", "wb"), cwd="/")
     try:
@@ -417,6 +417,7 @@ def test_sidecar_template_follows_a_file_as_the_packaged_user(installed, tmp_pat
             except OSError:
                 return False
         wait_until(delivered, what="the sidecar to deliver the line")
+        assert (Path("/var/lib/tailcast-tail/pkgtest") / "checkpoints.json").is_file(), "state where the docs say"
     finally:
         if sidecar is None:
             sh("systemctl", "stop", "tailcast-tail@pkgtest", check=False)

@@ -232,3 +232,37 @@ def test_a_deleted_file_is_read_to_its_end_then_closed(server, tmp_path):
     finally:
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(30) == 0
+
+
+def test_rotation_while_the_sidecar_is_down_loses_nothing(server, tmp_path):
+    log = tmp_path / "r.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "downrot", tmp_path, str(log))
+    time.sleep(1)
+    append(log, b"a1\na2\n")
+    wait_until(lambda: stream(server, "downrot", str(log)) == b"a1\na2\n", what="before the stop")
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(30) == 0
+    append(log, b"a3\n")  # written while the sidecar is down, then rotated away
+    os.rename(log, tmp_path / "r.log.1")
+    append(log, b"b1\nb2\n")
+    agent = start_tail(server, "downrot", tmp_path, str(log))
+    try:
+        wait_until(lambda: stream(server, "downrot", str(log)) == b"a1\na2\na3\nb1\nb2\n", what="the renamed file's end, then the new file")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
+def test_a_sidecar_refused_by_the_server_exits_with_failure(server, tmp_path):
+    log = tmp_path / "x.log"
+    log.write_bytes(b"")
+    first = start_tail(server, "owned", tmp_path, str(log))
+    try:
+        wait_until(lambda: "owned" in server.jobs(), what="the first sidecar's job")
+        second = popen("tail", "--job", "owned", "--server", server.url, "--state-dir", str(tmp_path / "other-state"), str(log))
+        assert second.wait(30) == 1
+        assert b"belongs to another run" in second.stderr.read()
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0

@@ -161,6 +161,15 @@ public final class Spool: Sendable {
         self.state.withLock { $0.manifest.streams.first { $0.name == name }?.stream }
     }
 
+    /// Moves a stream on to `offset` without bytes: for a sidecar resuming at a checkpoint, whose bytes
+    /// before it the server acknowledged.
+    public func skip(stream: UInt32, to offset: UInt64) {
+        self.state.withLock { state in
+            self.writeOpenRecord(state: &state)
+            state.streamSizes[stream] = max(state.streamSizes[stream] ?? 0, offset)
+        }
+    }
+
     /// The streams declared after the first `count`.
     public func streams(after count: Int) -> ArraySlice<ControlMessage.Open> {
         self.state.withLock { $0.manifest.streams.dropFirst(count) }

@@ -62,6 +62,8 @@ public final class Tailer: @unchecked Sendable {
         /// Bytes of a line not finished yet (not in the spool).
         var partial: [UInt8] = []
         var lastGrowth = ContinuousClock.now
+        /// Size and modification time when last read: unchanged, the file is not read or fingerprinted.
+        var lastSeen: (size: Int, modified: timespec)?
         /// Inside an over-long line: its rest is dropped up to the newline.
         var skipping = false
         /// The path now names another file, or none: read to the end, then let go.
@@ -94,14 +96,19 @@ public final class Tailer: @unchecked Sendable {
     /// the copy copytruncate made of what was already read.
     private var copied: [String] = []
     private var restored: [Checkpoint]
+    /// No checkpoints: files that exist now are read from their end (unless --from-start). On a restart,
+    /// a file not seen before appeared while we were down, so it is read from its start.
+    private let isFirstRun: Bool
     private var firstScan = true
+    /// One read buffer for every file: reading is sequential.
+    private var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
     private var savedCheckpoints: [Checkpoint]? = nil
     public private(set) var cutLines = 0
     private let stopping = ManagedAtomicFlag()
 
     public init(
         options: Options, spool: Spool, checkpointPath: String, acknowledged: @escaping @Sendable () -> [UInt32: UInt64],
-        warn: @escaping @Sendable (String) -> Void, restored: [Checkpoint], progress: ProgressTracker
+        warn: @escaping @Sendable (String) -> Void, restored: [Checkpoint]?, progress: ProgressTracker
     ) {
         self.options = options
         self.progress = progress
@@ -110,19 +117,21 @@ public final class Tailer: @unchecked Sendable {
         self.checkpointPath = checkpointPath
         self.acknowledged = acknowledged
         self.warn = warn
-        self.restored = restored
+        self.restored = restored ?? []
+        self.isFirstRun = restored == nil
     }
 
-    /// A damaged checkpoint file is set aside with a warning, and tailing starts as on a first run.
-    public static func loadCheckpoints(_ path: String, warn: (String) -> Void) -> [Checkpoint] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+    /// The saved checkpoints; nil on a first run. A damaged file is set aside with a warning, and
+    /// tailing starts as on a first run.
+    public static func loadCheckpoints(_ path: String, warn: (String) -> Void) -> [Checkpoint]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
         do {
             return try ProtocolJSON.decode([Checkpoint].self, from: data)
         } catch {
             let aside = path + ".damaged"
             _ = rename(path, aside)
             warn("checkpoint file \(path) is damaged (\(error)); moved to \(aside); starting as on a first run")
-            return []
+            return nil
         }
     }
 
@@ -130,6 +139,7 @@ public final class Tailer: @unchecked Sendable {
 
     /// Follows files until `stop()`; then waits (bounded) for acknowledgements and saves the checkpoints.
     public func run(drainTimeout: Duration = .seconds(10)) {
+        self.recoverRenamed()
         while !self.stopping.isSet {
             self.scan()
             var busy = false
@@ -170,6 +180,37 @@ public final class Tailer: @unchecked Sendable {
         self.firstScan = false
     }
 
+    /// A file rotated away while we were down is found by identity beside its old path and read to its
+    /// end under its old stream, before the new file at that path; otherwise its last lines were lost.
+    private func recoverRenamed() {
+        for checkpoint in self.restored {
+            let fd = open(checkpoint.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            if fd >= 0 {
+                let same = FileIdentity.of(fd: fd).map { $0.continues(checkpoint.identity) } ?? false
+                close(fd)
+                if same { continue }
+            }
+            let directory = (checkpoint.path as NSString).deletingLastPathComponent
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                let candidate = directory + "/" + name
+                let fd = open(candidate, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                guard fd >= 0 else { continue }
+                guard let identity = FileIdentity.of(fd: fd), identity.continues(checkpoint.identity),
+                    let stream = try? self.spool.streamID(named: checkpoint.path) ?? self.spool.addStream(named: checkpoint.path, at: checkpoint.streamOffset)
+                else {
+                    close(fd)
+                    continue
+                }
+                let file = Followed(path: checkpoint.path, stream: stream, fd: fd, identity: identity,
+                                    fileOffset: checkpoint.fileOffset, streamOffset: checkpoint.streamOffset)
+                file.draining = true
+                self.followed.append(file)
+                self.restored.removeAll { $0.path == checkpoint.path && $0.identity == checkpoint.identity }
+                break
+            }
+        }
+    }
+
     private func consider(_ path: String) {
         // One file per path at a time, so a stream's bytes stay in order: a rotated file drains first.
         guard !self.followed.contains(where: { $0.path == path }) else { return }
@@ -198,14 +239,22 @@ public final class Tailer: @unchecked Sendable {
             streamOffset = self.restored[index].streamOffset
             self.restored.remove(at: index)
         } else {
-            // Like tail -F: existing files from their end, unless --from-start; files that appear later from their start.
-            fileOffset = self.firstScan && !self.options.fromStart ? UInt64(st.st_size) : 0
-            // A new file at a known path continues that path's stream.
-            streamOffset = self.restored.first { $0.path == path }?.streamOffset ?? 0
+            // Like tail -F: existing files from their end, unless --from-start; files that appear later
+            // (or while we were down) from their start.
+            fileOffset = self.firstScan && self.isFirstRun && !self.options.fromStart ? UInt64(st.st_size) : 0
+            // A new file at a known path continues that path's stream; the old file's checkpoint is done.
+            if let index = self.restored.firstIndex(where: { $0.path == path }) {
+                streamOffset = self.restored[index].streamOffset
+                self.restored.remove(at: index)
+            } else {
+                streamOffset = 0
+            }
         }
         let stream: UInt32
         if let existing = self.spool.streamID(named: path) {
             stream = existing
+            // Resuming a checkpoint after the path's earlier file: the bytes between are the server's already.
+            if restoredAt != nil { self.spool.skip(stream: stream, to: streamOffset) }
         } else {
             guard let added = try? self.spool.addStream(named: path, at: streamOffset) else {
                 close(fd)
@@ -223,12 +272,21 @@ public final class Tailer: @unchecked Sendable {
     /// Reads what is new in one file; returns whether it read anything.
     private func pump(_ file: Followed) -> Bool {
         var st = stat()
+        guard fstat(file.fd, &st) == 0 else { return false }
+        let seen = (size: Int(st.st_size), modified: st.st_mtim)
+        if let last = file.lastSeen, last.size == seen.size, last.modified.tv_sec == seen.modified.tv_sec,
+            last.modified.tv_nsec == seen.modified.tv_nsec, UInt64(seen.size) == file.readOffset
+        {
+            self.flushQuietPartialLine(file)
+            return false
+        }
+        file.lastSeen = seen
         // A file that shrank, or whose first bytes changed under the same inode (it was truncated and
         // rewritten past our offset before we looked), was truncated: copytruncate.
         let current = FileIdentity.of(fd: file.fd)
         let rewritten = current.map { !$0.continues(file.identity) } ?? false
         if let current, !rewritten, current.fingerprint.count > file.identity.fingerprint.count { file.identity = current }
-        if fstat(file.fd, &st) == 0, UInt64(st.st_size) < file.readOffset || rewritten {
+        if UInt64(st.st_size) < file.readOffset || rewritten {
             if file.identity.isFull {
                 self.copied.append(file.identity.fingerprint)
                 if self.copied.count > 1000 { self.copied.removeFirst() }
@@ -241,22 +299,17 @@ public final class Tailer: @unchecked Sendable {
             file.partial = []
             file.skipping = false
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        let n = pread(file.fd, &buffer, buffer.count, off_t(file.readOffset))
+        let n = self.readBuffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress!, $0.count, off_t(file.readOffset)) }
         let now = ContinuousClock.now
         guard n > 0 else {
-            // Quiet: a last line without newline goes anyway after a while (or when the file is let go).
-            if !file.partial.isEmpty && (file.draining || now >= file.lastGrowth + self.options.partialLineTimeout) {
-                self.emit(file.partial, from: file, fileEnd: file.readOffset)
-                file.partial = []
-            }
+            self.flushQuietPartialLine(file)
             return false
         }
         file.readOffset += UInt64(n)
         file.lastGrowth = now
         var out: [UInt8] = []
         out.reserveCapacity(n + file.partial.count)
-        for byte in buffer[0..<n] {
+        for byte in self.readBuffer[0..<n] {
             if file.skipping {
                 if byte == 0x0A {
                     file.skipping = false
@@ -280,20 +333,32 @@ public final class Tailer: @unchecked Sendable {
         return true
     }
 
+    /// A last line without newline goes anyway once the file is quiet for a while, or is let go.
+    private func flushQuietPartialLine(_ file: Followed) {
+        guard !file.partial.isEmpty, file.draining || ContinuousClock.now >= file.lastGrowth + self.options.partialLineTimeout else { return }
+        self.emit(file.partial, from: file, fileEnd: file.readOffset)
+        file.partial = []
+    }
+
     private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) {
         bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs()) }
         file.unacknowledged.append((stream: self.spool.streamSizes[file.stream] ?? 0, file: fileEnd))
     }
 
-    /// Drained files whose every line reached the spool are closed (a deleted file's space is freed).
+    /// Drained files whose every line the server acknowledged are closed (a deleted file's space is
+    /// freed). Their checkpoint stays until a new file takes the path, so its stream continues there.
     private func letGoOfDrained() {
         self.followed.removeAll { file in
-            guard file.draining, file.partial.isEmpty, ContinuousClock.now >= file.lastGrowth + .seconds(1) else { return false }
+            guard file.draining, file.partial.isEmpty, file.unacknowledged.isEmpty,
+                ContinuousClock.now >= file.lastGrowth + .seconds(1)
+            else { return false }
             var st = stat()
             guard fstat(file.fd, &st) == 0, UInt64(st.st_size) <= file.readOffset else { return false }
             close(file.fd)
             self.finished.append(file.identity)
             if self.finished.count > 10_000 { self.finished.removeFirst() }
+            self.restored.removeAll { $0.path == file.path }
+            self.restored.append(file.checkpoint)
             return true
         }
     }
@@ -310,7 +375,8 @@ public final class Tailer: @unchecked Sendable {
                 file.unacknowledged.removeFirst()
             }
         }
-        let checkpoints = self.followed.filter { !$0.draining }.map(\.checkpoint) + self.restored
+        // Draining files too: after a restart they are found by identity and read to their end first.
+        let checkpoints = self.followed.map(\.checkpoint) + self.restored
         guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
         do {
             let data = try ProtocolJSON.encode(checkpoints, pretty: true)
