@@ -1,4 +1,5 @@
 """tailcast tail: real files, real rotation (Debian's logrotate), real kill -9; every line counted at the server."""
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,17 @@ def start_tail(server, job, tmp_path, *patterns, extra=()):
                  *extra, *patterns, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"tail-{job}.err", "ab"))
 
 
+@contextlib.contextmanager
+def tailing(server, job, tmp_path, *patterns, extra=()):
+    """A sidecar for the block; stopped with SIGTERM after it, which must exit 0."""
+    agent = start_tail(server, job, tmp_path, *patterns, extra=extra)
+    try:
+        yield agent
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+
+
 def append(path, data):
     with open(path, "ab") as f:
         f.write(data)
@@ -40,8 +52,7 @@ def test_globs_exclusions_and_files_that_appear_later(server, tmp_path):
     logs = tmp_path / "logs"
     (logs / "a" / "b").mkdir(parents=True)
     append(logs / "app.log", b"before start\n")
-    agent = start_tail(server, "globs", tmp_path, f"{logs}/*.log", f"{logs}/**/*.txt", extra=["--exclude", "*.gz"])
-    try:
+    with tailing(server, "globs", tmp_path, f"{logs}/*.log", f"{logs}/**/*.txt", extra=["--exclude", "*.gz"]):
         time.sleep(1)
         append(logs / "app.log", b"after start\n")
         append(logs / "a" / "b" / "deep.txt", b"deep line\n")
@@ -52,16 +63,12 @@ def test_globs_exclusions_and_files_that_appear_later(server, tmp_path):
         names = {s["name"] for s in server.jobs()["globs"]["streams"]}
         assert names == {str(logs / "app.log"), str(logs / "a" / "b" / "deep.txt")}
         assert server.jobs()["globs"]["meta"]["kind"] == "tail"
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_rename_then_create_keeps_lines_written_through_the_old_descriptor(server, tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "rename", tmp_path, str(log))
-    try:
+    with tailing(server, "rename", tmp_path, str(log)):
         time.sleep(1)
         old = open(log, "ab", buffering=0)
         old.write(lines(b"first", 0, 20000))
@@ -71,9 +78,6 @@ def test_rename_then_create_keeps_lines_written_through_the_old_descriptor(serve
         old.close()
         expected = lines(b"first", 0, 20000) + lines(b"late", 0, 500) + lines(b"second", 0, 20000)
         wait_until(lambda: stream(server, "rename", str(log)) == expected, timeout=60, what="every line once, in order")
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 @pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
@@ -85,8 +89,7 @@ def test_real_logrotate(server, tmp_path, mode):
     options = {"create": "create", "copytruncate": "copytruncate", "create-delaycompress": "create\n    compress\n    delaycompress"}[mode]
     config.write_text(f"{log} {{\n    rotate 5\n    {options}\n    missingok\n}}\n")
     job = f"rotate-{mode}"
-    agent = start_tail(server, job, tmp_path, str(log), str(tmp_path / "svc.log.*"), extra=["--exclude", "*.gz"])
-    try:
+    with tailing(server, job, tmp_path, str(log), str(tmp_path / "svc.log.*"), extra=["--exclude", "*.gz"]):
         time.sleep(1)
         expected = b""
         for round_ in range(3):
@@ -104,9 +107,6 @@ def test_real_logrotate(server, tmp_path, mode):
         assert all(stream(server, job, name) == b"" for name in rotated), "a rotated file was read again under its new name"
         if mode == "copytruncate":
             assert b"copytruncate" in (tmp_path / f"tail-{job}.err").read_bytes()
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_kill_9_of_the_agent_repeatedly_loses_and_duplicates_nothing(server, tmp_path):
@@ -138,21 +138,15 @@ with open({str(log)!r}, 'ab', buffering=0) as f:
 def test_clean_stop_and_restart_and_a_partial_line(server, tmp_path):
     log = tmp_path / "p.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "partial", tmp_path, str(log))
-    time.sleep(1)
-    append(log, b"one\ntw")
-    wait_until(lambda: stream(server, "partial", str(log)) == b"one\n", what="the whole line")
-    time.sleep(1)
-    assert stream(server, "partial", str(log)) == b"one\n", "a partial line waits for its newline"
-    agent.send_signal(signal.SIGTERM)
-    assert agent.wait(30) == 0
+    with tailing(server, "partial", tmp_path, str(log)):
+        time.sleep(1)
+        append(log, b"one\ntw")
+        wait_until(lambda: stream(server, "partial", str(log)) == b"one\n", what="the whole line")
+        time.sleep(1)
+        assert stream(server, "partial", str(log)) == b"one\n", "a partial line waits for its newline"
     append(log, b"o\nthree\n")  # written while the sidecar is stopped
-    agent = start_tail(server, "partial", tmp_path, str(log))
-    try:
+    with tailing(server, "partial", tmp_path, str(log)):
         wait_until(lambda: stream(server, "partial", str(log)) == b"one\ntwo\nthree\n", what="no line lost or doubled")
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_a_damaged_checkpoint_is_set_aside_with_a_warning(server, tmp_path):
@@ -161,24 +155,19 @@ def test_a_damaged_checkpoint_is_set_aside_with_a_warning(server, tmp_path):
     state = tmp_path / "state-damaged"
     state.mkdir()
     (state / "checkpoints.json").write_text("{ torn")
-    agent = start_tail(server, "damaged", tmp_path, str(log))
-    try:
+    with tailing(server, "damaged", tmp_path, str(log)):
         time.sleep(1)
         append(log, b"still works\n")
         wait_until(lambda: stream(server, "damaged", str(log)) == b"still works\n", what="tailing despite the damage")
         assert (state / "checkpoints.json.damaged").read_text() == "{ torn"
         assert b"damaged" in (tmp_path / "tail-damaged.err").read_bytes()
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_server_down_pauses_reading_and_everything_arrives_later(make_server, tmp_path):
     server = make_server()
     log = tmp_path / "s.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "later", tmp_path, str(log))
-    try:
+    with tailing(server, "later", tmp_path, str(log)):
         time.sleep(1)
         append(log, lines(b"offline", 0, 5000))
         time.sleep(1)
@@ -186,9 +175,6 @@ def test_server_down_pauses_reading_and_everything_arrives_later(make_server, tm
         append(log, lines(b"online", 0, 100))
         wait_until(lambda: stream(server, "later", str(log)) == lines(b"offline", 0, 5000) + lines(b"online", 0, 100),
                    timeout=60, what="catching up")
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_bad_tail_arguments(tmp_path):
@@ -199,24 +185,19 @@ def test_bad_tail_arguments(tmp_path):
 def test_a_10_mib_line_is_cut_and_counted_and_odd_bytes_pass_unchanged(server, tmp_path):
     log = tmp_path / "odd.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "odd", tmp_path, str(log), extra=["--max-line-bytes", "65536"])
-    try:
+    with tailing(server, "odd", tmp_path, str(log), extra=["--max-line-bytes", "65536"]):
         time.sleep(1)
         odd = b"\xef\xbb\xbfbom line\r\n" + b"bad utf8 \xff\xfe\x00nul\n" + "multi-byte \u00e9\u4e2d\n".encode()
         append(log, b"before\n" + b"x" * (10 << 20) + b"\n" + odd + b"after\n")
         expected = b"before\n" + b"x" * 65536 + b"\n" + odd + b"after\n"
         wait_until(lambda: stream(server, "odd", str(log)) == expected, timeout=60, what="cut line and the rest")
         assert b"was cut" in (tmp_path / "tail-odd.err").read_bytes()
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_a_deleted_file_is_read_to_its_end_then_closed(server, tmp_path):
     log = tmp_path / "gone.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "gone", tmp_path, str(log))
-    try:
+    with tailing(server, "gone", tmp_path, str(log)) as agent:
         time.sleep(1)
         writer = open(log, "ab", buffering=0)
         writer.write(b"one\n")
@@ -229,29 +210,20 @@ def test_a_deleted_file_is_read_to_its_end_then_closed(server, tmp_path):
             return not any("gone.log" in os.readlink(f"/proc/{agent.pid}/fd/{fd}")
                            for fd in os.listdir(f"/proc/{agent.pid}/fd") if os.path.exists(f"/proc/{agent.pid}/fd/{fd}"))
         wait_until(released, what="the deleted file to be closed (its space freed)")
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_rotation_while_the_sidecar_is_down_loses_nothing(server, tmp_path):
     log = tmp_path / "r.log"
     log.write_bytes(b"")
-    agent = start_tail(server, "downrot", tmp_path, str(log))
-    time.sleep(1)
-    append(log, b"a1\na2\n")
-    wait_until(lambda: stream(server, "downrot", str(log)) == b"a1\na2\n", what="before the stop")
-    agent.send_signal(signal.SIGTERM)
-    assert agent.wait(30) == 0
+    with tailing(server, "downrot", tmp_path, str(log)):
+        time.sleep(1)
+        append(log, b"a1\na2\n")
+        wait_until(lambda: stream(server, "downrot", str(log)) == b"a1\na2\n", what="before the stop")
     append(log, b"a3\n")  # written while the sidecar is down, then rotated away
     os.rename(log, tmp_path / "r.log.1")
     append(log, b"b1\nb2\n")
-    agent = start_tail(server, "downrot", tmp_path, str(log))
-    try:
+    with tailing(server, "downrot", tmp_path, str(log)):
         wait_until(lambda: stream(server, "downrot", str(log)) == b"a1\na2\na3\nb1\nb2\n", what="the renamed file's end, then the new file")
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(30) == 0
 
 
 def test_a_sidecar_refused_by_the_server_exits_with_failure(server, tmp_path):
