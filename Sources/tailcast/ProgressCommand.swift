@@ -7,14 +7,11 @@ struct ProgressCommand: ParsableCommand {
         commandName: "progress",
         abstract: "Report progress from inside a job wrapped by `tailcast run`.",
         discussion: """
-            Watchers show it as a live bar, and `tailcast ls` shows its percent and ETA. Explicit progress
-            wins over progress bars recognised in the output. Each --label is its own bar.
+            Watchers show it as a live bar, and `tailcast ls` shows its percent and ETA. Explicit progress wins over progress bars recognised in the output. Each --label is its own bar.
 
             Example, in a training script: tailcast progress 3 --total 10 --unit epochs --label train --message "val loss 0.31"
 
-            Outside `tailcast run` (TAILCAST_PROGRESS unset) it does nothing and says so, so scripts run
-            the same with and without tailcast. Exit status 1 if the values are invalid or the agent cannot
-            be reached.
+            Outside `tailcast run` (TAILCAST_PROGRESS unset) it does nothing and says so, so scripts run the same with and without tailcast. Exit status 1 if the values are invalid or the agent cannot be reached.
             """
     )
 

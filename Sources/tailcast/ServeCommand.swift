@@ -12,9 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the server: archive every job's output and relay it live to watchers.",
         discussion: """
-            Everything is kept under --data (no external server needed): one folder per job, each stream a
-            plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and
-            survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first.
+            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first.
             """
     )
 

@@ -8,11 +8,9 @@ struct Tailcast: AsyncParsableCommand {
         commandName: "tailcast",
         abstract: "Watch long-running jobs live from anywhere, and keep their logs.",
         discussion: """
-            Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`,
-            list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
+            Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`, list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
 
-            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed
-            by signal N); 1 error; 2 unknown job; 3 server unreachable; 64 bad usage.
+            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 64 bad usage.
             """,
         version: version,
         subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self]

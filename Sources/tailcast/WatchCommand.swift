@@ -9,13 +9,9 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Print a job's output from the start, then follow it live.",
         discussion: """
-            Replay and live output join with no gap and no duplicate. If the connection drops, watch reconnects
-            and resumes from the last byte it printed. When the job ends, watch exits with the job's status.
-            In --no-pty jobs, the job's stderr goes to watch's stderr.
+            Replay and live output join with no gap and no duplicate. If the connection drops, watch reconnects and resumes from the last byte it printed. When the job ends, watch exits with the job's status. In --no-pty jobs, the job's stderr goes to watch's stderr.
 
-            Progress: on a terminal, one live bar per active progress stays pinned below the log. Into a
-            pipe, a line redrawn with carriage returns is printed once in its last state, and progress is
-            printed to stderr at most every 5 s. --raw prints the archived bytes exactly.
+            Progress: on a terminal, one live bar per active progress stays pinned below the log. Into a pipe, a line redrawn with carriage returns is printed once in its last state, and progress is printed to stderr at most every 5 s. --raw prints the archived bytes exactly.
 
             Examples: tailcast watch train-42 · tailcast watch train-42 --tail 100 · tailcast watch train-42 --since 10m --no-follow
             """
