@@ -15,19 +15,9 @@ struct PublishSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let serial = self.hub.nextSerial()
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        guard case .text(let text) = try await messages.next() else {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"hello\" text message")
-        }
-        let hello: ControlMessage.Hello
-        do {
-            guard case .hello(let h) = try ControlMessage.decode(text) else { throw ControlMessage.DecodeError.unknownType("not hello") }
-            hello = h
-        } catch {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"hello\": \(error)")
-        }
-        if let problem = JobID.problem(with: hello.job) {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
-        }
+        guard let hello = try await openingMessage(&messages, outbound: outbound, named: "hello", {
+            if case .hello(let hello) = $0 { hello } else { nil }
+        }, job: \.job) else { return }
         let job: LiveJob
         let welcome: ControlMessage.Welcome
         do {

@@ -13,19 +13,9 @@ struct WatchSession {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        guard case .text(let text) = try await messages.next() else {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"watch\" text message")
-        }
-        let request: ControlMessage.Watch
-        do {
-            guard case .watch(let w) = try ControlMessage.decode(text) else { throw ControlMessage.DecodeError.unknownType("not watch") }
-            request = w
-        } catch {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"watch\": \(error)")
-        }
-        if let problem = JobID.problem(with: request.job) {
-            return try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
-        }
+        guard let request = try await openingMessage(&messages, outbound: outbound, named: "watch", {
+            if case .watch(let watch) = $0 { watch } else { nil }
+        }, job: \.job) else { return }
         guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(CloseCode.unknownJob, "unknown_job", "no job \"\(request.job.prefix(128))\" on this server")
         }

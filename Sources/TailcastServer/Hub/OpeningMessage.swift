@@ -1,0 +1,27 @@
+import TailcastProtocol
+import WSCore
+
+/// Reads the first message of a session, which must be the control message `name` (`hello`, `watch`)
+/// naming a valid job id. Anything else is refused with a reason (4000) and gives nil.
+func openingMessage<Message>(
+    _ messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter, named name: String,
+    _ extract: (ControlMessage) -> Message?, job: (Message) -> String
+) async throws -> Message? {
+    guard case .text(let text) = try await messages.next() else {
+        try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"\(name)\" text message")
+        return nil
+    }
+    let message: Message
+    do {
+        guard let extracted = extract(try ControlMessage.decode(text)) else { throw ControlMessage.DecodeError.unknownType("not \(name)") }
+        message = extracted
+    } catch {
+        try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"\(name)\": \(error)")
+        return nil
+    }
+    if let problem = JobID.problem(with: job(message)) {
+        try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
+        return nil
+    }
+    return message
+}
