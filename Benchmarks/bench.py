@@ -120,6 +120,15 @@ class Bench:
                 return int(line.split()[1]) / 1024
         return 0
 
+    def wait_for_job(self, job):
+        """Until the agent has said hello: a watcher started earlier would find no job."""
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/{job}", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.005)
+
     def emitter(self, rate, lines, stamp=False):
         return [sys.executable, str(HERE / "emit.py"), "--rate", str(rate), "--lines", str(lines),
                 *(["--stamp"] if stamp else []), *self.files]
@@ -145,12 +154,7 @@ class Bench:
         job = f"latency-{rate}-{'tty' if terminal else 'pipe'}"
         lines = int(rate * seconds)
         agent = self.run_job(job, self.emitter(rate, lines, stamp=True))
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/{job}", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.01)
+        self.wait_for_job(job)
         delays = []
         if terminal:
             master, slave = pty.openpty()
@@ -194,12 +198,7 @@ class Bench:
         cpu0 = self.server_cpu()
         start = time.monotonic()
         agent = self.run_job("throughput", ["cat", str(source)])
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/throughput", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.005)
+        self.wait_for_job("throughput")
         watcher = subprocess.Popen([self.binary, "watch", "throughput", "--server", self.url], stdout=subprocess.PIPE)
         received = 0
         while True:

@@ -168,8 +168,6 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     static func defaultSpoolRoot() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let state = environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")
-        return state + "/tailcast/spool"
+        stateHome() + "/tailcast/spool"
     }
 }

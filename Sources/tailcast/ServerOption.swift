@@ -16,6 +16,12 @@ struct ServerOption: ParsableArguments {
     var url: String { self.server.hasSuffix("/") ? String(self.server.dropLast()) : self.server }
 }
 
+/// Where per-user state lives: $XDG_STATE_HOME, else ~/.local/state (spools, sidecar checkpoints).
+func stateHome() -> String {
+    let environment = ProcessInfo.processInfo.environment
+    return environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")
+}
+
 /// Messages from tailcast itself go to stderr, prefixed, so they never mix into a job's output.
 func notice(_ message: String) {
     FileHandle.standardError.write(Data("tailcast: \(message)\n".utf8))

@@ -62,7 +62,7 @@ struct TailCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let stateRoot = self.stateDir
             ?? environment["TAILCAST_SPOOL"].map { "\($0)/\(self.job)" }
-            ?? (environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")) + "/tailcast/tail/\(self.job)"
+            ?? stateHome() + "/tailcast/tail/\(self.job)"
         try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
         // The run id outlives restarts, so the server lets this sidecar continue its own job.
         let runFile = stateRoot + "/run-id"

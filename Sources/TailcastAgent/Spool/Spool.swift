@@ -255,10 +255,7 @@ public final class Spool: Sendable {
     }
 
     private func saveManifest() throws {
-        let data = try ProtocolJSON.encode(self.manifest, pretty: true)
-        let path = self.directory + "/job.json"
-        try data.write(to: URL(fileURLWithPath: path + ".tmp"))
-        guard rename(path + ".tmp", path) == 0 else { throw SpoolError("cannot write \(path)") }
+        try AtomicFile.replace(self.directory + "/job.json", with: try ProtocolJSON.encode(self.manifest, pretty: true))
     }
 
     /// Everything was delivered: the spool is not needed any more.

@@ -379,14 +379,7 @@ public final class Tailer: @unchecked Sendable {
         let checkpoints = self.followed.map(\.checkpoint) + self.restored
         guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
         do {
-            let data = try ProtocolJSON.encode(checkpoints, pretty: true)
-            let temporary = self.checkpointPath + ".tmp"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw SpoolError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-            _ = data.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-            fsync(fd)
-            close(fd)
-            guard rename(temporary, self.checkpointPath) == 0 else { throw SpoolError("cannot replace \(self.checkpointPath)") }
+            try AtomicFile.replace(self.checkpointPath, with: try ProtocolJSON.encode(checkpoints, pretty: true))
             self.savedCheckpoints = checkpoints
         } catch {
             self.warn("\(error)")
