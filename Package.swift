@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -46,12 +47,24 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // How every client reaches a server: URL, token, TLS trust, proxy, keep-alive pings.
+        .target(
+            name: "TailcastClient",
+            dependencies: [
+                "TailcastProtocol",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Carries the spool to the server: ack/resend state machine and the WebSocket client.
         .target(
             name: "TailcastUplink",
             dependencies: [
                 "TailcastProtocol",
                 "TailcastAgent",
+                "TailcastClient",
                 "CTailcastSystem",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCompression", package: "swift-websocket"),
@@ -67,6 +80,8 @@ let package = Package(
                 "TailcastProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -83,6 +98,7 @@ let package = Package(
             name: "TailcastWatcher",
             dependencies: [
                 "TailcastProtocol",
+                "TailcastClient",
                 "CTailcastSystem",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "WSClient", package: "swift-websocket"),
@@ -93,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "tailcast",
             dependencies: [
-                "TailcastAgent", "TailcastUplink", "TailcastServer", "TailcastWatcher", "TailcastProtocol",
+                "TailcastAgent", "TailcastClient", "TailcastUplink", "TailcastServer", "TailcastWatcher", "TailcastProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,5 +129,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TailcastServerTests", dependencies: ["TailcastServer", "TailcastProtocol"]),
+        .testTarget(name: "TailcastClientTests", dependencies: ["TailcastClient"]),
     ]
 )

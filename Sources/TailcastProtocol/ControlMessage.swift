@@ -23,8 +23,12 @@ public enum ControlMessage: Equatable, Sendable {
     case ack(Ack)
     // watcher → server
     case watch(Watch)
+    /// Asks for every job the server holds instead of following one.
+    case list
     // server → watcher
     case job(JobInfo)
+    /// The answer to `list`.
+    case jobs(JobList)
     case stream(StreamAnnounce)
     case finished(Finished)
     case caughtUp(CaughtUp)
@@ -141,13 +145,19 @@ public enum ControlMessage: Equatable, Sendable {
         }
     }
 
+    public struct JobList: Codable, Equatable, Sendable {
+        public var jobs: [JobInfo]
+        public init(jobs: [JobInfo]) { self.jobs = jobs }
+    }
+
     public struct CaughtUp: Codable, Equatable, Sendable {
         public var state: JobState
         public init(state: JobState) { self.state = state }
     }
 
     public struct ErrorReport: Codable, Equatable, Sendable {
-        /// Machine-readable: bad_message, unknown_job, job_conflict, gap, storage, limit, replaced.
+        /// Machine-readable: bad_message, unknown_job, job_conflict, gap, storage, limit, replaced,
+        /// unauthorized, forbidden, subprotocol.
         public var code: String
         public var message: String
         public init(code: String, message: String) {
@@ -179,6 +189,8 @@ public enum ControlMessage: Equatable, Sendable {
         case .welcome: "welcome"
         case .ack: "ack"
         case .watch: "watch"
+        case .list: "list"
+        case .jobs: "jobs"
         case .job: "job"
         case .stream: "stream"
         case .finished: "finished"
@@ -190,6 +202,8 @@ public enum ControlMessage: Equatable, Sendable {
 
 extension ControlMessage {
     private struct TypeOnly: Decodable { var type: String }
+    /// The payload of messages that carry nothing but their type.
+    private struct Empty: Encodable {}
     private struct Typed<Payload: Encodable>: Encodable {
         var type: String
         var payload: Payload
@@ -218,6 +232,8 @@ extension ControlMessage {
         case .welcome(let m): return text(m)
         case .ack(let m): return text(m)
         case .watch(let m): return text(m)
+        case .list: return text(Empty())
+        case .jobs(let m): return text(m)
         case .job(let m): return text(m)
         case .stream(let m): return text(m)
         case .finished(let m): return text(m)
@@ -250,6 +266,8 @@ extension ControlMessage {
         case "welcome": return .welcome(try payload(Welcome.self))
         case "ack": return .ack(try payload(Ack.self))
         case "watch": return .watch(try payload(Watch.self))
+        case "list": return .list
+        case "jobs": return .jobs(try payload(JobList.self))
         case "job": return .job(try payload(JobInfo.self))
         case "stream": return .stream(try payload(StreamAnnounce.self))
         case "finished": return .finished(try payload(Finished.self))

@@ -24,6 +24,10 @@ public enum CloseCode {
     public static let subprotocolRequired: UInt16 = 4002
     /// A data chunk starts beyond what the server holds: bytes would be missing.
     public static let gap: UInt16 = 4001
+    /// No token, or a token the server does not know (`Authorization: Bearer TOKEN`).
+    public static let unauthorized: UInt16 = 4401
+    /// The token is valid but lacks the role for this path (a watch token cannot publish).
+    public static let forbidden: UInt16 = 4403
     /// No such job.
     public static let unknownJob: UInt16 = 4004
     /// The job id belongs to another run.

@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import Synchronization
+import TailcastClient
 import TailcastAgent
 import TailcastProtocol
 import WSClient
@@ -12,12 +13,12 @@ import WSCompression
 /// every byte and the job's end.
 public final class Uplink: Sendable {
     public struct Configuration: Sendable {
-        public var server: String
+        public var endpoint: ServerEndpoint
         public var flushWindow: Duration
         public var maxUnacknowledged: UInt64
 
-        public init(server: String, flushWindow: Duration = .milliseconds(20), maxUnacknowledged: UInt64 = 64 << 20) {
-            self.server = server
+        public init(endpoint: ServerEndpoint, flushWindow: Duration = .milliseconds(20), maxUnacknowledged: UInt64 = 64 << 20) {
+            self.endpoint = endpoint
             self.flushWindow = flushWindow
             self.maxUnacknowledged = maxUnacknowledged
         }
@@ -26,8 +27,8 @@ public final class Uplink: Sendable {
     public enum Outcome: Sendable, Equatable {
         /// The server holds everything, the end included.
         case delivered
-        /// The server refused this job for good (for example another run owns the id).
-        case refused(String)
+        /// The server refused this job for good (another run owns the id, a bad token, ...).
+        case refused(ControlMessage.ErrorReport)
         case cancelled
     }
 
@@ -35,7 +36,7 @@ public final class Uplink: Sendable {
     public enum Event: Sendable {
         case unreachable(String)
         case connected
-        case refused(String)
+        case refused(ControlMessage.ErrorReport)
     }
 
     let configuration: Configuration
@@ -45,7 +46,7 @@ public final class Uplink: Sendable {
     let onEvent: @Sendable (Event) -> Void
     private let machine: Mutex<UplinkStateMachine>
     private let wake = WakeSignal()
-    private let refusal = Mutex<String?>(nil)
+    private let refusal = Mutex<ControlMessage.ErrorReport?>(nil)
 
     public init(configuration: Configuration, spool: Spool, progress: ProgressTracker?, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.configuration = configuration
@@ -80,7 +81,7 @@ public final class Uplink: Sendable {
                 }
             } catch {
                 if !Task.isCancelled && !unreachable.exchange(true, ordering: .relaxed) {
-                    self.onEvent(.unreachable(Self.describe(error)))
+                    self.onEvent(.unreachable(ServerEndpoint.describe(error)))
                 }
                 self.logger.debug("uplink connection failed: \(error)")
             }
@@ -97,15 +98,10 @@ public final class Uplink: Sendable {
 
     private func connectOnce(onWelcome: @escaping @Sendable () -> Void) async throws {
         let manifest = self.spool.manifest
-        let client = WebSocketClient(
-            url: self.configuration.server + Wire.publishPath,
-            configuration: .init(
-                maxFrameSize: Wire.defaultMaxMessageBytes,
-                additionalHeaders: [.secWebSocketProtocol: Wire.subprotocol],
-                // Context takeover on the uplink is what makes batches of log lines compress like a file.
-                extensions: [AdaptiveDeflateBuilder.factory(maxDecompressedBytes: 1 << 20)],
-                autoPing: .enabled(timePeriod: .seconds(20))
-            ),
+        try await self.configuration.endpoint.connect(
+            path: Wire.publishPath,
+            // Context takeover on the uplink is what makes batches of log lines compress like a file.
+            extensions: [AdaptiveDeflateBuilder.factory(maxDecompressedBytes: 1 << 20)],
             logger: self.logger
         ) { inbound, outbound, _ in
             try await outbound.write(.text(ControlMessage.hello(manifest.hello).encoded()))
@@ -119,7 +115,7 @@ public final class Uplink: Sendable {
                 self.progress?.markAllUnsent()
                 onWelcome()
             case .error(let error):
-                self.refusal.withLock { $0 = error.message }
+                self.refusal.withLock { $0 = error }
                 return
             default:
                 return
@@ -141,7 +137,7 @@ public final class Uplink: Sendable {
                             self.logger.warning("server: \(error.message)")
                             // Reconnecting would only meet the same answer: stop, keep the spool, say why.
                             if ["job_conflict", "bad_message", "gap", "limit"].contains(error.code) {
-                                self.refusal.withLock { $0 = error.message }
+                                self.refusal.withLock { $0 = error }
                             }
                         default:
                             continue
@@ -153,7 +149,6 @@ public final class Uplink: Sendable {
                 group.cancelAll()
             }
         }
-        try await client.run()
     }
 
     /// Sends spool records, then the end, as the state machine decides.
@@ -205,13 +200,5 @@ public final class Uplink: Sendable {
                 return
             }
         }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        if text.contains("connectTimeout") || text.contains("connection refused") || text.contains("Connection refused") {
-            return "connection refused"
-        }
-        return String(text.prefix(200))
     }
 }

@@ -1,28 +1,38 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Logging
+import Synchronization
+import TailcastClient
 import TailcastProtocol
+import WSClient
 
-/// Reads the job list from the server's HTTP API (`GET /v1/jobs`).
+/// Asks the server for its jobs over the watch path (`list`), so listing goes through the same
+/// token, TLS and proxy as watching.
 public enum JobLister {
-    struct JobList: Decodable {
-        var jobs: [JobInfo]
-    }
-
-    public static func fetch(server: String) async throws -> [JobInfo] {
-        let base = server.replacingOccurrences(of: "ws://", with: "http://").replacingOccurrences(of: "wss://", with: "https://")
-        guard let url = URL(string: base + "/v1/jobs") else { throw WatchError.unreachable(server, "not a valid URL") }
-        let data: Data
-        let response: URLResponse
+    public static func fetch(endpoint: ServerEndpoint, logger: Logger) async throws -> [JobInfo] {
+        let answer = Mutex<Result<[JobInfo], WatchError>?>(nil)
         do {
-            (data, response) = try await URLSession.shared.data(from: url)
+            try await endpoint.connect(path: Wire.watchPath, extensions: [], logger: logger) { inbound, outbound, _ in
+                try await outbound.write(.text(ControlMessage.list.encoded()))
+                for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
+                    guard case .text(let text) = message else { continue }
+                    switch try ControlMessage.decode(text) {
+                    case .jobs(let list):
+                        answer.withLock { $0 = .success(list.jobs) }
+                        return
+                    case .error(let error):
+                        answer.withLock { $0 = .failure(.refused(code: error.code, message: error.message)) }
+                        return
+                    default:
+                        continue
+                    }
+                }
+            }
         } catch {
-            throw WatchError.unreachable(server, error.localizedDescription)
+            if answer.withLock({ $0 }) == nil { throw WatchError.unreachable(endpoint.url, ServerEndpoint.describe(error)) }
         }
-        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            throw WatchError.unreachable(server, "unexpected answer from \(url)")
+        switch answer.withLock({ $0 }) {
+        case .success(let jobs): return jobs
+        case .failure(let error): throw error
+        case .none: throw WatchError.unreachable(endpoint.url, "the server closed the connection without answering")
         }
-        return try ProtocolJSON.decode(JobList.self, from: data).jobs
     }
 }

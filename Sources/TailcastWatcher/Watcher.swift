@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import Synchronization
+import TailcastClient
 import TailcastProtocol
 import WSClient
 import WSCompression
@@ -11,7 +12,7 @@ import WSCompression
 /// (never by time, which duplicates or skips) until the job ends.
 public final class Watcher: Sendable {
     public struct Options: Sendable {
-        public var server: String
+        public var endpoint: ServerEndpoint
         public var job: String
         public var follow: Bool
         public var tailLines: UInt64?
@@ -19,8 +20,8 @@ public final class Watcher: Sendable {
         public var streams: [String]?
         public var timestamps: Bool
 
-        public init(server: String, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool) {
-            self.server = server
+        public init(endpoint: ServerEndpoint, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool) {
+            self.endpoint = endpoint
             self.job = job
             self.follow = follow
             self.tailLines = tailLines
@@ -90,7 +91,7 @@ public final class Watcher: Sendable {
                 self.logger.debug("watch connection failed: \(error)")
                 let connectedBefore = self.state.withLock { $0.connectedOnce }
                 if !connectedBefore && attempt >= 2 {
-                    throw WatchError.unreachable(self.options.server, "\(error)")
+                    throw WatchError.unreachable(self.options.endpoint.url, ServerEndpoint.describe(error))
                 }
             }
             if let outcome = self.state.withLock({ $0.outcome }) { return outcome }
@@ -114,14 +115,9 @@ public final class Watcher: Sendable {
     }
 
     private func connectOnce() async throws {
-        let client = WebSocketClient(
-            url: self.options.server + Wire.watchPath,
-            configuration: .init(
-                maxFrameSize: Wire.defaultMaxMessageBytes,
-                additionalHeaders: [.secWebSocketProtocol: Wire.subprotocol],
-                extensions: [.perMessageDeflate(maxDecompressedFrameSize: Wire.defaultMaxMessageBytes)],
-                autoPing: .enabled(timePeriod: .seconds(20))
-            ),
+        try await self.options.endpoint.connect(
+            path: Wire.watchPath,
+            extensions: [.perMessageDeflate(maxDecompressedFrameSize: Wire.defaultMaxMessageBytes)],
             logger: self.logger
         ) { inbound, outbound, _ in
             try await outbound.write(.text(ControlMessage.watch(self.request()).encoded()))
@@ -155,7 +151,6 @@ public final class Watcher: Sendable {
                 }
             }
         }
-        try await client.run()
     }
 
     /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.
@@ -195,9 +190,12 @@ public final class Watcher: Sendable {
 
 public enum WatchError: Error, CustomStringConvertible {
     case unreachable(String, String)
+    /// The server answered with an `error` (code, message).
+    case refused(code: String, message: String)
     public var description: String {
         switch self {
         case .unreachable(let server, let detail): "cannot reach the server at \(server): \(detail)"
+        case .refused(_, let message): message
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TailcastProtocol
 import TailcastWatcher
 
@@ -12,13 +13,18 @@ struct ListCommand: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOption
 
-    @Flag(help: "Print JSON for scripts (the server's /v1/jobs answer).")
+    @Flag(help: "Print JSON for scripts (the same as the server's /v1/jobs answer).")
     var json = false
 
     func run() async throws {
         let jobs: [JobInfo]
+        var logger = Logger(label: "tailcast.ls")
+        logger.logLevel = .warning
         do {
-            jobs = try await JobLister.fetch(server: self.server.url)
+            jobs = try await JobLister.fetch(endpoint: self.server.endpoint, logger: logger)
+        } catch WatchError.refused(let code, let message) {
+            notice(message)
+            throw ExitCode(ExitCodes.forRefusal(code))
         } catch {
             notice("\(error)")
             throw ExitCode(ExitCodes.unreachable)

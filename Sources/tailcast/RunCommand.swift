@@ -86,13 +86,13 @@ struct RunCommand: AsyncParsableCommand {
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
         let uplink = Uplink(
-            configuration: .init(server: self.server.url, flushWindow: .milliseconds(self.flushWindowMs)),
+            configuration: .init(endpoint: self.server.endpoint, flushWindow: .milliseconds(self.flushWindowMs)),
             spool: spool, progress: progress, logger: logger
         ) { event in
             switch event {
             case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
-            case .refused(let why): notice("server refused the job: \(why)")
+            case .refused(let why): notice("server refused the job: \(why.message)")
             }
         }
         let delivery = Task { await uplink.run() }
@@ -125,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         case .delivered:
             spool.remove()
         case .refused(let why):
-            notice("not archived: \(why); output kept in \(spool.directory)")
+            notice("not archived: \(why.message); output kept in \(spool.directory)")
         case .cancelled:
             notice("the server has not acknowledged \(uplink.pendingBytes) bytes and the exit status after \(Int(self.wait))s; output kept in \(spool.directory)")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import NIOCore
+import NIOSSL
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the server: archive every job's output and relay it live to watchers.",
         discussion: """
             Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first.
+
+            Access: with no tokens the server trusts everyone who can connect, so it listens on loopback only (unless --insecure-listen-any). Tokens have a role: publish (agents) or watch (watchers, ls, the HTTP API). Put them in --tokens-file (one "publish TOKEN" or "watch TOKEN" per line; tokens on the command line show in `ps`). Clients give theirs with --token or TAILCAST_TOKEN. /healthz and /metrics need no token.
+
+            TLS: --tls-cert and --tls-key (PEM) serve wss:// and https://; clients trust a private CA with --ca.
             """
     )
 
@@ -34,19 +39,83 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp("A token agents may publish with (repeatable).", valueName: "token"))
+    var publishToken: [String] = []
+
+    @Option(help: ArgumentHelp("A token watchers may watch and list with (repeatable).", valueName: "token"))
+    var watchToken: [String] = []
+
+    @Option(help: ArgumentHelp("File of tokens, one \"publish TOKEN\" or \"watch TOKEN\" per line; # comments.", valueName: "file"))
+    var tokensFile: String?
+
+    @Flag(help: "Listen on a non-loopback address without tokens: anyone who can connect may publish and watch.")
+    var insecureListenAny = false
+
+    @Option(help: ArgumentHelp("Certificate chain (PEM) to serve wss:// with; needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("Private key (PEM) for --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("Ping every connection this often, in seconds: below the idle timeout of any proxy in front.", valueName: "seconds"))
+    var pingInterval: Double = 20
+
     func validate() throws {
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
         guard self.maxMessageBytes >= 64 << 10 else { throw ValidationError("--max-message-bytes must be at least 65536") }
         guard (1...10_000).contains(self.ackIntervalMs) else { throw ValidationError("--ack-interval-ms must be between 1 and 10000") }
+        guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
+        for token in self.publishToken + self.watchToken {
+            if let problem = AccessTokens.problem(with: token) { throw ValidationError("--publish-token/--watch-token: \(problem)") }
+        }
+        if (self.tlsCert == nil) != (self.tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        let hasTokens = !self.publishToken.isEmpty || !self.watchToken.isEmpty || self.tokensFile != nil
+        if !hasTokens && !self.insecureListenAny && !Self.isLoopback(self.host) {
+            throw ValidationError("""
+                refusing to listen on \(self.host) without tokens: anyone who reaches it could publish and read every job. \
+                Give --tokens-file (or --publish-token/--watch-token), or --insecure-listen-any if the network is trusted.
+                """)
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// Tokens from the flags and the file; a bad file stops the server before it listens.
+    func accessTokens() throws -> AccessTokens {
+        var tokens = self.publishToken.map { (role: AccessTokens.Role.publish, token: $0) } + self.watchToken.map { (role: .watch, token: $0) }
+        if let file = self.tokensFile { tokens += try AccessTokens.parse(file: file) }
+        return AccessTokens(tokens)
+    }
+
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let cert = self.tlsCert, let key = self.tlsKey else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
     }
 
     func run() async throws {
         var logger = Logger(label: "tailcast.server")
         logger.logLevel = Logger.Level(rawValue: self.logLevel)!
+        let access: AccessTokens
+        let tls: TLSConfiguration?
+        do {
+            access = try self.accessTokens()
+            tls = try self.tlsConfiguration()
+        } catch {
+            notice("\(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+        if access.isEmpty && self.tokensFile != nil {
+            notice("\(self.tokensFile!) holds no tokens: refusing to start open to everyone by accident")
+            throw ExitCode(ExitCodes.failure)
+        }
         let configuration = ServerConfiguration(
             host: self.host, port: self.port, dataDirectory: self.data, maxMessageBytes: self.maxMessageBytes,
-            ackInterval: .milliseconds(self.ackIntervalMs)
+            ackInterval: .milliseconds(self.ackIntervalMs), pingInterval: .milliseconds(Int(self.pingInterval * 1000)),
+            access: access, tls: tls
         )
         let app: any ApplicationProtocol
         do {
@@ -55,7 +124,9 @@ struct ServeCommand: AsyncParsableCommand {
             notice("cannot open the archive at \(self.data): \(error)")
             throw ExitCode(ExitCodes.failure)
         }
-        logger.notice("tailcast serving ws://\(self.host):\(self.port), archive in \(self.data)")
+        let scheme = tls == nil ? "ws" : "wss"
+        let guarded = access.isEmpty ? "no tokens" : "tokens required"
+        logger.notice("tailcast serving \(scheme)://\(self.host):\(self.port) (\(guarded)), archive in \(self.data)")
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

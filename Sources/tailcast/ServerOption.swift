@@ -1,19 +1,57 @@
 import ArgumentParser
 import Foundation
+import TailcastClient
 
-/// `--server URL` for clients, from TAILCAST_SERVER when not given.
+/// How clients reach the server: `--server`, `--token`, `--ca`, `--proxy`, with environment defaults.
 struct ServerOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Server to talk to (env TAILCAST_SERVER).", valueName: "url"))
     var server: String = ProcessInfo.processInfo.environment["TAILCAST_SERVER"] ?? "ws://127.0.0.1:7070"
 
+    @Option(name: .long, help: ArgumentHelp("Token for a server that requires one (env TAILCAST_TOKEN, which keeps it out of `ps`).", valueName: "token"))
+    var token: String?
+
+    @Option(name: .customLong("ca"), help: ArgumentHelp("PEM file of a certificate authority to trust for wss:// besides the system's.", valueName: "file"))
+    var certificateAuthority: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "HTTP proxy to tunnel through with CONNECT: http://host:port, or none. Default: https_proxy/HTTPS_PROXY for wss://, http_proxy for ws://, except hosts in NO_PROXY.",
+        valueName: "url"))
+    var proxy: String?
+
     func validate() throws {
-        guard let url = URL(string: self.server), ["ws", "wss"].contains(url.scheme ?? ""), url.host != nil else {
+        guard let url = URL(string: self.server), ["ws", "wss"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
             throw ValidationError("--server must be a ws:// or wss:// URL, like ws://127.0.0.1:7070 (got \"\(self.server)\")")
+        }
+        if url.scheme?.lowercased() == "wss", let host = url.host, host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) {
+            throw ValidationError("--server wss:// needs the host name the certificate was issued for, not an IP address (got \(host))")
+        }
+        if let proxy = self.proxy, ProxyChoice(argument: proxy) == nil {
+            throw ValidationError("--proxy must be http://host:port or none (got \"\(proxy)\")")
+        }
+        if let file = self.certificateAuthority, !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--ca: cannot read \(file)")
+        }
+        if let token = self.resolvedToken, token.isEmpty || token.contains(where: { $0.isWhitespace || !$0.isASCII }) {
+            throw ValidationError("--token (or TAILCAST_TOKEN) must be printable ASCII without spaces")
         }
     }
 
-    /// The URL without a trailing slash, so paths can be appended.
-    var url: String { self.server.hasSuffix("/") ? String(self.server.dropLast()) : self.server }
+    var resolvedToken: String? { self.token ?? ProcessInfo.processInfo.environment["TAILCAST_TOKEN"] }
+
+    var endpoint: ServerEndpoint {
+        let environment = ProcessInfo.processInfo.environment
+        // Hidden knob for tests and for networks that drop idle routes silently: ping (and so notice a
+        // dead connection) more often than every 20 s.
+        let ping = environment["TAILCAST_PING_INTERVAL"].flatMap(Double.init).map { max($0, 0.1) } ?? 20
+        return ServerEndpoint(
+            url: self.server, token: self.resolvedToken, certificateAuthorityFile: self.certificateAuthority,
+            proxy: self.proxy.flatMap(ProxyChoice.init(argument:)) ?? .environment,
+            pingInterval: .milliseconds(Int(ping * 1000))
+        )
+    }
+
+    /// The URL without a trailing slash, for messages.
+    var url: String { self.endpoint.url }
 }
 
 /// Where per-user state lives: $XDG_STATE_HOME, else ~/.local/state (spools, sidecar checkpoints).

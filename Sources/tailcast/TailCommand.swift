@@ -84,11 +84,11 @@ struct TailCommand: AsyncParsableCommand {
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
         let progress = ProgressTracker()
-        let uplink = Uplink(configuration: .init(server: self.server.url), spool: spool, progress: progress, logger: logger) { event in
+        let uplink = Uplink(configuration: .init(endpoint: self.server.endpoint), spool: spool, progress: progress, logger: logger) { event in
             switch event {
             case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); reading paused until it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
-            case .refused(let why): notice("server refused the job: \(why)")
+            case .refused(let why): notice("server refused the job: \(why.message)")
             }
         }
         // A refusal (another run owns the job id) is final: stop, so a service manager sees the failure.
@@ -106,7 +106,7 @@ struct TailCommand: AsyncParsableCommand {
         try await RunCommand.onThread { tailer.run() }
         for source in signals { source.cancel() }
         delivery.cancel()
-        if case .refused = await delivery.value { throw ExitCode(ExitCodes.failure) }
+        if case .refused(let why) = await delivery.value { throw ExitCode(ExitCodes.forRefusal(why.code)) }
         spool.remove()
     }
 }

@@ -10,7 +10,7 @@ struct Tailcast: AsyncParsableCommand {
         discussion: """
             Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`, list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
 
-            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 64 bad usage.
+            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token); 64 bad usage.
             """,
         version: version,
         subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self]
@@ -22,4 +22,14 @@ enum ExitCodes {
     static let failure: Int32 = 1
     static let unknownJob: Int32 = 2
     static let unreachable: Int32 = 3
+    static let denied: Int32 = 4
+
+    /// The exit code for a server's `error` code.
+    static func forRefusal(_ code: String) -> Int32 {
+        switch code {
+        case "unknown_job": unknownJob
+        case "unauthorized", "forbidden": denied
+        default: failure
+        }
+    }
 }

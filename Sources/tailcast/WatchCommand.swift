@@ -54,7 +54,7 @@ struct WatchCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let watcher = Watcher(
             options: .init(
-                server: self.server.url, job: self.job, follow: !self.noFollow, tailLines: self.tail, sinceMs: sinceMs,
+                endpoint: self.server.endpoint, job: self.job, follow: !self.noFollow, tailLines: self.tail, sinceMs: sinceMs,
                 streams: self.streams.isEmpty ? nil : self.streams, timestamps: self.timestamps
             ),
             logger: logger,
@@ -77,7 +77,7 @@ struct WatchCommand: AsyncParsableCommand {
             return
         case .refused(let code, let message):
             notice(message)
-            throw ExitCode(code == "unknown_job" ? ExitCodes.unknownJob : ExitCodes.failure)
+            throw ExitCode(ExitCodes.forRefusal(code))
         }
     }
 

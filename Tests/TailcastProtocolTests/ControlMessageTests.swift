@@ -13,6 +13,8 @@ import Testing
         .ack(.init(offsets: ["1": 10, "2": 0], ended: true)),
         .end(.init(exit: ExitStatus(signal: 9), endedAtMs: 7, sizes: ["1": 10])),
         .watch(.init(job: "j", follow: true, offsets: [StreamPosition(name: "a_B", offset: 3)], tailLines: 10)),
+        .list,
+        .jobs(.init(jobs: [])),
         .stream(.init(stream: 3, name: "stderr", offset: 0)),
         .finished(.init(exit: ExitStatus(code: 3), endedAtMs: 1)),
         .caughtUp(.init(state: .lost)),

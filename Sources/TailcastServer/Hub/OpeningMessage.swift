@@ -2,10 +2,10 @@ import TailcastProtocol
 import WSCore
 
 /// Reads the first message of a session, which must be the control message `name` (`hello`, `watch`)
-/// naming a valid job id. Anything else is refused with a reason (4000) and gives nil.
+/// naming a valid job id, if it names one. Anything else is refused with a reason (4000) and gives nil.
 func openingMessage<Message>(
     _ messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter, named name: String,
-    _ extract: (ControlMessage) -> Message?, job: (Message) -> String
+    _ extract: (ControlMessage) -> Message?, job: (Message) -> String?
 ) async throws -> Message? {
     guard case .text(let text) = try await messages.next() else {
         try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"\(name)\" text message")
@@ -19,7 +19,7 @@ func openingMessage<Message>(
         try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"\(name)\": \(error)")
         return nil
     }
-    if let problem = JobID.problem(with: job(message)) {
+    if let id = job(message), let problem = JobID.problem(with: id) {
         try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
         return nil
     }

@@ -4,8 +4,14 @@ import NIOWebSocket
 import TailcastProtocol
 import WSCore
 
-/// One watcher connection: a `watch` request in, then the job, its streams, their bytes and the end out.
+/// One watcher connection: a `watch` request in, then the job, its streams, their bytes and the end out;
+/// or a `list` request in and the list of jobs out.
 struct WatchSession {
+    enum Request {
+        case watch(ControlMessage.Watch)
+        case list
+    }
+
     let hub: Hub
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
@@ -13,9 +19,23 @@ struct WatchSession {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        guard let request = try await openingMessage(&messages, outbound: outbound, named: "watch", {
-            if case .watch(let watch) = $0 { watch } else { nil }
-        }, job: \.job) else { return }
+        let opening = try await openingMessage(&messages, outbound: outbound, named: "watch\" or \"list", {
+            switch $0 {
+            case .watch(let watch): Request.watch(watch)
+            case .list: Request.list
+            default: nil
+            }
+        }, job: { if case .watch(let watch) = $0 { watch.job } else { nil } })
+        let request: ControlMessage.Watch
+        switch opening {
+        case .none:
+            return
+        case .list:
+            try await outbound.write(.text(ControlMessage.jobs(.init(jobs: self.hub.list())).encoded()))
+            return try await outbound.close(.normalClosure, reason: "listed")
+        case .watch(let watch):
+            request = watch
+        }
         guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(CloseCode.unknownJob, "unknown_job", "no job \"\(request.job.prefix(128))\" on this server")
         }

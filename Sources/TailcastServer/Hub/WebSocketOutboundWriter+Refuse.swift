@@ -1,3 +1,4 @@
+import Logging
 import NIOWebSocket
 import TailcastProtocol
 import WSCore
@@ -10,5 +11,23 @@ extension WebSocketOutboundWriter {
         var reason = Substring(message)
         while reason.utf8.count > 120 { reason = reason.dropLast() }
         try await self.close(.init(codeNumber: Int(code)), reason: String(reason))
+    }
+
+    /// Refuses a session whose token lacks `role`; true when it did. The token itself is never logged.
+    func refuseUnless(_ decision: AccessTokens.Decision, logger: Logger) async throws -> Bool {
+        switch decision {
+        case .allowed:
+            return false
+        case .missing:
+            logger.notice("refused a connection: no token")
+            try await self.refuse(CloseCode.unauthorized, "unauthorized", "this server needs a token: give --token or set TAILCAST_TOKEN")
+        case .unknown:
+            logger.notice("refused a connection: unknown token")
+            try await self.refuse(CloseCode.unauthorized, "unauthorized", "the server does not know this token")
+        case .forbidden(let role):
+            logger.notice("refused a connection: token without the \(role.rawValue) role")
+            try await self.refuse(CloseCode.forbidden, "forbidden", "this token may not \(role.rawValue)")
+        }
+        return true
     }
 }

@@ -1,3 +1,4 @@
+import NIOSSL
 import TailcastProtocol
 
 /// Everything `tailcast serve` can be told.
@@ -13,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var maxStreamsPerJob: Int
     /// Ping idle connections this often, well inside the 60 s idle timeouts of common proxies.
     public var pingInterval: Duration
+    /// Tokens and their roles; empty means no checks (loopback only, see `serve`).
+    public var access: AccessTokens
+    /// Serve wss:// and https:// when set.
+    public var tls: TLSConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -21,7 +26,9 @@ public struct ServerConfiguration: Sendable {
         maxMessageBytes: Int = Wire.defaultMaxMessageBytes,
         ackInterval: Duration = .milliseconds(200),
         maxStreamsPerJob: Int = 10_000,
-        pingInterval: Duration = .seconds(20)
+        pingInterval: Duration = .seconds(20),
+        access: AccessTokens = AccessTokens(),
+        tls: TLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -30,5 +37,7 @@ public struct ServerConfiguration: Sendable {
         self.ackInterval = ackInterval
         self.maxStreamsPerJob = maxStreamsPerJob
         self.pingInterval = pingInterval
+        self.access = access
+        self.tls = tls
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Metrics
@@ -24,16 +26,18 @@ public enum TailcastServer {
             registry.emit(into: &buffer)
             return String(decoding: buffer, as: UTF8.self)
         }
-        router.get("/v1/jobs") { _, _ -> Response in
-            try Self.json(JobList(jobs: hub.list()))
+        // The HTTP API shows what watchers see, so it needs a watch token when tokens are configured.
+        let api = router.group("v1/jobs").add(middleware: AccessMiddleware(access: configuration.access, role: .watch))
+        api.get { _, _ -> Response in
+            try Self.json(ControlMessage.JobList(jobs: hub.list()))
         }
-        router.get("/v1/jobs/{job}") { _, context -> Response in
+        api.get("{job}") { _, context -> Response in
             let id = try context.parameters.require("job")
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
             return try Self.json(job.info)
         }
         // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server.
-        router.get("/v1/jobs/{job}/raw") { request, context -> Response in
+        api.get("{job}/raw") { request, context -> Response in
             let id = try context.parameters.require("job")
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
             let name = request.uri.queryParameters.get("stream") ?? "stdout"
@@ -55,29 +59,35 @@ public enum TailcastServer {
 
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
             if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
+            let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .publish)
+            if try await outbound.refuseUnless(decision, logger: context.logger) { return }
             try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
             if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
+            let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .watch)
+            if try await outbound.refuseUnless(decision, logger: context.logger) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
 
+        var server: HTTPServerBuilder = .http1WebSocketUpgrade(
+            webSocketRouter: router,
+            configuration: .init(
+                http1: .init(),
+                ws: .init(
+                    maxFrameSize: configuration.maxMessageBytes,
+                    // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
+                    extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
+                    autoPing: .enabled(timePeriod: configuration.pingInterval)
+                )
+            )
+        )
+        if let tls = configuration.tls { server = try .tls(server, tlsConfiguration: tls) }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                configuration: .init(
-                    http1: .init(),
-                    ws: .init(
-                        maxFrameSize: configuration.maxMessageBytes,
-                        // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
-                        extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
-                        autoPing: .enabled(timePeriod: configuration.pingInterval)
-                    )
-                )
-            ),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tailcast"),
             logger: logger
         )
@@ -103,10 +113,6 @@ public enum TailcastServer {
         guard !self.offersSubprotocol(request) else { return false }
         try await outbound.refuse(CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
         return true
-    }
-
-    struct JobList: Codable {
-        var jobs: [JobInfo]
     }
 
     static func json(_ value: some Encodable) throws -> Response {

@@ -1,0 +1,150 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+import TailcastProtocol
+import WSClient
+
+extension ServerEndpoint {
+    /// Connects once to one of the server's WebSocket paths, with the subprotocol, token, TLS trust,
+    /// proxy and keep-alive of this endpoint, and runs `handler` on the connection until it ends.
+    ///
+    /// The WebSocket handshake (TCP, proxy, TLS, upgrade) must finish within `handshakeTimeout`:
+    /// swift-websocket 1.6.2 waits forever when a peer closes before answering the upgrade (plain
+    /// ws:// to a TLS port, a proxy that hangs up), and a client must never hang on that.
+    public func connect(
+        path: String, extensions: [WebSocketExtensionFactory], logger: Logger, handshakeTimeout: Duration = .seconds(10),
+        handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
+    ) async throws {
+        let attempt = ConnectionAttempt()
+        let client = try self.webSocket(path: path, extensions: extensions, logger: logger) { inbound, outbound, context in
+            attempt.upgraded()
+            try await handler(inbound, outbound, context)
+        }
+        let run = Task {
+            do {
+                try await client.run()
+                attempt.finish(with: .success(()))
+            } catch {
+                attempt.finish(with: .failure(error))
+            }
+        }
+        let deadline = Task {
+            try await Task.sleep(for: handshakeTimeout)
+            attempt.timeOut()
+        }
+        defer { deadline.cancel() }
+        try await withTaskCancellationHandler {
+            try await attempt.outcome()
+        } onCancel: {
+            run.cancel()
+        }
+    }
+
+    func webSocket(
+        path: String, extensions: [WebSocketExtensionFactory], logger: Logger,
+        handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
+    ) throws -> WebSocketClient {
+        var headers: HTTPFields = [.secWebSocketProtocol: Wire.subprotocol]
+        if let token = self.token { headers[.authorization] = "Bearer \(token)" }
+        let configuration = WebSocketClientConfiguration(
+            maxFrameSize: Wire.defaultMaxMessageBytes,
+            additionalHeaders: headers,
+            extensions: extensions,
+            // A dead peer cannot answer a close either: give up on the closing handshake quickly.
+            closeTimeout: min(self.pingInterval, .seconds(5)),
+            autoPing: .enabled(timePeriod: self.pingInterval)
+        )
+        var tls: TLSConfiguration?
+        if self.usesTLS {
+            var client = TLSConfiguration.makeClientConfiguration()
+            if let file = self.certificateAuthorityFile { client.additionalTrustRoots = [.file(file)] }
+            tls = client
+        }
+        let target = self.url + path
+        if let (host, _) = self.hostAndPort, let (proxyHost, proxyPort) = self.proxy.resolve(host: host, tls: self.usesTLS) {
+            return WebSocketClient(
+                url: target, configuration: configuration, tlsConfiguration: tls,
+                proxySettings: .init(host: proxyHost, port: proxyPort, type: .http(), timeout: .seconds(15)),
+                logger: logger, handler: handler
+            )
+        }
+        return WebSocketClient(url: target, configuration: configuration, tlsConfiguration: tls, logger: logger, handler: handler)
+    }
+
+    /// A short reason a person can act on, for a failed connection attempt.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? WebSocketClientError {
+            switch error {
+            case .webSocketUpgradeFailed: return "the server did not accept a WebSocket upgrade (is this a tailcast server?)"
+            case .proxyHandshakeFailed, .proxyHandshakeInvalidResponse: return "the proxy refused the tunnel (\(error))"
+            case .proxyHandshakeTimeout: return "the proxy did not answer"
+            default: return "\(error)"
+            }
+        }
+        if let error = error as? NIOSSLError {
+            switch error {
+            case .handshakeFailed(let inner):
+                if "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
+                    return "the server's TLS certificate is not trusted (give its CA with --ca) or is for another name"
+                }
+                return "TLS handshake failed: \(inner)"
+            default: return "TLS: \(error)"
+            }
+        }
+        let text = "\(error)"
+        if text.contains("connectTimeout") || text.localizedCaseInsensitiveContains("connection refused") { return "connection refused" }
+        if text.contains("certificate") || text.contains("CERTIFICATE") { return "TLS: \(text.prefix(200))" }
+        return String(text.prefix(200))
+    }
+}
+
+public enum ConnectionError: Error, CustomStringConvertible {
+    case handshakeTimeout
+    public var description: String {
+        "no WebSocket handshake in time (a TLS server reached with ws://, or a proxy or route that swallows the connection?)"
+    }
+}
+
+/// One connection attempt's outcome: the client's own, or a timeout if the upgrade never came.
+private final class ConnectionAttempt: Sendable {
+    private struct State {
+        var upgraded = false
+        var result: Result<Void, any Error>?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func upgraded() {
+        self.state.withLock { $0.upgraded = true }
+    }
+
+    func finish(with result: Result<Void, any Error>) {
+        self.settle(result)
+    }
+
+    func timeOut() {
+        self.settle(.failure(ConnectionError.handshakeTimeout), onlyIfNotUpgraded: true)
+    }
+
+    func outcome() async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = self.state.withLock { state -> Result<Void, any Error>? in
+                if state.result == nil { state.waiter = continuation }
+                return state.result
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    private func settle(_ result: Result<Void, any Error>, onlyIfNotUpgraded: Bool = false) {
+        let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard state.result == nil, !(onlyIfNotUpgraded && state.upgraded) else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+}

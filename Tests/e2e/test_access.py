@@ -1,0 +1,249 @@
+"""Who may do what: tokens with roles, loopback-only without tokens, TLS with a CA made here, and
+clients through a real HTTP CONNECT proxy (Debian's tinyproxy)."""
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.sync.client import connect
+
+from conftest import BINARY, Server, free_port, popen, py, tailcast, wait_until
+from peer import SUBPROTOCOL
+
+PUBLISH = "publish-3f9a1c77e2b04d5e"
+WATCH = "watch-8c2d6b19aa4e4f03"
+UNKNOWN = "nobody-5b1e0f3d9c7a4e21"
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"# agents\npublish {PUBLISH}\nwatch {WATCH}  # laptops\n")
+    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
+    yield server
+    server.stop()
+
+
+def http_get(url, token=None, context=None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_roles_decide_who_publishes_watches_and_lists(guarded, env):
+    url = guarded.url
+    ok = tailcast("run", "--job", "allowed", "--no-pty", "--token", PUBLISH, "--server", url, "--", *py("print('secret line')"),
+                  env=env, timeout=60)
+    assert ok.returncode == 0 and ok.stdout == b"secret line\n", ok.stderr
+    assert guarded.archived("allowed") == b"secret line\n"
+
+    # A watch token cannot publish: the job still runs (and its status is kept), nothing is archived.
+    wrong = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--wait", "5", "--server", url, "--", *py("print(1)"),
+                     env={**env, "TAILCAST_TOKEN": WATCH}, timeout=60)
+    assert wrong.returncode == 0
+    assert b"this token may not publish" in wrong.stderr
+    none = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--wait", "5", "--server", url, "--", *py("print(1)"),
+                    env=env, timeout=60)
+    assert b"this server needs a token" in none.stderr
+
+    # Watching and listing need a watch token; a publish token or an unknown one exits 4.
+    watch = tailcast("watch", "allowed", "--server", url, env={**env, "TAILCAST_TOKEN": WATCH}, timeout=30)
+    assert watch.returncode == 0 and watch.stdout == b"secret line\n", watch.stderr
+    for token, message in ((PUBLISH, b"this token may not watch"), (UNKNOWN, b"does not know this token")):
+        denied = tailcast("watch", "allowed", "--server", url, "--token", token, env=env, timeout=30)
+        assert denied.returncode == 4 and message in denied.stderr and denied.stdout == b""
+    assert tailcast("watch", "allowed", "--server", url, env=env, timeout=30).returncode == 4
+    listed = tailcast("ls", "--json", "--server", url, "--token", WATCH, env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert [job["id"] for job in json.loads(listed.stdout)["jobs"]] == ["allowed"]
+    assert tailcast("ls", "--server", url, "--token", PUBLISH, env=env, timeout=30).returncode == 4
+
+    # A sidecar refused for its token stops with 4, so a service manager sees why.
+    log = os.path.join(env["TAILCAST_SPOOL"], "x.log")
+    os.makedirs(env["TAILCAST_SPOOL"], exist_ok=True)
+    open(log, "w").write("line\n")
+    sidecar = tailcast("tail", "--job", "side", "--server", url, "--token", WATCH, log, env=env, timeout=30)
+    assert sidecar.returncode == 4 and b"may not publish" in sidecar.stderr
+
+    # The HTTP API: 401 without or with an unknown token, 403 for a publish token, 200 for a watch token.
+    assert http_get(guarded.http + "/v1/jobs")[0] == 401
+    assert http_get(guarded.http + "/v1/jobs", UNKNOWN)[0] == 401
+    assert http_get(guarded.http + "/v1/jobs", PUBLISH)[0] == 403
+    status, body = http_get(guarded.http + "/v1/jobs/allowed/raw?stream=stdout", WATCH)
+    assert status == 200 and body == b"secret line\n"
+    assert http_get(guarded.http + "/healthz")[0] == 200
+
+    # Tokens, good or bad, never reach the server's log; refusals do.
+    text = guarded.log.read_text()
+    assert "refused a connection" in text
+    for token in (PUBLISH, WATCH, UNKNOWN):
+        assert token not in text
+
+
+def test_an_independent_client_lists_and_is_refused_by_protocol(guarded, env):
+    """Python's websockets, written from PROTOCOL.md: `list`, and 4401/4403 close codes."""
+    tailcast("run", "--job", "one", "--no-pty", "--quiet", "--token", PUBLISH, "--server", guarded.url, "--", "true",
+             env=env, timeout=60)
+    with connect(guarded.url + "/v1/watch", subprotocols=[SUBPROTOCOL],
+                 additional_headers={"Authorization": f"Bearer {WATCH}"}) as ws:
+        ws.send(json.dumps({"type": "list"}))
+        answer = json.loads(ws.recv())
+    assert answer["type"] == "jobs" and [job["id"] for job in answer["jobs"]] == ["one"]
+    for headers, code in (({}, 4401), ({"Authorization": f"Bearer {UNKNOWN}"}, 4401),
+                          ({"Authorization": f"Bearer {WATCH}"}, 4403)):
+        with connect(guarded.url + "/v1/publish", subprotocols=[SUBPROTOCOL], additional_headers=headers) as ws:
+            error = json.loads(ws.recv())
+            with pytest.raises(Exception):
+                ws.recv()
+            assert ws.close_code == code
+            assert error["type"] == "error" and error["code"] in ("unauthorized", "forbidden")
+
+
+def test_without_tokens_the_server_stays_on_loopback(tmp_path):
+    refused = subprocess.run([BINARY, "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--data", str(tmp_path / "d")],
+                             capture_output=True, timeout=30)
+    assert refused.returncode == 64
+    assert b"without tokens" in refused.stderr and b"--insecure-listen-any" in refused.stderr
+
+    for extra in (["--insecure-listen-any"], ["--watch-token", WATCH, "--publish-token", PUBLISH]):
+        server = Server(tmp_path / "d", free_port(), ["--host", "0.0.0.0", *extra]).start()
+        server.stop()
+
+    bad = tmp_path / "bad-tokens"
+    bad.write_text(f"publish {PUBLISH}\nadmin {WATCH}\n")
+    failed = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--tokens-file", str(bad)],
+                            capture_output=True, timeout=30)
+    assert failed.returncode == 1 and f"{bad}:2:".encode() in failed.stderr
+    empty = tmp_path / "empty-tokens"
+    empty.write_text("# nothing yet\n")
+    failed = subprocess.run([BINARY, "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--data", str(tmp_path / "d"),
+                             "--tokens-file", str(empty)], capture_output=True, timeout=30)
+    assert failed.returncode == 1 and b"holds no tokens" in failed.stderr
+    short = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--publish-token", "short"], capture_output=True, timeout=30)
+    assert short.returncode == 64 and b"at least 16 characters" in short.stderr
+
+
+def make_certificates(directory):
+    """A CA and a server certificate for localhost signed by it, made with openssl."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tailcast test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    (directory / "ext").write_text("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext", "-out", "server.pem")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
+
+
+class TLSServer(Server):
+    @property
+    def url(self):
+        return f"wss://localhost:{self.port}"
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(f"https://localhost:{self.port}/healthz", timeout=1, context=self.context) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_tls_with_a_private_ca(tmp_path, env):
+    ca, cert, key = make_certificates(tmp_path)
+    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
+    server.context = ssl.create_default_context(cafile=str(ca))
+    server.start()
+    try:
+        job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
+                       *py("print('over tls')"), env=env, timeout=60)
+        assert job.returncode == 0, job.stderr
+        watch = tailcast("watch", "secure", "--server", server.url, "--ca", str(ca), env=env, timeout=30)
+        assert watch.stdout == b"over tls\n" and watch.returncode == 0
+        listed = tailcast("ls", "--json", "--server", server.url, "--ca", str(ca), env=env, timeout=30)
+        assert [j["id"] for j in json.loads(listed.stdout)["jobs"]] == ["secure"]
+        status, body = http_get(f"https://localhost:{server.port}/v1/jobs/secure/raw", context=server.context)
+        assert status == 200 and body == b"over tls\n"
+
+        # Without the CA the certificate is not trusted: a clear reason, exit 3, nothing printed.
+        untrusted = tailcast("watch", "secure", "--server", server.url, env=env, timeout=30)
+        assert untrusted.returncode == 3 and b"certificate is not trusted" in untrusted.stderr
+        # Plain ws:// to a TLS port, and an IP address where a name is needed, fail clearly too.
+        plain = tailcast("ls", "--server", f"ws://localhost:{server.port}", env=env, timeout=30)
+        assert plain.returncode == 3
+        by_ip = tailcast("ls", "--server", f"wss://127.0.0.1:{server.port}", env=env, timeout=30)
+        assert by_ip.returncode == 64 and b"host name" in by_ip.stderr
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tinyproxy(tmp_path):
+    if shutil.which("tinyproxy") is None:
+        pytest.skip("needs Debian's tinyproxy")
+    port = free_port()
+    log = tmp_path / "tinyproxy.log"
+    config = tmp_path / "tinyproxy.conf"
+    # No ConnectPort lines: CONNECT to any port is allowed (the server's port is not 443). In the
+    # foreground (-d) without a LogFile it logs to stderr, which goes to a file we opened.
+    config.write_text(f"User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 600\n"
+                      f"LogLevel Connect\nMaxClients 50\nAllow 127.0.0.1\n")
+    process = subprocess.Popen(["tinyproxy", "-d", "-c", str(config)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+    def listening():
+        try:
+            import socket
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_until(listening, what="tinyproxy")
+    yield port, log
+    process.terminate()
+    process.wait(10)
+
+
+def test_clients_go_through_an_http_connect_proxy(server, env, tinyproxy):
+    port, log = tinyproxy
+    proxy = f"http://127.0.0.1:{port}"
+    run = tailcast("run", "--job", "proxied", "--no-pty", "--quiet", "--proxy", proxy, "--server", server.url, "--",
+                   *py("for i in range(1000): print('line', i)"), env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    expected = b"".join(b"line %d\n" % i for i in range(1000))
+    assert server.archived("proxied") == expected
+    # The usual variable works the same; NO_PROXY sends the client around the proxy.
+    via_env = {**env, "http_proxy": proxy}
+    watch = tailcast("watch", "proxied", "--server", server.url, env=via_env, timeout=30)
+    assert watch.returncode == 0 and watch.stdout == expected
+    assert tailcast("ls", "--server", server.url, env=via_env, timeout=30).returncode == 0
+    tunnel = f"CONNECT 127.0.0.1:{server.port} "
+    wait_until(lambda: log.read_text().count(tunnel) >= 3, timeout=10, what="three tunnels in tinyproxy's log")
+    tunnels = log.read_text().count(tunnel)
+    bypass = tailcast("ls", "--server", server.url, env={**via_env, "NO_PROXY": "127.0.0.1"}, timeout=30)
+    assert bypass.returncode == 0
+    time.sleep(0.5)
+    assert log.read_text().count(tunnel) == tunnels
+
+    # A proxy that is down is named as the problem.
+    dead = tailcast("ls", "--server", server.url, "--proxy", f"http://127.0.0.1:{free_port()}", env=env, timeout=30)
+    assert dead.returncode == 3
+    assert tailcast("ls", "--server", server.url, "--proxy", "socks5://x:1", env=env, timeout=30).returncode == 64
+
+
+def test_a_watch_token_reads_but_cannot_write_over_a_live_job(guarded, env):
+    job = popen("run", "--job", "live", "--no-pty", "--quiet", "--token", PUBLISH, "--server", guarded.url, "--",
+                *py("import time\nfor i in range(30): print(i, flush=True); time.sleep(0.05)"), env=env)
+    wait_until(lambda: http_get(guarded.http + "/v1/jobs/live", WATCH)[0] == 200, what="job")
+    watch = popen("watch", "live", "--server", guarded.url, "--token", WATCH, env=env)
+    assert job.wait(60) == 0
+    out, err = watch.communicate(timeout=30)
+    assert out == b"".join(b"%d\n" % i for i in range(30)), err
