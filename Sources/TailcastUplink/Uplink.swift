@@ -115,7 +115,8 @@ public final class Uplink: Sendable {
                 self.progress?.markAllUnsent()
                 onWelcome()
             case .error(let error):
-                self.refusal.withLock { $0 = error }
+                if Self.isFinal(error) { self.refusal.withLock { $0 = error } }
+                self.logger.warning("server: \(error.message)")
                 return
             default:
                 return
@@ -135,10 +136,7 @@ public final class Uplink: Sendable {
                             self.wake.notify()
                         case .error(let error):
                             self.logger.warning("server: \(error.message)")
-                            // Reconnecting would only meet the same answer: stop, keep the spool, say why.
-                            if ["job_conflict", "bad_message", "gap", "limit"].contains(error.code) {
-                                self.refusal.withLock { $0 = error }
-                            }
+                            if Self.isFinal(error) { self.refusal.withLock { $0 = error } }
                         default:
                             continue
                         }
@@ -149,6 +147,12 @@ public final class Uplink: Sendable {
                 group.cancelAll()
             }
         }
+    }
+
+    /// Refusals that reconnecting would only meet again: stop, keep the spool, say why. Everything else
+    /// (`storage`: a full disk on the server, `replaced`, errors without a code we know) is retried.
+    static func isFinal(_ error: ControlMessage.ErrorReport) -> Bool {
+        ["job_conflict", "bad_message", "gap", "limit", "unauthorized", "forbidden", "subprotocol"].contains(error.code)
     }
 
     /// Sends spool records, then the end, as the state machine decides.

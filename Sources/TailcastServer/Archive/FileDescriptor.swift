@@ -94,6 +94,8 @@ enum POSIXFile {
             close(fd)
         } catch {
             close(fd)
+            // A full disk must not leave half-written temporaries taking the space that would free it.
+            unlink(temporary)
             throw error
         }
         guard rename(temporary, path) == 0 else { throw ArchiveError(operation: "rename", path: path, errno: errno) }

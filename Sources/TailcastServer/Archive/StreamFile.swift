@@ -73,7 +73,14 @@ public final class StreamFile: Sendable {
         guard end > size else { return 0 }
         let skip = Int(size - offset)
         let fresh = bytes.getSlice(at: bytes.readerIndex + skip, length: bytes.readableBytes - skip)!
-        try POSIXFile.pwriteAll(self.dataFD, fresh, at: size, path: self.dataPath)
+        do {
+            try POSIXFile.pwriteAll(self.dataFD, fresh, at: size, path: self.dataPath)
+        } catch {
+            // A full disk can take part of a write: cut it off, so the file holds exactly what was
+            // accepted and the agent's resend starts where the file ends.
+            _ = ftruncate(self.dataFD, off_t(size))
+            throw error
+        }
         var mark: Mark?
         // Written without adding to a time an agent chose, which could overflow.
         if let lastMark, timeMs >= lastMark.timeMs, timeMs - lastMark.timeMs < Wire.timeMarkResolutionMs {
@@ -83,7 +90,13 @@ public final class StreamFile: Sendable {
             var record = ByteBuffer()
             record.writeInteger(size, endianness: .little)
             record.writeInteger(timeMs, endianness: .little)
-            try POSIXFile.pwriteAll(self.indexFD, record, at: indexSize, path: self.indexPath)
+            do {
+                try POSIXFile.pwriteAll(self.indexFD, record, at: indexSize, path: self.indexPath)
+            } catch {
+                _ = ftruncate(self.indexFD, off_t(indexSize))
+                _ = ftruncate(self.dataFD, off_t(size))
+                throw error
+            }
         }
         self.state.withLock { state in
             state.size = end

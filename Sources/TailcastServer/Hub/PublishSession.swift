@@ -29,6 +29,8 @@ struct PublishSession {
             }
         } catch let refusal as LiveJob.PublishRefusal {
             return try await outbound.refuse(CloseCode.jobConflict, "job_conflict", refusal.description)
+        } catch let error as ArchiveError {
+            return try await self.refuseForStorage(error, outbound: outbound, logger: self.logger)
         }
         var logger = self.logger
         logger[metadataKey: "job"] = "\(hello.job)"
@@ -44,7 +46,7 @@ struct PublishSession {
 
         var streams: [UInt32: StreamFile] = [:]
         let (syncRequests, requestSync) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let acknowledger = Acknowledger(interval: self.configuration.ackInterval)
+        let acknowledger = Acknowledger(interval: self.configuration.ackInterval, metrics: self.metrics)
 
         let jobLogger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -57,10 +59,7 @@ struct PublishSession {
                         try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
                     }
                 } catch let error as ArchiveError {
-                    // Nothing more can be acknowledged: tell the agent, which keeps its spool and retries.
-                    jobLogger.error("storage failed: \(error)")
-                    self.metrics.storageErrors.increment()
-                    try? await outbound.refuse(CloseCode.storageUnavailable, "storage", "the server cannot store data: \(error)")
+                    try? await self.refuseForStorage(error, outbound: outbound, logger: jobLogger)
                 }
             }
             defer { requestSync.finish() }
@@ -130,12 +129,20 @@ struct PublishSession {
             } catch is LiveJob.Replaced {
                 try await outbound.refuse(CloseCode.replaced, "replaced", "a newer connection of this run took over")
             } catch let error as ArchiveError {
-                logger.error("storage failed: \(error)")
-                self.metrics.storageErrors.increment()
-                try await outbound.refuse(CloseCode.storageUnavailable, "storage", "the server cannot store data: \(error)")
+                try await self.refuseForStorage(error, outbound: outbound, logger: logger)
             }
             group.cancelAll()
         }
+    }
+
+    /// Nothing more can be acknowledged: say why in the log and metrics, and tell the agent, which keeps
+    /// its spool and reconnects with backoff; watchers go on reading what is archived.
+    private func refuseForStorage(_ error: ArchiveError, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        let why = error.isNoSpace ? "the disk is full" : "the archive cannot be written"
+        logger.error("\(why): \(error); not acknowledging until writes succeed again")
+        self.metrics.storageErrors.increment()
+        self.metrics.storageFailing.record(1)
+        try await outbound.refuse(CloseCode.storageUnavailable, "storage", "\(why) on the server (\(error)); retrying")
     }
 
     struct Refusal: Error {
@@ -148,9 +155,13 @@ struct PublishSession {
 /// Owns the fsync-then-ack step: fsync runs on NIO's blocking thread pool, never on the cooperative pool.
 actor Acknowledger {
     let interval: Duration
+    let metrics: ServerMetrics
     private(set) var streams: [UInt32: StreamFile] = [:]
 
-    init(interval: Duration) { self.interval = interval }
+    init(interval: Duration, metrics: ServerMetrics) {
+        self.interval = interval
+        self.metrics = metrics
+    }
 
     func track(_ id: UInt32, _ file: StreamFile) { self.streams[id] = file }
 
@@ -158,6 +169,7 @@ actor Acknowledger {
         let durable = try await NIOThreadPool.singleton.runIfActive {
             try streams.mapValues { try $0.sync() }
         }
+        self.metrics.storageFailing.record(0)
         return ControlMessage.Ack(offsets: Dictionary(uniqueKeysWithValues: durable.map { (String($0.key), $0.value) }))
     }
 }

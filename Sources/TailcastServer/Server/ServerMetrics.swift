@@ -7,4 +7,6 @@ struct ServerMetrics: Sendable {
     let bytesArchived = Counter(label: "tailcast_archived_bytes_total")
     let bytesRelayed = Counter(label: "tailcast_relayed_bytes_total")
     let storageErrors = Counter(label: "tailcast_storage_errors_total")
+    /// 1 while the archive cannot be written (disk full, I/O error): nothing is acknowledged then.
+    let storageFailing = Gauge(label: "tailcast_storage_failing")
 }
