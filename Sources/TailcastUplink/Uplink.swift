@@ -47,6 +47,7 @@ public final class Uplink: Sendable {
     private let machine: Mutex<UplinkStateMachine>
     private let wake = WakeSignal()
     private let refusal = Mutex<ControlMessage.ErrorReport?>(nil)
+    private let welcomed = Atomic<Bool>(false)
 
     public init(configuration: Configuration, spool: Spool, progress: ProgressTracker?, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.configuration = configuration
@@ -54,11 +55,15 @@ public final class Uplink: Sendable {
         self.progress = progress
         self.logger = logger
         self.onEvent = onEvent
-        self.machine = Mutex(UplinkStateMachine(flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged))
+        self.machine = Mutex(UplinkStateMachine(
+            flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged, start: spool.releasedPosition))
     }
 
     /// What the server holds durably, per stream id.
     public var acknowledgedOffsets: [UInt32: UInt64] { self.machine.withLock { $0.acknowledgedOffsets } }
+
+    /// True once a server has welcomed this uplink (so `acknowledgedOffsets` reflect what it holds).
+    public var hasConnected: Bool { self.welcomed.load(ordering: .acquiring) }
 
     /// Bytes written by the job that the server has not acknowledged yet.
     public var pendingBytes: UInt64 {
@@ -113,6 +118,7 @@ public final class Uplink: Sendable {
                 let durable = Dictionary(welcome.streams.compactMap { s in ids[s.name].map { ($0, s.size) } }, uniquingKeysWith: max)
                 self.machine.withLock { $0.connected(durable: durable, ended: welcome.ended) }
                 self.progress?.markAllUnsent()
+                self.welcomed.store(true, ordering: .releasing)
                 onWelcome()
             case .error(let error):
                 if Self.isFinal(error) { self.refusal.withLock { $0 = error } }

@@ -50,10 +50,12 @@ public struct UplinkStateMachine {
     /// Progress redraws are coalesced: at most one progress message per interval.
     public let progressInterval: Duration = .milliseconds(250)
 
-    public init(flushWindow: Duration, maxUnacknowledged: UInt64, fullBatchBytes: UInt64 = 32 << 10) {
+    /// `start`: the spool position before which the server already holds everything (a reopened spool).
+    public init(flushWindow: Duration, maxUnacknowledged: UInt64, fullBatchBytes: UInt64 = 32 << 10, start: UInt64 = 0) {
         self.flushWindow = flushWindow
         self.maxUnacknowledged = maxUnacknowledged
         self.fullBatchBytes = fullBatchBytes
+        self.acknowledgedPosition = start
     }
 
     /// Connected and welcomed: `durable` is what the server already holds per stream id.

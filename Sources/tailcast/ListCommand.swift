@@ -8,7 +8,7 @@ struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
         abstract: "List jobs: what ran, what runs, how it ended.",
-        discussion: "States: running (an agent is connected), exited N / killed by signal N, lost contact (no agent, no end yet)."
+        discussion: "States: running (an agent is connected), exited N / killed by signal N, agent lost (no agent connected and no exit status: it was killed, crashed, or lost its network; `tailcast flush` on its machine delivers what its spool kept)."
     )
 
     @OptionGroup var server: ServerOption
@@ -42,7 +42,7 @@ struct ListCommand: AsyncParsableCommand {
             let state: String
             switch job.state {
             case .running: state = "running"
-            case .lost: state = "lost contact"
+            case .lost: state = "agent lost"
             case .exited: state = job.exit?.description ?? "exited"
             }
             let end = job.endedAtMs ?? (job.state == .running ? now : job.lastSeenMs)

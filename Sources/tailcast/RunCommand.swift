@@ -69,6 +69,10 @@ struct RunCommand: AsyncParsableCommand {
         )
         let hello = ControlMessage.Hello(job: jobID, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
         let spoolRoot = self.spoolDir ?? ProcessInfo.processInfo.environment["TAILCAST_SPOOL"] ?? Self.defaultSpoolRoot()
+        let abandoned = Spool.abandoned(under: spoolRoot)
+        if !abandoned.isEmpty {
+            notice("\(abandoned.count) earlier run(s) left undelivered output in \(spoolRoot); `tailcast flush` sends it")
+        }
         let spool: Spool
         do {
             spool = try Spool(directory: "\(spoolRoot)/\(jobID)-\(runID.prefix(8))", hello: hello, streams: streams, maxBytes: self.spoolMaxMib << 20)
@@ -96,6 +100,8 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let delivery = Task { await uplink.run() }
+        let sealer = Task { await spool.keepSealed() }
+        defer { sealer.cancel() }
 
         let runner = JobRunner(
             options: .init(command: self.command, usePTY: !self.noPty, mirror: !self.quiet, environment: environment),

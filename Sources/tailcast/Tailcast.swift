@@ -13,7 +13,7 @@ struct Tailcast: AsyncParsableCommand {
             Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token); 64 bad usage.
             """,
         version: version,
-        subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self]
+        subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self, FlushCommand.self]
     )
 }
 

@@ -68,4 +68,35 @@ import TailcastProtocol
         #expect(manifest.exit == ExitStatus(signal: 9) && manifest.endedAtMs == 5)
         #expect(manifest.streams.map(\.name) == ["stdout", "stderr"])
     }
+
+    @Test func reopensWhatAKilledAgentLeftAfterTheReleasedPart() throws {
+        var spool: Spool? = try makeSpool(maxBytes: 64 << 20)
+        let directory = spool!.directory
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // 3 MiB in records of ~100 KiB, one of them bigger than a batch; the first ~2 MiB released.
+        var position: UInt64 = 0
+        for index in 0..<30 {
+            let size = index == 25 ? 400_000 : 100_000
+            append(spool!, index % 2 == 0 ? 1 : 2, String(repeating: Character(UnicodeScalar(65 + index % 26)!), count: size), UInt64(index) * 100)
+            let end = spool!.seal()
+            if index == 19 { position = end }
+        }
+        spool!.release(upTo: position)
+        let sizes = spool!.streamSizes
+        #expect(throws: SpoolError.self) { try Spool(reopening: directory) }  // still locked by its writer
+        // A crash mid-write leaves a torn record at the end.
+        let handle = FileHandle(forWritingAtPath: directory + "/spool.bin")!
+        handle.seekToEndOfFile()
+        handle.write(Data([0x01, 0x85, 0x80]))
+        try handle.close()
+        spool = nil
+
+        let reopened = try Spool(reopening: directory)
+        #expect(reopened.streamSizes == sizes)
+        // Reading from the start skips the released part, which is a hole where the file system can punch one.
+        let (chunks, _) = try reopened.read(from: 0, maxBytes: 64 << 20)
+        #expect(chunks.count == 10)
+        #expect(chunks.first.map { String(buffer: $0.bytes).first } == "U")
+        #expect(chunks.map(\.bytes.readableBytes).reduce(0, +) == 1_300_000)
+    }
 }

@@ -60,13 +60,90 @@ public final class Spool: Sendable {
         self.directory = directory
         self.maxBytes = maxBytes
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/spool.bin"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpoolError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        self.fd = fd
+        self.fd = try Self.openLocked(directory + "/spool.bin", flags: O_CREAT | O_TRUNC)
         let manifest = Manifest(hello: hello, streams: streams)
         self.state = Mutex(State(manifest: manifest, streamSizes: Dictionary(uniqueKeysWithValues: streams.map { ($0.stream, 0) }), fileSize: 0))
         try self.saveManifest()
+    }
+
+    /// Reopens the spool an agent left behind (it was killed, or gave up waiting), to deliver what is in
+    /// it. Acknowledged records were punched out up to a record boundary and read as zeros, which no
+    /// record starts with (stream ids start at 1); a record torn by a crash at the end is cut off.
+    /// Throws `SpoolError.busy` while the agent that wrote it still runs (it holds a lock on spool.bin).
+    public init(reopening directory: String) throws {
+        self.directory = directory
+        self.maxBytes = .max
+        let manifest: Manifest
+        do {
+            manifest = try ProtocolJSON.decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/job.json")))
+        } catch {
+            throw SpoolError("\(directory) is not a tailcast spool: job.json: \(error)")
+        }
+        let fd = try Self.openLocked(directory + "/spool.bin", flags: 0)
+        self.fd = fd
+        var sizes = Dictionary(uniqueKeysWithValues: manifest.streams.map { ($0.stream, UInt64(0)) })
+        var position: UInt64 = 0
+        var released: UInt64 = 0
+        let length = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+        var want = Wire.maxBatchBytes + 64
+        scan: while position < length {
+            var buffer = ByteBuffer()
+            want = Int(min(UInt64(want), length - position))
+            _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                max(0, pread(fd, raw.baseAddress!, want, off_t(position)))
+            }
+            let zeros = buffer.readableBytesView.prefix { $0 == 0 }.count
+            if zeros > 0 {
+                position += UInt64(zeros)
+                released = position
+                continue
+            }
+            var consumed = 0
+            while buffer.readableBytes > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) != 0 {
+                guard let stream = buffer.readUVarint(), let offset = buffer.readUVarint(), buffer.readUVarint() != nil,
+                    let count = buffer.readUVarint(), buffer.readSlice(length: Int(count)) != nil
+                else {
+                    if consumed > 0 { break }
+                    // One record longer than what was read: read it whole, unless the file ends first.
+                    if UInt64(want) < length - position {
+                        want *= 2
+                        continue scan
+                    }
+                    break scan
+                }
+                sizes[UInt32(truncatingIfNeeded: stream)] = max(sizes[UInt32(truncatingIfNeeded: stream)] ?? 0, offset + count)
+                consumed = buffer.readerIndex
+            }
+            position += UInt64(consumed)
+            want = Wire.maxBatchBytes + 64
+        }
+        if position < length { _ = ftruncate(fd, off_t(position)) }
+        var state = State(manifest: manifest, streamSizes: sizes, fileSize: position)
+        state.releasedUpTo = released
+        state.punchedUpTo = released
+        self.state = Mutex(state)
+    }
+
+    /// Spools under `root` whose agent is gone (nobody holds their lock): output `tailcast flush` can deliver.
+    public static func abandoned(under root: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.sorted().map { "\(root)/\($0)" }.filter { directory in
+            let fd = Glibc.open(directory + "/spool.bin", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            return flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+    }
+
+    /// Opens spool.bin and takes its lock, which the kernel drops when the agent dies, even by kill -9.
+    private static func openLocked(_ path: String, flags: Int32) throws -> Int32 {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | flags, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw SpoolError.busy(path)
+        }
+        return fd
     }
 
     deinit { close(self.fd) }
@@ -146,6 +223,17 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Writes each collecting record to disk `delay` after output arrives, until cancelled: without it a
+    /// burst followed by silence would sit in memory while no uplink reads (the server is down), and a
+    /// kill -9 of the agent would lose it. Records still cover about one time mark each.
+    public func keepSealed(delay: Duration = .milliseconds(25)) async {
+        for await _ in self.changes() {
+            try? await Task.sleep(for: delay)
+            if Task.isCancelled { return }
+            _ = self.seal()
+        }
+    }
+
     /// Where the spool would end if it were sealed now (near enough: a record's header is not counted).
     /// The uplink has work while it has sent less than this, and sees how much is waiting.
     public var extent: UInt64 {
@@ -188,11 +276,15 @@ public final class Spool: Sendable {
         return id
     }
 
+    /// The server holds every record before this position (as far as this spool knows).
+    public var releasedPosition: UInt64 { self.state.withLock { $0.releasedUpTo } }
+
     /// Sizes of every stream: what the job has written.
     public var streamSizes: [UInt32: UInt64] { self.state.withLock { $0.streamSizes } }
 
     /// Reads whole records from `position` up to about `maxBytes`; returns them and the position after.
-    public func read(from position: UInt64, maxBytes: Int) throws -> (chunks: [DataChunk], end: UInt64) {
+    public func read(from start: UInt64, maxBytes: Int) throws -> (chunks: [DataChunk], end: UInt64) {
+        var position = start
         let fileSize = self.state.withLock { $0.fileSize }
         guard position < fileSize else { return ([], position) }
         var want = Int(min(UInt64(maxBytes + 64), fileSize - position))
@@ -206,6 +298,12 @@ public final class Spool: Sendable {
             var chunks: [DataChunk] = []
             var consumed = 0
             while buffer.readableBytes > 0 {
+                // Zeros are a released part punched out (see `init(reopening:)`): no record starts with one.
+                if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0 {
+                    buffer.moveReaderIndex(forwardBy: 1)
+                    consumed = buffer.readerIndex
+                    continue
+                }
                 let start = buffer.readerIndex
                 guard let stream = buffer.readUVarint(), let offset = buffer.readUVarint(), let time = buffer.readUVarint(),
                     let length = buffer.readUVarint(), let bytes = buffer.readSlice(length: Int(length))
@@ -218,6 +316,12 @@ public final class Spool: Sendable {
                 if consumed >= maxBytes { break }
             }
             if !chunks.isEmpty { return (chunks, position + UInt64(consumed)) }
+            if consumed > 0 {
+                position += UInt64(consumed)
+                guard position < fileSize else { return ([], position) }
+                want = Int(min(UInt64(maxBytes + 64), fileSize - position))
+                continue
+            }
             // A single record larger than what we read: read it whole. Records are written whole, so
             // one that does not parse from everything there is would be damage, not a short read.
             guard want < Int(fileSize - position) else { throw SpoolError("damaged spool record at \(position) in \(self.directory)") }
@@ -229,10 +333,10 @@ public final class Spool: Sendable {
     public func release(upTo position: UInt64) {
         self.state.withLock { state in
             state.releasedUpTo = max(state.releasedUpTo, position)
-            // Whole MiB at a time: fewer calls, and the file system frees whole blocks anyway.
-            let block: UInt64 = 1 << 20
-            let end = state.releasedUpTo / block * block
-            guard end > state.punchedUpTo else { return }
+            // A MiB or more at a time: fewer calls. The hole ends on a record boundary (only whole blocks
+            // are freed; the rest reads as zeros), so a reopened spool finds the next record after it.
+            let end = state.releasedUpTo
+            guard end >= state.punchedUpTo + (1 << 20) else { return }
             if tailcast_punch_hole(self.fd, off_t(state.punchedUpTo), off_t(end - state.punchedUpTo)) == 0 {
                 state.punchedUpTo = end
             }
@@ -266,5 +370,12 @@ public final class Spool: Sendable {
 
 public struct SpoolError: Error, CustomStringConvertible {
     public var description: String
+    public var isBusy = false
     init(_ description: String) { self.description = description }
+
+    static func busy(_ path: String) -> SpoolError {
+        var error = SpoolError("\(path) is in use by a running tailcast")
+        error.isBusy = true
+        return error
+    }
 }
