@@ -42,9 +42,15 @@ struct WatchSession {
         let serial = self.hub.nextSerial()
         let wakeUps = job.subscribe(serial)
         self.metrics.watchersConnected.increment()
+        var logger = self.logger
+        logger[metadataKey: "job"] = "\(request.job)"
+        logger.info("watcher connected")
         defer {
             job.unsubscribe(serial)
             self.metrics.watchersConnected.decrement()
+            // A watcher that stops answering pings (asleep, stopped, cut off) is closed by the ping
+            // check; it resumes by offset when it comes back, and never held the agent or others back.
+            logger.info("watcher disconnected")
         }
         try await outbound.write(.text(ControlMessage.job(job.info).encoded()))
 
