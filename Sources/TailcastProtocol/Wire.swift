@@ -34,8 +34,10 @@ public enum CloseCode {
     public static let jobConflict: UInt16 = 4009
     /// A newer connection of the same run took over.
     public static let replaced: UInt16 = 4010
-    /// A configured limit was hit (streams per job, connections).
+    /// A configured limit was hit (streams or bytes per job, jobs): retrying meets the same answer.
     public static let limit: UInt16 = 4029
+    /// The server has all the connections it takes (`serve --max-connections`): retry later.
+    public static let busy: UInt16 = 4429
     /// The server cannot store data right now (disk full, I/O error).
     public static let storageUnavailable: UInt16 = 4503
 }

@@ -143,6 +143,10 @@ public final class Watcher: Sendable {
                         self.state.withLock { $0.outcome = .finished(finished.exit) }
                     case .caughtUp(let caughtUp):
                         self.state.withLock { $0.outcome = .caughtUp(caughtUp.state) }
+                    case .error(let error) where error.code == "busy":
+                        // Full for now: the follow loop retries with backoff.
+                        self.onNotice(error.message)
+                        return
                     case .error(let error):
                         self.state.withLock { $0.outcome = .refused(code: error.code, message: error.message) }
                     default:

@@ -60,11 +60,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ping every connection this often, in seconds: below the idle timeout of any proxy in front.", valueName: "seconds"))
     var pingInterval: Double = 20
 
+    @Option(help: ArgumentHelp("Most WebSocket connections at once, agents and watchers together; more are told to retry later.", valueName: "n"))
+    var maxConnections = 4096
+
+    @Option(help: ArgumentHelp("Most jobs the archive holds; agents of new jobs are refused beyond it.", valueName: "n"))
+    var maxJobs = 100_000
+
+    @Option(help: ArgumentHelp("Most bytes one job may archive, all its streams together.", valueName: "bytes"))
+    var maxJobBytes: UInt64 = 1 << 40
+
+    @Option(help: ArgumentHelp("Most streams (files, for tail) in one job.", valueName: "n"))
+    var maxStreamsPerJob = 10_000
+
     func validate() throws {
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
         guard self.maxMessageBytes >= 64 << 10 else { throw ValidationError("--max-message-bytes must be at least 65536") }
         guard (1...10_000).contains(self.ackIntervalMs) else { throw ValidationError("--ack-interval-ms must be between 1 and 10000") }
+        guard self.maxConnections >= 1, self.maxJobs >= 1, self.maxJobBytes >= 1, self.maxStreamsPerJob >= 1 else {
+            throw ValidationError("--max-connections, --max-jobs, --max-job-bytes and --max-streams-per-job must be at least 1")
+        }
         guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
         for token in self.publishToken + self.watchToken {
             if let problem = AccessTokens.problem(with: token) { throw ValidationError("--publish-token/--watch-token: \(problem)") }
@@ -112,11 +127,15 @@ struct ServeCommand: AsyncParsableCommand {
             notice("\(self.tokensFile!) holds no tokens: refusing to start open to everyone by accident")
             throw ExitCode(ExitCodes.failure)
         }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: self.host, port: self.port, dataDirectory: self.data, maxMessageBytes: self.maxMessageBytes,
             ackInterval: .milliseconds(self.ackIntervalMs), pingInterval: .milliseconds(Int(self.pingInterval * 1000)),
             access: access, tls: tls
         )
+        configuration.maxConnections = self.maxConnections
+        configuration.maxJobs = self.maxJobs
+        configuration.maxJobBytes = self.maxJobBytes
+        configuration.maxStreamsPerJob = self.maxStreamsPerJob
         let app: any ApplicationProtocol
         do {
             app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)

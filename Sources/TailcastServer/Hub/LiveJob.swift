@@ -59,6 +59,9 @@ public final class LiveJob: Sendable {
 
     var streamCount: Int { self.state.withLock { $0.files.count } }
 
+    /// Bytes archived, all streams together.
+    var totalBytes: UInt64 { self.state.withLock { $0.files.reduce(0) { $0 + $1.size } } }
+
     func file(named name: String) -> StreamFile? {
         self.state.withLock { $0.files.first { $0.name == name } }
     }

@@ -21,7 +21,7 @@ struct PublishSession {
         let job: LiveJob
         let welcome: ControlMessage.Welcome
         do {
-            job = try self.hub.jobForPublisher(hello)
+            job = try self.hub.jobForPublisher(hello, maxJobs: self.configuration.maxJobs)
             let attached = try job.attachPublisher(hello, connection: serial)
             welcome = attached.welcome
             if attached.replaced != nil {
@@ -29,6 +29,9 @@ struct PublishSession {
             }
         } catch let refusal as LiveJob.PublishRefusal {
             return try await outbound.refuse(CloseCode.jobConflict, "job_conflict", refusal.description)
+        } catch let full as JobLimitReached {
+            self.logger.warning("refused a new job: the archive holds \(full.limit) jobs (--max-jobs)")
+            return try await outbound.refuse(CloseCode.limit, "limit", "the server holds its limit of \(full.limit) jobs (serve --max-jobs)")
         } catch let error as ArchiveError {
             return try await self.refuseForStorage(error, outbound: outbound, logger: self.logger)
         }
@@ -69,6 +72,12 @@ struct PublishSession {
                     case .binary(let buffer):
                         let chunks = try DataMessage.decode(buffer)
                         var added = 0
+                        let incoming = chunks.reduce(UInt64(0)) { $0 + UInt64($1.bytes.readableBytes) }
+                        if job.totalBytes + incoming > self.configuration.maxJobBytes {
+                            throw Refusal(
+                                code: CloseCode.limit, name: "limit",
+                                message: "the job would pass its limit of \(self.configuration.maxJobBytes) bytes (serve --max-job-bytes)")
+                        }
                         for chunk in chunks {
                             guard let file = streams[chunk.stream] else {
                                 throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "data for stream \(chunk.stream), which was not opened")

@@ -12,6 +12,12 @@ public struct ServerConfiguration: Sendable {
     /// At most one fsync and acknowledgement per agent per interval.
     public var ackInterval: Duration
     public var maxStreamsPerJob: Int
+    /// WebSocket connections at once, agents and watchers together.
+    public var maxConnections: Int
+    /// Jobs the archive may hold; agents of new jobs are refused beyond it.
+    public var maxJobs: Int
+    /// Bytes one job may archive, all streams together.
+    public var maxJobBytes: UInt64
     /// Ping idle connections this often, well inside the 60 s idle timeouts of common proxies.
     public var pingInterval: Duration
     /// Tokens and their roles; empty means no checks (loopback only, see `serve`).
@@ -26,6 +32,9 @@ public struct ServerConfiguration: Sendable {
         maxMessageBytes: Int = Wire.defaultMaxMessageBytes,
         ackInterval: Duration = .milliseconds(200),
         maxStreamsPerJob: Int = 10_000,
+        maxConnections: Int = 4096,
+        maxJobs: Int = 100_000,
+        maxJobBytes: UInt64 = 1 << 40,
         pingInterval: Duration = .seconds(20),
         access: AccessTokens = AccessTokens(),
         tls: TLSConfiguration? = nil
@@ -36,6 +45,9 @@ public struct ServerConfiguration: Sendable {
         self.maxMessageBytes = maxMessageBytes
         self.ackInterval = ackInterval
         self.maxStreamsPerJob = maxStreamsPerJob
+        self.maxConnections = maxConnections
+        self.maxJobs = maxJobs
+        self.maxJobBytes = maxJobBytes
         self.pingInterval = pingInterval
         self.access = access
         self.tls = tls

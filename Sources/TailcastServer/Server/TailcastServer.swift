@@ -57,7 +57,10 @@ public enum TailcastServer {
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
         }
 
+        let connections = ConnectionGate(limit: configuration.maxConnections)
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
+            guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
+            defer { connections.leave() }
             if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .publish)
             if try await outbound.refuseUnless(decision, logger: context.logger) { return }
@@ -65,6 +68,8 @@ public enum TailcastServer {
                 .run(inbound: inbound, outbound: outbound)
         }
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
+            guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
+            defer { connections.leave() }
             if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .watch)
             if try await outbound.refuseUnless(decision, logger: context.logger) { return }
