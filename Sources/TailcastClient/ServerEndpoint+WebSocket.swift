@@ -38,7 +38,9 @@ extension ServerEndpoint {
         try await withTaskCancellationHandler {
             try await attempt.outcome()
         } onCancel: {
+            // The library may not notice cancellation while it waits for an answer; we stop waiting.
             run.cancel()
+            attempt.finish(with: .failure(CancellationError()))
         }
     }
 

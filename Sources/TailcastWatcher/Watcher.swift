@@ -52,6 +52,9 @@ public final class Watcher: Sendable {
         var ids: [UInt32: String] = [:]
         var outcome: Outcome?
         var connectedOnce = false
+        /// Connections the server answered: a connection that worked resets the reconnect backoff,
+        /// however it ended.
+        var welcomes = 0
     }
 
     let options: Options
@@ -84,6 +87,7 @@ public final class Watcher: Sendable {
         var attempt = 0
         while true {
             try Task.checkCancellation()
+            let welcomedBefore = self.state.withLock { $0.welcomes }
             do {
                 try await self.connectOnce()
                 attempt = 0
@@ -95,6 +99,7 @@ public final class Watcher: Sendable {
                 }
             }
             if let outcome = self.state.withLock({ $0.outcome }) { return outcome }
+            if self.state.withLock({ $0.welcomes }) > welcomedBefore { attempt = 0 }
             attempt += 1
             if attempt == 1 { self.onNotice("connection lost; reconnecting and resuming where it stopped") }
             try await Task.sleep(for: .milliseconds(min(5000, 100 << min(attempt, 6))))
@@ -128,7 +133,10 @@ public final class Watcher: Sendable {
                 case .text(let text):
                     switch try ControlMessage.decode(text) {
                     case .job(let job):
-                        self.state.withLock { $0.connectedOnce = true }
+                        self.state.withLock {
+                            $0.connectedOnce = true
+                            $0.welcomes += 1
+                        }
                         self.output.progress(job.progress)
                     case .progress(let progress):
                         self.output.progress(progress.bars)

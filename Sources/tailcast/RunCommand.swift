@@ -35,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where undelivered output is kept (env TAILCAST_SPOOL).", valueName: "dir"))
     var spoolDir: String?
 
-    @Option(help: ArgumentHelp("Most undelivered output kept on disk, in MiB; beyond it new output is dropped and the gap marked.", valueName: "MiB"))
+    @Option(help: ArgumentHelp("Most undelivered output kept on disk, in MiB; beyond it the oldest output not yet sent is given up, and a line in the stream says how much was lost there.", valueName: "MiB"))
     var spoolMaxMib: UInt64 = 1024
 
     @Flag(help: "Do not look for progress bars in the output (explicit `tailcast progress` still works).")
@@ -90,7 +90,10 @@ struct RunCommand: AsyncParsableCommand {
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
         let uplink = Uplink(
-            configuration: .init(endpoint: self.server.endpoint, flushWindow: .milliseconds(self.flushWindowMs)),
+            // At most half the spool in flight: the other half can always give up its oldest when full.
+            configuration: .init(
+                endpoint: self.server.endpoint, flushWindow: .milliseconds(self.flushWindowMs),
+                maxUnacknowledged: min(64 << 20, (self.spoolMaxMib << 20) / 2)),
             spool: spool, progress: progress, logger: logger
         ) { event in
             switch event {

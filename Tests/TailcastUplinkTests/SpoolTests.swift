@@ -99,4 +99,83 @@ import TailcastProtocol
         #expect(chunks.first.map { String(buffer: $0.bytes).first } == "U")
         #expect(chunks.map(\.bytes.readableBytes).reduce(0, +) == 1_300_000)
     }
+
+    /// Reads every chunk the uplink would send, checking each stream arrives contiguous from 0.
+    func delivered(_ spool: Spool, from start: UInt64 = 0) throws -> [UInt32: [UInt8]] {
+        var streams: [UInt32: [UInt8]] = [:]
+        var position = start
+        while true {
+            let (chunks, end) = try spool.read(from: position, maxBytes: 1 << 20)
+            if chunks.isEmpty { break }
+            for chunk in chunks {
+                #expect(chunk.offset == UInt64(streams[chunk.stream, default: []].count), "contiguous stream \(chunk.stream)")
+                streams[chunk.stream, default: []] += Array(chunk.bytes.readableBytesView)
+            }
+            position = end
+        }
+        return streams
+    }
+
+    @Test func aFullSpoolKeepsTheNewestAndMarksWhatWasLost() throws {
+        let spool = try makeSpool(maxBytes: 64 << 10)
+        defer { spool.remove() }
+        var written: [UInt32: [UInt8]] = [:]
+        for index in 0..<2000 {
+            let stream: UInt32 = index % 3 == 0 ? 2 : 1
+            let line = Array(String(format: "%05d %@\n", index, String(repeating: "z", count: index % 40)).utf8)
+            written[stream, default: []] += line
+            line.withUnsafeBytes { spool.append(stream: stream, bytes: $0, timeMs: UInt64(index) * 30) }
+        }
+        _ = spool.seal()
+        let streams = try delivered(spool)
+        for (stream, bytes) in streams {
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text.contains("bytes of output lost here"))
+            // The newest output is all there, at the end, unchanged.
+            let all = written[stream]!
+            let tail = Array(text.split(separator: "]\n").last!.utf8)
+            #expect(all.suffix(tail.count).elementsEqual(tail))
+            #expect(tail.count > 8 << 10)
+            #expect(UInt64(bytes.count) == spool.streamSizes[stream])
+        }
+        #expect(spool.unacknowledgedBytes <= 64 << 10)
+    }
+
+    @Test func evictionNeverTakesWhatTheUplinkHasRead() throws {
+        let spool = try makeSpool(maxBytes: 64 << 10)
+        defer { spool.remove() }
+        let line = Array(String(repeating: "r", count: 99).utf8) + [0x0A]
+        for index in 0..<500 { line.withUnsafeBytes { spool.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 30) } }
+        // The uplink read (and may have sent) all of it; nothing was acknowledged.
+        _ = spool.seal()
+        let (sent, _) = try spool.read(from: 0, maxBytes: 1 << 20)
+        #expect(sent.map(\.bytes.readableBytes).reduce(0, +) == 50_000)
+        for index in 0..<300 { line.withUnsafeBytes { spool.append(stream: 1, bytes: $0, timeMs: UInt64(10_000 + index) * 30) } }
+        _ = spool.seal()
+        let streams = try delivered(spool)
+        let text = String(decoding: streams[1]!, as: UTF8.self)
+        // The read part is intact; only output read after it was given up, marked, and the newest kept.
+        let read = String(repeating: String(repeating: "r", count: 99) + "\n", count: 500)
+        #expect(text.hasPrefix(read))
+        #expect(text.dropFirst(read.count).hasPrefix("\n[tailcast: "))
+        let newest = text.split(separator: "]\n").last!
+        #expect(newest.count % 100 == 0 && newest.count >= 5000)
+        #expect(newest == Substring(String(repeating: String(repeating: "r", count: 99) + "\n", count: newest.count / 100)))
+    }
+
+    @Test func anEvictedSpoolReopensWithTheSameStream() throws {
+        var spool: Spool? = try makeSpool(maxBytes: 32 << 10)
+        let directory = spool!.directory
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for index in 0..<3000 {
+            Array("line \(index)\n".utf8).withUnsafeBytes { spool!.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 25) }
+        }
+        _ = spool!.seal()
+        let before = try delivered(spool!)
+        let sizes = spool!.streamSizes
+        spool = nil
+        let reopened = try Spool(reopening: directory)
+        #expect(reopened.streamSizes == sizes)
+        #expect(try delivered(reopened) == before)
+    }
 }

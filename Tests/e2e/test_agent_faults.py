@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from conftest import popen, py, tailcast, wait_until
 
@@ -71,7 +72,8 @@ def test_agent_killed_while_connected_shows_agent_lost_and_flush_finishes(server
                   *py(WRITE_THEN_WAIT.format(n=n)), str(pid_file), env=env)
     expected = b"".join(b"kept %05d\n" % i for i in range(n))
     wait_until(lambda: server.jobs().get("cut", {}).get("state") == "running", what="job")
-    wait_until(lambda: spooled(env, "cut") > 0 and pid_file.exists(), what="output")
+    # Output reaches the spool file within 25 ms of being read; what the agent holds for less is lost with it.
+    wait_until(lambda: spooled(env, "cut") > len(expected) and pid_file.exists(), what="output in the spool")
     agent.send_signal(signal.SIGKILL)
     agent.wait()
     wait_until(lambda: server.jobs()["cut"]["state"] == "lost", timeout=30, what="the server to show the agent lost")
@@ -98,3 +100,54 @@ def test_flush_leaves_running_agents_alone_and_reports_an_unreachable_server(mak
     finally:
         if running.poll() is None:
             running.kill()
+
+
+BIG = ("import sys\n"
+       "for i in range(100000): sys.stdout.write('out %06d ' % i + 'q' * (i % 40) + '\\n')\n")
+BIG_EXPECTED = b"".join(b"out %06d " % i + b"q" * (i % 40) + b"\n" for i in range(100000))
+
+
+def check_newest_kept(archived):
+    """The stream: a marker where the oldest output was given up, then the newest output unchanged."""
+    assert b"bytes of output lost here: the agent's spool was full" in archived
+    head, _, newest = archived.rpartition(b"]\n")
+    assert len(newest) > 700_000 and BIG_EXPECTED.endswith(newest)
+    assert len(archived) < 1_200_000  # a 1 MiB spool, plus markers
+    lost = sum(int(part.split(b" bytes")[0]) for part in archived.split(b"[tailcast: ")[1:])
+    assert lost + len(newest) <= len(BIG_EXPECTED) and lost > 0
+    return lost
+
+
+def test_full_offline_spool_keeps_the_newest_output_and_marks_the_loss(make_server, env, tmp_path):
+    server = make_server()  # down while the job writes 3.2 MB into a 1 MiB spool
+    done = tmp_path / "done"
+    job = popen("run", "--job", "flood", "--no-pty", "--quiet", "--spool-max-mib", "1", "--wait", "60",
+                "--server", server.url, "--", *py(BIG + "sys.stdout.flush(); open(sys.argv[1], 'w').write('done')\nimport time; time.sleep(1)\n"),
+                str(done), env=env)
+    wait_until(done.exists, timeout=60, what="the job to write everything")
+    server.start()
+    assert job.wait(90) == 0, job.stderr.read()
+    lost = check_newest_kept(server.archived("flood"))
+    watch = tailcast("watch", "flood", "--server", server.url, env=env, timeout=30)
+    assert b"bytes of output lost here" in watch.stdout
+    print(f"1 MiB spool, {len(BIG_EXPECTED)} bytes written offline: {lost} given up (marked), newest kept")
+
+
+def test_evicted_spool_survives_a_killed_agent(make_server, env, tmp_path):
+    server = make_server()
+    done = tmp_path / "done"
+    agent = popen("run", "--job", "flood2", "--no-pty", "--quiet", "--spool-max-mib", "1", "--server", server.url, "--",
+                  *py(BIG + "sys.stdout.flush(); open(sys.argv[1], 'w').write('done')\nimport time; time.sleep(60)\n"), str(done), env=env)
+    wait_until(done.exists, timeout=60, what="the job to write everything")
+    # The agent still reads what the pipe holds: wait until the last line is in the spool file.
+    def last_line_spooled():
+        root = env["TAILCAST_SPOOL"]
+        return any(b"out 099999 " in (Path(root) / entry / "spool.bin").read_bytes()
+                   for entry in os.listdir(root) if entry.startswith("flood2-"))
+    wait_until(last_line_spooled, timeout=30, interval=0.2, what="the last line in the spool")
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    server.start()
+    flushed = tailcast("flush", "--server", server.url, env=env, timeout=90)
+    assert flushed.returncode == 0, flushed.stderr
+    check_newest_kept(server.archived("flood2"))

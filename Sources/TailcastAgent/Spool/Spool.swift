@@ -32,6 +32,8 @@ public final class Spool: Sendable {
         public var streams: [ControlMessage.Open]
         public var exit: ExitStatus?
         public var endedAtMs: UInt64?
+        /// Offset moves after evictions (see `EvictionPlan`), oldest first.
+        var adjustments: [EvictionPlan.Adjustment]?
     }
 
     struct State {
@@ -48,6 +50,36 @@ public final class Spool: Sendable {
         var releasedUpTo: UInt64 = 0
         /// Disk blocks before this position are freed.
         var punchedUpTo: UInt64 = 0
+        /// The uplink has read every record before this position: they may be on the server already,
+        /// so they are never evicted.
+        var readUpTo: UInt64 = 0
+        /// Holes left by evictions, not yet released, sorted and disjoint: they hold nothing the server needs.
+        var evicted: [Range<UInt64>] = []
+        /// Where eviction markers are, and how many bytes of output each stands for.
+        var markers: [UInt64: UInt64] = [:]
+
+        /// Adds a hole, merging it with those it touches (a later eviction can take an earlier marker).
+        mutating func addHole(_ hole: Range<UInt64>) {
+            var merged = hole
+            self.evicted.removeAll { other in
+                guard other.overlaps(merged) || other.upperBound == merged.lowerBound || merged.upperBound == other.lowerBound else { return false }
+                merged = min(other.lowerBound, merged.lowerBound)..<max(other.upperBound, merged.upperBound)
+                return true
+            }
+            self.evicted.append(merged)
+            self.evicted.sort { $0.lowerBound < $1.lowerBound }
+        }
+
+        /// Spool bytes the server may still need.
+        var unacknowledged: UInt64 {
+            let holes = self.evicted.reduce(0) { $0 + UInt64($1.clamped(to: self.releasedUpTo..<max(self.releasedUpTo, self.fileSize)).count) }
+            return self.fileSize - min(self.fileSize, self.releasedUpTo) - holes + UInt64(self.open?.bytes.count ?? 0)
+        }
+
+        /// A record's offset in the delivered stream, after the evictions since it was written.
+        func deliveredOffset(stream: UInt32, offset: UInt64, at position: UInt64) -> UInt64 {
+            (self.manifest.adjustments ?? []).reduce(offset) { $1.apply(stream: stream, offset: $0, at: position) }
+        }
     }
 
     public let directory: String
@@ -81,47 +113,30 @@ public final class Spool: Sendable {
         }
         let fd = try Self.openLocked(directory + "/spool.bin", flags: 0)
         self.fd = fd
-        var sizes = Dictionary(uniqueKeysWithValues: manifest.streams.map { ($0.stream, UInt64(0)) })
-        var position: UInt64 = 0
-        var released: UInt64 = 0
         let length = UInt64(max(0, lseek(fd, 0, SEEK_END)))
-        var want = Wire.maxBatchBytes + 64
-        scan: while position < length {
-            var buffer = ByteBuffer()
-            want = Int(min(UInt64(want), length - position))
-            _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                max(0, pread(fd, raw.baseAddress!, want, off_t(position)))
+        self.state = Mutex(State(manifest: manifest, streamSizes: Dictionary(uniqueKeysWithValues: manifest.streams.map { ($0.stream, 0) }), fileSize: length))
+        // Stream sizes from the records; the released part at the start reads as zeros.
+        var position: UInt64 = 0
+        var sizes: [UInt32: UInt64] = [:]
+        var firstRecord: UInt64?
+        while position < length {
+            guard let (records, end) = try? self.records(from: position, upTo: length, maxBytes: 1 << 20), end > position else { break }
+            for (at, chunk) in records {
+                firstRecord = firstRecord ?? at
+                let offset = self.state.withLock { $0.deliveredOffset(stream: chunk.stream, offset: chunk.offset, at: at) }
+                sizes[chunk.stream] = max(sizes[chunk.stream] ?? 0, offset + UInt64(chunk.bytes.readableBytes))
             }
-            let zeros = buffer.readableBytesView.prefix { $0 == 0 }.count
-            if zeros > 0 {
-                position += UInt64(zeros)
-                released = position
-                continue
-            }
-            var consumed = 0
-            while buffer.readableBytes > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) != 0 {
-                guard let stream = buffer.readUVarint(), let offset = buffer.readUVarint(), buffer.readUVarint() != nil,
-                    let count = buffer.readUVarint(), buffer.readSlice(length: Int(count)) != nil
-                else {
-                    if consumed > 0 { break }
-                    // One record longer than what was read: read it whole, unless the file ends first.
-                    if UInt64(want) < length - position {
-                        want *= 2
-                        continue scan
-                    }
-                    break scan
-                }
-                sizes[UInt32(truncatingIfNeeded: stream)] = max(sizes[UInt32(truncatingIfNeeded: stream)] ?? 0, offset + count)
-                consumed = buffer.readerIndex
-            }
-            position += UInt64(consumed)
-            want = Wire.maxBatchBytes + 64
+            position = end
         }
+        // What does not parse at the end is a record torn by a crash.
         if position < length { _ = ftruncate(fd, off_t(position)) }
-        var state = State(manifest: manifest, streamSizes: sizes, fileSize: position)
-        state.releasedUpTo = released
-        state.punchedUpTo = released
-        self.state = Mutex(state)
+        let released = firstRecord ?? position
+        self.state.withLock { state in
+            state.fileSize = position
+            state.streamSizes.merge(sizes) { max($0, $1) }
+            state.releasedUpTo = released
+            state.punchedUpTo = released
+        }
     }
 
     /// Spools under `root` whose agent is gone (nobody holds their lock): output `tailcast flush` can deliver.
@@ -155,21 +170,95 @@ public final class Spool: Sendable {
 
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk.
     public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64) {
+        var evicted = false
         let appended = self.state.withLock { state -> Bool in
-            let unacknowledged = state.fileSize - state.releasedUpTo + UInt64(state.open?.bytes.count ?? 0)
-            if unacknowledged + UInt64(bytes.count) > self.maxBytes {
-                // Full: the newest bytes are not kept; a visible note goes into the stream once room returns.
-                state.dropped[stream, default: 0] += UInt64(bytes.count)
-                return false
+            if state.unacknowledged + UInt64(bytes.count) > self.maxBytes {
+                // Full: give up the oldest output nobody has read (an eighth of the spool at a time, so
+                // this is rare), marked where it was. If all of it may be on the server already (the
+                // uplink read it), the newest bytes are not kept instead, marked once room returns.
+                let needed = state.unacknowledged + UInt64(bytes.count) - self.maxBytes
+                evicted = self.evictOldest(needed: max(needed, self.maxBytes / 8), state: &state)
+                if !evicted {
+                    state.dropped[stream, default: 0] += UInt64(bytes.count)
+                    return false
+                }
             }
-            if let dropped = state.dropped.removeValue(forKey: stream) {
-                let note = Array("\n[tailcast: \(dropped) bytes of output were dropped here: the agent's spool was full]\n".utf8)
-                self.add(note, stream: stream, timeMs: timeMs, state: &state)
-            }
+            self.noteDropped(stream: stream, timeMs: timeMs, state: &state)
             self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
             return true
         }
+        // Written after the records moved, never before: a crash in between then shows as a gap the
+        // server refuses, not as bytes it would take for others.
+        if evicted { try? self.saveManifest() }
         if appended { self.notifier.notify() }
+    }
+
+    /// Carries out an `EvictionPlan` over the records after everything the uplink has read.
+    private func evictOldest(needed: UInt64, state: inout State) -> Bool {
+        guard self.writeOpenRecord(state: &state) else { return false }
+        var headers: [EvictionPlan.RecordHeader] = []
+        var position = max(state.readUpTo, state.releasedUpTo)
+        var covered: UInt64 = 0
+        // Headers of enough records to free `needed` plus room for the markers.
+        while position < state.fileSize, covered < needed + 64 << 10 {
+            guard let (records, end) = try? self.records(from: position, upTo: state.fileSize, maxBytes: 1 << 20, holes: state.evicted),
+                end > position
+            else { break }
+            for (at, chunk) in records {
+                let size = UInt64(varintSize(UInt64(chunk.stream)) + varintSize(chunk.offset) + varintSize(chunk.timeMs)
+                    + varintSize(UInt64(chunk.bytes.readableBytes)) + chunk.bytes.readableBytes)
+                headers.append(.init(
+                    position: at, size: size, stream: chunk.stream,
+                    offset: state.deliveredOffset(stream: chunk.stream, offset: chunk.offset, at: at),
+                    length: UInt64(chunk.bytes.readableBytes), timeMs: chunk.timeMs, lost: state.markers[at]))
+                covered += size
+            }
+            position = end
+        }
+        guard let plan = EvictionPlan.make(records: headers, needed: needed, fileEnd: state.fileSize) else { return false }
+        var markers = ByteBuffer()
+        for marker in plan.markers {
+            DataMessage.appendChunk(stream: marker.stream, offset: marker.offset, timeMs: marker.timeMs, bytes: ByteBuffer(bytes: marker.text), into: &markers)
+        }
+        let hole = (plan.range.lowerBound + plan.markerBytes)..<plan.range.upperBound
+        // The hole must read as zeros (`read` skips them); where the file system cannot punch, write them.
+        guard Self.writeAll(self.fd, markers, at: plan.range.lowerBound),
+            tailcast_punch_hole(self.fd, off_t(hole.lowerBound), off_t(hole.count)) == 0
+                || Self.writeAll(self.fd, ByteBuffer(repeating: 0, count: hole.count), at: hole.lowerBound)
+        else { return false }
+        state.manifest.adjustments = (state.manifest.adjustments ?? []) + plan.adjustments
+        for adjustment in plan.adjustments {
+            state.streamSizes[adjustment.stream] = UInt64(Int64(state.streamSizes[adjustment.stream] ?? 0) - adjustment.shift)
+        }
+        state.addHole(hole)
+        state.markers = state.markers.filter { !plan.range.contains($0.key) }
+        var at = plan.range.lowerBound
+        for marker in plan.markers {
+            state.markers[at] = marker.lost
+            at += marker.encodedSize
+        }
+        return true
+    }
+
+    private static func writeAll(_ fd: Int32, _ buffer: ByteBuffer, at position: UInt64) -> Bool {
+        buffer.withUnsafeReadableBytes { raw -> Bool in
+            var written = 0
+            while written < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(position) + off_t(written))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                written += n
+            }
+            return true
+        }
+    }
+
+    /// Newest output that found the spool full (all of it possibly sent, so nothing could be given up)
+    /// is marked where it would have been, once room returns or the job ends.
+    private func noteDropped(stream: UInt32, timeMs: UInt64, state: inout State) {
+        guard let dropped = state.dropped.removeValue(forKey: stream) else { return }
+        let note = Array("\n[tailcast: \(dropped) bytes of output were dropped here: the agent's spool was full]\n".utf8)
+        self.add(note, stream: stream, timeMs: timeMs, state: &state)
     }
 
     private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) {
@@ -199,16 +288,7 @@ public final class Spool: Sendable {
         guard let open = state.open else { return true }
         var buffer = ByteBuffer()
         DataMessage.appendChunk(stream: open.stream, offset: open.offset, timeMs: open.timeMs, bytes: ByteBuffer(bytes: open.bytes), into: &buffer)
-        let written = buffer.withUnsafeReadableBytes { raw -> Bool in
-            var written = 0
-            while written < raw.count {
-                let n = pwrite(self.fd, raw.baseAddress! + written, raw.count - written, off_t(state.fileSize) + off_t(written))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                written += n
-            }
-            return true
-        }
+        let written = Self.writeAll(self.fd, buffer, at: state.fileSize)
         guard written else { return false }
         state.fileSize += UInt64(buffer.readableBytes)
         state.open = nil
@@ -242,7 +322,7 @@ public final class Spool: Sendable {
 
     /// Bytes in the spool the server has not acknowledged: a sidecar stops reading its files above a bound.
     public var unacknowledgedBytes: UInt64 {
-        self.state.withLock { $0.fileSize - min($0.fileSize, $0.releasedUpTo) + UInt64($0.open?.bytes.count ?? 0) }
+        self.state.withLock { $0.unacknowledged }
     }
 
     public func streamID(named name: String) -> UInt32? {
@@ -282,10 +362,30 @@ public final class Spool: Sendable {
     /// Sizes of every stream: what the job has written.
     public var streamSizes: [UInt32: UInt64] { self.state.withLock { $0.streamSizes } }
 
-    /// Reads whole records from `position` up to about `maxBytes`; returns them and the position after.
+    /// Reads whole records from `position` up to about `maxBytes`, with their offsets in the delivered
+    /// stream; returns them and the position after.
     public func read(from start: UInt64, maxBytes: Int) throws -> (chunks: [DataChunk], end: UInt64) {
+        let (fileSize, holes) = self.state.withLock { ($0.fileSize, $0.evicted) }
+        let (records, end) = try self.records(from: start, upTo: fileSize, maxBytes: maxBytes, holes: holes)
+        return self.state.withLock { state in
+            state.readUpTo = max(state.readUpTo, end)
+            let chunks = records.map { position, chunk in
+                var chunk = chunk
+                chunk.offset = state.deliveredOffset(stream: chunk.stream, offset: chunk.offset, at: position)
+                return chunk
+            }
+            return (chunks, end)
+        }
+    }
+
+    /// Whole records (each with its position) from `start`, before `fileSize`, about `maxBytes` of them.
+    /// Zeros between records are released or evicted parts and are skipped.
+    private func records(
+        from start: UInt64, upTo fileSize: UInt64, maxBytes: Int, holes: [Range<UInt64>] = []
+    ) throws -> (records: [(UInt64, DataChunk)], end: UInt64) {
         var position = start
-        let fileSize = self.state.withLock { $0.fileSize }
+        // Known holes are jumped over rather than read.
+        for hole in holes where hole.contains(position) { position = hole.upperBound }
         guard position < fileSize else { return ([], position) }
         var want = Int(min(UInt64(maxBytes + 64), fileSize - position))
         while true {
@@ -295,29 +395,30 @@ public final class Spool: Sendable {
             }
             guard got > 0 else { throw SpoolError("cannot read the spool: \(String(cString: strerror(errno)))") }
             buffer.moveWriterIndex(to: got)
-            var chunks: [DataChunk] = []
+            var records: [(UInt64, DataChunk)] = []
             var consumed = 0
             while buffer.readableBytes > 0 {
-                // Zeros are a released part punched out (see `init(reopening:)`): no record starts with one.
+                // No record starts with a zero (stream ids start at 1).
                 if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0 {
                     buffer.moveReaderIndex(forwardBy: 1)
                     consumed = buffer.readerIndex
                     continue
                 }
-                let start = buffer.readerIndex
+                let recordStart = buffer.readerIndex
                 guard let stream = buffer.readUVarint(), let offset = buffer.readUVarint(), let time = buffer.readUVarint(),
                     let length = buffer.readUVarint(), let bytes = buffer.readSlice(length: Int(length))
                 else {
-                    buffer.moveReaderIndex(to: start)
+                    buffer.moveReaderIndex(to: recordStart)
                     break
                 }
-                chunks.append(DataChunk(stream: UInt32(stream), offset: offset, timeMs: time, bytes: bytes))
+                records.append((position + UInt64(recordStart), DataChunk(stream: UInt32(stream), offset: offset, timeMs: time, bytes: bytes)))
                 consumed = buffer.readerIndex
                 if consumed >= maxBytes { break }
             }
-            if !chunks.isEmpty { return (chunks, position + UInt64(consumed)) }
+            if !records.isEmpty { return (records, position + UInt64(consumed)) }
             if consumed > 0 {
                 position += UInt64(consumed)
+                for hole in holes where hole.contains(position) { position = hole.upperBound }
                 guard position < fileSize else { return ([], position) }
                 want = Int(min(UInt64(maxBytes + 64), fileSize - position))
                 continue
@@ -333,6 +434,7 @@ public final class Spool: Sendable {
     public func release(upTo position: UInt64) {
         self.state.withLock { state in
             state.releasedUpTo = max(state.releasedUpTo, position)
+            state.evicted.removeAll { $0.upperBound <= state.releasedUpTo }
             // A MiB or more at a time: fewer calls. The hole ends on a record boundary (only whole blocks
             // are freed; the rest reads as zeros), so a reopened spool finds the next record after it.
             let end = state.releasedUpTo
@@ -346,6 +448,7 @@ public final class Spool: Sendable {
     /// Records how the job ended, durably, so a later `tailcast` can still deliver it.
     public func finish(exit: ExitStatus, endedAtMs: UInt64) throws {
         self.state.withLock { state in
+            for stream in state.dropped.keys.sorted() { self.noteDropped(stream: stream, timeMs: endedAtMs, state: &state) }
             self.writeOpenRecord(state: &state)
             state.manifest.exit = exit
             state.manifest.endedAtMs = endedAtMs
