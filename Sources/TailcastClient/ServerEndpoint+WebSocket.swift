@@ -14,9 +14,11 @@ extension ServerEndpoint {
     /// swift-websocket 1.6.2 waits forever when a peer closes before answering the upgrade (plain
     /// ws:// to a TLS port, a proxy that hangs up), and a client must never hang on that.
     public func connect(
-        path: String, extensions: [WebSocketExtensionFactory], logger: Logger, handshakeTimeout: Duration = .seconds(10),
+        path: String, extensions: [WebSocketExtensionFactory], logger: Logger,
         handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
     ) async throws {
+        // As patient as the ping check, within 2-10 s.
+        let handshakeTimeout = min(max(self.pingInterval * 2, .seconds(2)), .seconds(10))
         let attempt = ConnectionAttempt()
         let client = try self.webSocket(path: path, extensions: extensions, logger: logger) { inbound, outbound, context in
             attempt.upgraded()

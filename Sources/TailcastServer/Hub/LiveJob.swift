@@ -23,6 +23,7 @@ public final class LiveJob: Sendable {
     static let maxBars = 32
 
     private let state: Mutex<State>
+    private let saving = Mutex<Void>(())
 
     init(stored: Archive.StoredJob, files: [StreamFile], archive: Archive) {
         self.id = stored.info.id
@@ -181,13 +182,17 @@ public final class LiveJob: Sendable {
 
     var hasEnded: Bool { self.state.withLock { $0.stored.info.exit != nil } }
 
+    /// One save at a time per job: saves share job.json's temporary file, and the last one to finish
+    /// must write the newest state (two connections of one run can race here).
     func saveRecord() throws {
-        let stored = self.state.withLock { state in
-            var stored = state.stored
-            stored.info = Self.info(of: state)
-            return stored
+        try self.saving.withLock { _ in
+            let stored = self.state.withLock { state in
+                var stored = state.stored
+                stored.info = Self.info(of: state)
+                return stored
+            }
+            try self.archive.save(stored)
         }
-        try self.archive.save(stored)
     }
 
     // MARK: watching

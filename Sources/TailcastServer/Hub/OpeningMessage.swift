@@ -1,13 +1,15 @@
+import Logging
 import TailcastProtocol
 import WSCore
 
 /// Reads the first message of a session, which must be the control message `name` (`hello`, `watch`)
 /// naming a valid job id, if it names one. Anything else is refused with a reason (4000) and gives nil.
 func openingMessage<Message>(
-    _ messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter, named name: String,
+    _ messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter, logger: Logger, named name: String,
     _ extract: (ControlMessage) -> Message?, job: (Message) -> String?
 ) async throws -> Message? {
     guard case .text(let text) = try await messages.next() else {
+        logger.notice("refused a connection: the first message was not \"\(name)\" text")
         try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"\(name)\" text message")
         return nil
     }
@@ -16,10 +18,12 @@ func openingMessage<Message>(
         guard let extracted = extract(try ControlMessage.decode(text)) else { throw ControlMessage.DecodeError.unknownType("not \(name)") }
         message = extracted
     } catch {
+        logger.notice("refused a connection: expected \"\(name)\": \(error)")
         try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"\(name)\": \(error)")
         return nil
     }
     if let id = job(message), let problem = JobID.problem(with: id) {
+        logger.notice("refused a connection: \(problem)")
         try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
         return nil
     }

@@ -15,7 +15,7 @@ struct PublishSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let serial = self.hub.nextSerial()
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        guard let hello = try await openingMessage(&messages, outbound: outbound, named: "hello", {
+        guard let hello = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "hello", {
             if case .hello(let hello) = $0 { hello } else { nil }
         }, job: \.job) else { return }
         let job: LiveJob
@@ -28,6 +28,7 @@ struct PublishSession {
                 self.logger.info("agent reconnected; the older connection is replaced", metadata: ["job": "\(hello.job)"])
             }
         } catch let refusal as LiveJob.PublishRefusal {
+            self.logger.notice("refused an agent: \(refusal.description)", metadata: ["job": "\(hello.job)"])
             return try await outbound.refuse(CloseCode.jobConflict, "job_conflict", refusal.description)
         } catch let full as JobLimitReached {
             self.logger.warning("refused a new job: the archive holds \(full.limit) jobs (--max-jobs)")

@@ -19,7 +19,7 @@ struct WatchSession {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        let opening = try await openingMessage(&messages, outbound: outbound, named: "watch\" or \"list", {
+        let opening = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "watch\" or \"list", {
             switch $0 {
             case .watch(let watch): Request.watch(watch)
             case .list: Request.list

@@ -61,7 +61,7 @@ public enum TailcastServer {
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
             guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
+            if try await Self.refuseWithoutSubprotocol(context.request, outbound, logger: context.logger) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .publish)
             if try await outbound.refuseUnless(decision, logger: context.logger) { return }
             try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
@@ -70,26 +70,32 @@ public enum TailcastServer {
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
             guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, outbound) { return }
+            if try await Self.refuseWithoutSubprotocol(context.request, outbound, logger: context.logger) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .watch)
             if try await outbound.refuseUnless(decision, logger: context.logger) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
 
-        var server: HTTPServerBuilder = .http1WebSocketUpgrade(
-            webSocketRouter: router,
-            configuration: .init(
-                http1: .init(),
-                ws: .init(
-                    maxFrameSize: configuration.maxMessageBytes,
-                    // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
-                    extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
-                    autoPing: .enabled(timePeriod: configuration.pingInterval)
-                )
+        let webSocketResponder = router.buildResponder()
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(),
+            ws: .init(
+                maxFrameSize: configuration.maxMessageBytes,
+                // Decompressed size is capped per frame while inflating: a small bomb closes with 1009.
+                extensions: [BoundedDeflateBuilder.factory(maxDecompressedBytes: configuration.maxMessageBytes)],
+                autoPing: .enabled(timePeriod: configuration.pingInterval),
+                // Text messages are JSON: invalid UTF-8 closes with 1007.
+                validateUTF8: true
             )
         )
-        if let tls = configuration.tls { server = try .tls(server, tlsConfiguration: tls) }
+        let idleTimeout = TimeAmount.nanoseconds(Int64(max(Duration.seconds(60), configuration.pingInterval * 3).components.seconds) * 1_000_000_000)
+        let tls = configuration.tls
+        let server = HTTPServerBuilder { responder -> any ServerChildChannel in
+            let base = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration)
+            if let tls { return GuardedChannel(base: try TLSChannel(base, tlsConfiguration: tls), idleTimeout: idleTimeout) }
+            return GuardedChannel(base: base, idleTimeout: idleTimeout)
+        }
         return Application(
             router: router,
             server: server,
@@ -114,8 +120,9 @@ public enum TailcastServer {
             .contains { $0.trimmingCharacters(in: .whitespaces) == Wire.subprotocol }
     }
 
-    static func refuseWithoutSubprotocol(_ request: Request, _ outbound: WebSocketOutboundWriter) async throws -> Bool {
+    static func refuseWithoutSubprotocol(_ request: Request, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws -> Bool {
         guard !self.offersSubprotocol(request) else { return false }
+        logger.notice("refused a connection: no \(Wire.subprotocol) subprotocol offered")
         try await outbound.refuse(CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
         return true
     }
