@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -216,6 +217,37 @@ class Bench:
                 "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}
 
 
+    # --- stalled watchers ----------------------------------------------------------------------
+    def fanout(self, megabytes, stopped):
+        """The job's delivery speed (agent → archive, acknowledged) with `stopped` watchers that read
+        nothing (SIGSTOP, as a sleeping laptop) and one live watcher, against none at all."""
+        source = self.workdir / "fanout.log"
+        if not source.exists():
+            with open(source, "wb") as f:
+                while f.tell() < megabytes << 20:
+                    f.write(self.corpus)
+        size = source.stat().st_size
+        job = f"fanout-{stopped}"
+        # Half a second before the first byte, so the watchers are attached when the data flows.
+        agent = self.run_job(job, ["sh", "-c", f"sleep 0.5; exec cat {source}"])
+        start = time.monotonic()
+        self.wait_for_job(job)
+        watchers = []
+        if stopped:
+            watchers = [subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL) for _ in range(stopped + 1)]
+            time.sleep(0.2)
+            for watcher in watchers[1:]:
+                watcher.send_signal(signal.SIGSTOP)
+        assert wait4(agent)[0] == 0, agent.stderr.read()
+        elapsed = time.monotonic() - start - 0.5
+        for watcher in watchers[1:]:
+            watcher.send_signal(signal.SIGCONT)
+        for watcher in watchers:
+            watcher.kill()
+            watcher.wait()
+        return {"bytes": size, "mbps": size / elapsed / 1e6}
+
     # --- progress parsing cost -----------------------------------------------------------------
     def parsing(self, megabytes):
         """100 MB of tqdm-heavy output (real captures, bars and logs) through the agent, parsing on and off."""
@@ -281,6 +313,9 @@ def main():
                 results[f"latency_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal)
         step(f"throughput, {args.throughput_mib} MiB")
         results["throughput"] = bench.throughput(args.throughput_mib)
+        step("delivery with 4 stopped watchers and 1 live one, and with none (100 MiB each)")
+        results["fanout_none"] = bench.fanout(100, 0)
+        results["fanout_stopped"] = bench.fanout(100, 4)
         step("progress parsing on and off, 100 MiB of tqdm-heavy output")
         results["parsing"] = bench.parsing(100)
         results["server_rss_mib"] = bench.server_rss_mib()
@@ -312,6 +347,11 @@ def main():
     print(f"| peak memory MiB: agent / server / watcher | {t['agent_rss']:.0f} / {results['server_rss_mib']:.0f} / {t['watch_rss']:.0f} |")
     w = results["wire_2000"]
     print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
+    f0, f4 = results["fanout_none"], results["fanout_stopped"]
+    print(f"\n| job delivery (agent → archive, acknowledged), {f0['bytes'] / 2**20:.0f} MiB | MB/s |")
+    print("|---|---|")
+    print(f"| no watchers | {f0['mbps']:.1f} |")
+    print(f"| 4 watchers stopped (SIGSTOP) + 1 live | {f4['mbps']:.1f} ({f4['mbps'] / f0['mbps']:.2f} of none) |")
     p = results["parsing"]
     print(f"\n| progress parsing, {p['bytes'] / 2**20:.0f} MiB of tqdm/rich output through agent and server (best of 3) | MB/s |")
     print("|---|---|")
