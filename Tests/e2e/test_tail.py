@@ -238,3 +238,28 @@ def test_a_sidecar_refused_by_the_server_exits_with_failure(server, tmp_path):
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(30) == 0
+
+
+def test_rotations_faster_than_a_file_drains_lose_nothing(server, tmp_path):
+    """Rename + create every 0.6 s while each old file is still being written through its descriptor:
+    a file is let go only after a quiet second, so new files wait their turn behind it. Before they
+    were opened only after it, and a file rotated away in the meantime was never read (the pattern
+    names app.log only)."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    expected = b""
+    with tailing(server, "quick", tmp_path, str(log)):
+        time.sleep(1)
+        writers = []
+        for generation in range(8):
+            writer = open(log, "ab", buffering=0)
+            writer.write(lines(b"gen%d" % generation, 0, 300))
+            expected += lines(b"gen%d" % generation, 0, 300)
+            time.sleep(0.6)  # it lives at app.log long enough to be found (polling: 250 ms)
+            os.rename(log, tmp_path / f"app.log.{generation}")
+            writer.write(lines(b"late%d" % generation, 0, 50))  # through the old descriptor, after the rename
+            expected += lines(b"late%d" % generation, 0, 50)
+            writers.append(writer)
+        for writer in writers:
+            writer.close()
+        wait_until(lambda: stream(server, "quick", str(log)) == expected, timeout=60, what="all eight generations, in order")

@@ -144,7 +144,7 @@ public final class Tailer: @unchecked Sendable {
             self.scan()
             var busy = false
             if self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
-                for file in self.followed { busy = self.pump(file) || busy }
+                for file in self.reading { busy = self.pump(file) || busy }
             }
             self.letGoOfDrained()
             self.advanceCheckpoints()
@@ -212,8 +212,10 @@ public final class Tailer: @unchecked Sendable {
     }
 
     private func consider(_ path: String) {
-        // One file per path at a time, so a stream's bytes stay in order: a rotated file drains first.
-        guard !self.followed.contains(where: { $0.path == path }) else { return }
+        // One file per path is read at a time, so a stream's bytes stay in order: a rotated file drains
+        // first. The new file at the path is opened at once and waits its turn: a second rotation
+        // before the first file is drained would otherwise take it away unread.
+        guard self.followed.allSatisfy({ $0.path != path || $0.draining }) else { return }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return }
         guard let identity = FileIdentity.of(fd: fd),
@@ -269,6 +271,12 @@ public final class Tailer: @unchecked Sendable {
 
     // MARK: reading
 
+    /// The files being read: per path, the oldest one followed (the others wait behind it).
+    private var reading: [Followed] {
+        var paths = Set<String>()
+        return self.followed.filter { paths.insert($0.path).inserted }
+    }
+
     /// Reads what is new in one file; returns whether it read anything.
     private func pump(_ file: Followed) -> Bool {
         var st = stat()
@@ -285,13 +293,25 @@ public final class Tailer: @unchecked Sendable {
         // rewritten past our offset before we looked), was truncated: copytruncate.
         let current = FileIdentity.of(fd: file.fd)
         let rewritten = current.map { !$0.continues(file.identity) } ?? false
-        if let current, !rewritten, current.fingerprint.count > file.identity.fingerprint.count { file.identity = current }
+        if let current, !rewritten, current.fingerprint.count > file.identity.fingerprint.count {
+            // The checkpoint learns the longer fingerprint too: a file checkpointed while empty would
+            // otherwise match any later file that reuses its inode, and be resumed at the old offset.
+            file.identity = current
+            file.checkpoint.identity = current
+        }
         if UInt64(st.st_size) < file.readOffset || rewritten {
             if file.identity.isFull {
                 self.copied.append(file.identity.fingerprint)
                 if self.copied.count > 1000 { self.copied.removeFirst() }
             }
-            if let current { file.identity = current }
+            if let current {
+                file.identity = current
+                // After a restart, this content is read again from its start, at the stream offset
+                // acknowledged by then: the server already holding those offsets, nothing is doubled.
+                file.checkpoint.identity = current
+                file.checkpoint.fileOffset = 0
+                file.unacknowledged = Deque(file.unacknowledged.map { (stream: $0.stream, file: 0) })
+            }
             // copytruncate: the file was emptied under us. Lines written between our last read and the
             // truncation may be lost; that race is inherent to copytruncate (prefer rename + create).
             self.warn("\(file.path) was truncated at \(file.readOffset) bytes (copytruncate?): reading it again from the start; lines written just before the truncation may be missing")
@@ -348,8 +368,9 @@ public final class Tailer: @unchecked Sendable {
     /// Drained files whose every line the server acknowledged are closed (a deleted file's space is
     /// freed). Their checkpoint stays until a new file takes the path, so its stream continues there.
     private func letGoOfDrained() {
+        let reading = Set(self.reading.map { ObjectIdentifier($0) })
         self.followed.removeAll { file in
-            guard file.draining, file.partial.isEmpty, file.unacknowledged.isEmpty,
+            guard reading.contains(ObjectIdentifier(file)), file.draining, file.partial.isEmpty, file.unacknowledged.isEmpty,
                 ContinuousClock.now >= file.lastGrowth + .seconds(1)
             else { return false }
             var st = stat()
