@@ -219,8 +219,8 @@ class Bench:
 
     # --- stalled watchers ----------------------------------------------------------------------
     def fanout(self, megabytes, stopped):
-        """The job's delivery speed (agent → archive, acknowledged) with `stopped` watchers that read
-        nothing (SIGSTOP, as a sleeping laptop) and one live watcher, against none at all."""
+        """The job's delivery speed (agent → archive, acknowledged) and a live watcher's, with
+        `stopped` more watchers that read nothing (SIGSTOP, as a sleeping laptop)."""
         source = self.workdir / "fanout.log"
         if not source.exists():
             with open(source, "wb") as f:
@@ -232,21 +232,100 @@ class Bench:
         agent = self.run_job(job, ["sh", "-c", f"sleep 0.5; exec cat {source}"])
         start = time.monotonic()
         self.wait_for_job(job)
-        watchers = []
-        if stopped:
-            watchers = [subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL) for _ in range(stopped + 1)]
-            time.sleep(0.2)
-            for watcher in watchers[1:]:
-                watcher.send_signal(signal.SIGSTOP)
+        watchers = [subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL) for _ in range(stopped + 1)]
+        live = {}
+
+        def read_live():
+            received = 0
+            while data := os.read(watchers[0].stdout.fileno(), 1 << 20):
+                received += len(data)
+            live["seconds"] = time.monotonic() - start - 0.5
+            live["bytes"] = received
+        reader = threading.Thread(target=read_live)
+        reader.start()
+        time.sleep(0.2)
+        for watcher in watchers[1:]:
+            watcher.send_signal(signal.SIGSTOP)
         assert wait4(agent)[0] == 0, agent.stderr.read()
         elapsed = time.monotonic() - start - 0.5
+        reader.join()
+        assert live["bytes"] == size, f"the live watcher got {live['bytes']} of {size} bytes"
         for watcher in watchers[1:]:
             watcher.send_signal(signal.SIGCONT)
-        for watcher in watchers:
             watcher.kill()
+        for watcher in watchers:
             watcher.wait()
-        return {"bytes": size, "mbps": size / elapsed / 1e6}
+        return {"bytes": size, "mbps": size / elapsed / 1e6, "watcher_mbps": size / live["seconds"] / 1e6}
+
+    # --- tail ------------------------------------------------------------------------------------
+    def tail_many(self, files, active, rate, seconds, poll):
+        """`tailcast tail` over `files` files, `active` of them written at `rate` lines/s each: the
+        agent's CPU (% of one core) and peak memory, and every line delivered. inotify, or polling."""
+        folder = self.workdir / f"many-{'poll' if poll else 'events'}"
+        folder.mkdir()
+        for index in range(files):
+            (folder / f"f{index:04d}.log").write_bytes(b"")
+        job = f"many-{'poll' if poll else 'events'}"
+        env = {**self.env, "TAILCAST_TAIL_POLL": "1" if poll else "0"}
+        agent = subprocess.Popen([self.binary, "tail", "--job", job, "--server", self.url, "--state-dir", str(folder) + ".state",
+                                  str(folder / "*.log")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)  # opened every file
+        def cpu():
+            with open(f"/proc/{agent.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        before, start = cpu(), time.monotonic()
+        handles = [open(folder / f"f{index:04d}.log", "ab", buffering=0) for index in range(active)]
+        line = 0
+        while time.monotonic() - start < seconds:
+            for handle in handles:
+                handle.write(b"%08d a line of an active log file, written at a steady rate\n" % line)
+            line += 1
+            time.sleep(max(0, start + line / rate - time.monotonic()))
+        used = cpu() - before
+        elapsed = time.monotonic() - start
+        for handle in handles:
+            handle.close()
+        expected = line * 62
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if sum(p.stat().st_size for p in (self.workdir / "data" / "jobs" / job / "streams").glob("*.log")) >= expected * active:
+                break
+            time.sleep(0.2)
+        delivered = sum(p.stat().st_size for p in (self.workdir / "data" / "jobs" / job / "streams").glob("*.log"))
+        rss = 0
+        for entry in open(f"/proc/{agent.pid}/status"):
+            if entry.startswith("VmHWM:"):
+                rss = int(entry.split()[1]) / 1024
+        agent.terminate()
+        agent.wait()
+        assert delivered == expected * active, f"delivered {delivered} of {expected * active} bytes"
+        return {"cpu_percent": 100 * used / elapsed, "rss_mib": rss, "lines": line * active}
+
+    def tail_one_fast(self, megabytes):
+        """One file written as fast as the disk allows while `tail` follows it: MB/s until the server
+        holds it all (reading, framing, compression, archive)."""
+        folder = self.workdir / "fast"
+        folder.mkdir()
+        log = folder / "fast.log"
+        log.write_bytes(b"")
+        agent = subprocess.Popen([self.binary, "tail", "--job", "fast", "--server", self.url, "--state-dir", str(folder / "state"),
+                                  str(log)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        start = time.monotonic()
+        with open(log, "ab") as f:
+            while f.tell() < megabytes << 20:
+                f.write(self.corpus)
+        size = log.stat().st_size
+        written = time.monotonic() - start
+        archived = self.workdir / "data" / "jobs" / "fast" / "streams"
+        while sum(p.stat().st_size for p in archived.glob("*.log")) < size:
+            time.sleep(0.01)
+        elapsed = time.monotonic() - start
+        agent.terminate()
+        agent.wait()
+        return {"bytes": size, "mbps": size / elapsed / 1e6, "write_mbps": size / written / 1e6}
 
     # --- progress parsing cost -----------------------------------------------------------------
     def parsing(self, megabytes):
@@ -313,9 +392,14 @@ def main():
                 results[f"latency_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal)
         step(f"throughput, {args.throughput_mib} MiB")
         results["throughput"] = bench.throughput(args.throughput_mib)
-        step("delivery with 4 stopped watchers and 1 live one, and with none (100 MiB each)")
+        step("delivery and a live watcher, alone and beside 4 stopped watchers (100 MiB each)")
         results["fanout_none"] = bench.fanout(100, 0)
         results["fanout_stopped"] = bench.fanout(100, 4)
+        step("tail: 1,000 files, 10 written at 100 lines/s for 20 s, with inotify and with polling")
+        results["tail_events"] = bench.tail_many(1000, 10, 100, 20, poll=False)
+        results["tail_poll"] = bench.tail_many(1000, 10, 100, 20, poll=True)
+        step("tail: one file written as fast as possible, 200 MiB")
+        results["tail_fast"] = bench.tail_one_fast(200)
         step("progress parsing on and off, 100 MiB of tqdm-heavy output")
         results["parsing"] = bench.parsing(100)
         results["server_rss_mib"] = bench.server_rss_mib()
@@ -348,10 +432,16 @@ def main():
     w = results["wire_2000"]
     print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
     f0, f4 = results["fanout_none"], results["fanout_stopped"]
-    print(f"\n| job delivery (agent → archive, acknowledged), {f0['bytes'] / 2**20:.0f} MiB | MB/s |")
-    print("|---|---|")
-    print(f"| no watchers | {f0['mbps']:.1f} |")
-    print(f"| 4 watchers stopped (SIGSTOP) + 1 live | {f4['mbps']:.1f} ({f4['mbps'] / f0['mbps']:.2f} of none) |")
+    print(f"\n| {f0['bytes'] / 2**20:.0f} MiB job with one live watcher | job delivered (acknowledged) MB/s | live watcher MB/s |")
+    print("|---|---|---|")
+    print(f"| alone | {f0['mbps']:.1f} | {f0['watcher_mbps']:.1f} |")
+    print(f"| beside 4 stopped (SIGSTOP) watchers | {f4['mbps']:.1f} ({f4['mbps'] / f0['mbps']:.2f}) | {f4['watcher_mbps']:.1f} ({f4['watcher_mbps'] / f0['watcher_mbps']:.2f}) |")
+    te, tp, tf = results["tail_events"], results["tail_poll"], results["tail_fast"]
+    print("\n| `tailcast tail`: 1,000 files, 10 written at 100 lines/s each for 20 s | agent CPU (% of a core) | peak memory MiB |")
+    print("|---|---|---|")
+    print(f"| inotify (the default), {te['lines']:,} lines delivered | {te['cpu_percent']:.1f} | {te['rss_mib']:.0f} |")
+    print(f"| polling every 250 ms (`TAILCAST_TAIL_POLL=1`), {tp['lines']:,} lines | {tp['cpu_percent']:.1f} | {tp['rss_mib']:.0f} |")
+    print(f"| one file written as fast as possible ({tf['bytes'] / 2**20:.0f} MiB, written at {tf['write_mbps']:.0f} MB/s), until archived | {tf['mbps']:.1f} MB/s | |")
     p = results["parsing"]
     print(f"\n| progress parsing, {p['bytes'] / 2**20:.0f} MiB of tqdm/rich output through agent and server (best of 3) | MB/s |")
     print("|---|---|")

@@ -32,3 +32,30 @@ int tailcast_write_all(int fd, const void *bytes, size_t length) {
     }
     return 0;
 }
+
+#ifdef __linux__
+#include <sys/inotify.h>
+
+int tailcast_inotify_open(void) { return inotify_init1(IN_NONBLOCK | IN_CLOEXEC); }
+
+int tailcast_inotify_watch_directory(int fd, const char *path) {
+    return inotify_add_watch(fd, path, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM
+        | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+}
+
+int tailcast_inotify_unwatch(int fd, int watch) { return inotify_rm_watch(fd, watch); }
+
+unsigned int tailcast_inotify_structural_mask(void) {
+    return IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+}
+unsigned int tailcast_inotify_overflow_mask(void) { return IN_Q_OVERFLOW; }
+unsigned int tailcast_inotify_ignored_mask(void) { return IN_IGNORED; }
+#else
+#include <errno.h>
+int tailcast_inotify_open(void) { errno = ENOSYS; return -1; }
+int tailcast_inotify_watch_directory(int fd, const char *path) { (void)fd; (void)path; errno = ENOSYS; return -1; }
+int tailcast_inotify_unwatch(int fd, int watch) { (void)fd; (void)watch; return 0; }
+unsigned int tailcast_inotify_structural_mask(void) { return 0; }
+unsigned int tailcast_inotify_overflow_mask(void) { return 0; }
+unsigned int tailcast_inotify_ignored_mask(void) { return 0; }
+#endif

@@ -4,8 +4,8 @@ import Foundation
 public enum ProxyChoice: Sendable, Equatable {
     /// No proxy, whatever the environment says.
     case direct
-    /// This proxy.
-    case server(host: String, port: Int)
+    /// This proxy; `credentials` ("user:password", from the URL) go in `Proxy-Authorization: Basic`.
+    case server(host: String, port: Int, credentials: String? = nil)
     /// The usual variables: `https_proxy`/`HTTPS_PROXY` for wss://, `http_proxy` for ws://
     /// (lowercase only, as curl does, because `HTTP_PROXY` can be set by a CGI request header),
     /// skipped for hosts matched by `no_proxy`/`NO_PROXY`.
@@ -17,17 +17,17 @@ public enum ProxyChoice: Sendable, Equatable {
             self = .direct
             return
         }
-        guard let (host, port) = Self.parse(argument) else { return nil }
-        self = .server(host: host, port: port)
+        guard let proxy = Self.parse(argument) else { return nil }
+        self = proxy
     }
 
-    /// The proxy to use for `host` given `environment`, or nil to connect directly.
-    public func resolve(host: String, tls: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> (host: String, port: Int)? {
+    /// The proxy to use for `host` given `environment` (never `.environment`), or nil to connect directly.
+    public func resolve(host: String, tls: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> ProxyChoice? {
         switch self {
         case .direct:
             return nil
-        case .server(let proxyHost, let port):
-            return (proxyHost, port)
+        case .server:
+            return self
         case .environment:
             let variable = tls ? (environment["https_proxy"] ?? environment["HTTPS_PROXY"]) : environment["http_proxy"]
             guard let value = variable, !value.isEmpty else { return nil }
@@ -53,11 +53,14 @@ public enum ProxyChoice: Sendable, Equatable {
         return false
     }
 
-    static func parse(_ value: String) -> (String, Int)? {
+    static func parse(_ value: String) -> ProxyChoice? {
         let text = value.contains("://") ? value : "http://" + value
         guard let components = URLComponents(string: text), components.scheme?.lowercased() == "http",
             let host = components.host, !host.isEmpty
         else { return nil }
-        return (host, components.port ?? 80)
+        let credentials = components.percentEncodedUser.map { user in
+            (user.removingPercentEncoding ?? user) + ":" + (components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? "")
+        }
+        return .server(host: host, port: components.port ?? 80, credentials: credentials)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
@@ -67,10 +68,12 @@ extension ServerEndpoint {
             tls = client
         }
         let target = self.url + path
-        if let (host, _) = self.hostAndPort, let (proxyHost, proxyPort) = self.proxy.resolve(host: host, tls: self.usesTLS) {
+        if let (host, _) = self.hostAndPort, case .server(let proxyHost, let proxyPort, let credentials) = self.proxy.resolve(host: host, tls: self.usesTLS) {
+            var connectHeaders: HTTPFields = [:]
+            if let credentials { connectHeaders[.proxyAuthorization] = "Basic " + Data(credentials.utf8).base64EncodedString() }
             return WebSocketClient(
                 url: target, configuration: configuration, tlsConfiguration: tls,
-                proxySettings: .init(host: proxyHost, port: proxyPort, type: .http(), timeout: .seconds(15)),
+                proxySettings: .init(host: proxyHost, port: proxyPort, type: .http(connectHeaders: connectHeaders), timeout: .seconds(15)),
                 logger: logger, handler: handler
             )
         }

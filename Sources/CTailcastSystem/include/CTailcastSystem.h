@@ -14,6 +14,19 @@ int tailcast_pipe_cloexec(int fds[2]);
 /// Frees the blocks of [offset, offset+length) while keeping the file's size and offsets.
 int tailcast_punch_hole(int fd, off_t offset, off_t length);
 
+/// inotify_init1(IN_NONBLOCK | IN_CLOEXEC), or -1 where there is no inotify.
+int tailcast_inotify_open(void);
+/// Watches a directory for what a tailer cares about: writes, creations, renames, deletions, and
+/// the directory itself going away. Returns the watch descriptor, or -1 with errno (ENOSPC: no
+/// watches left).
+int tailcast_inotify_watch_directory(int fd, const char *path);
+int tailcast_inotify_unwatch(int fd, int watch);
+/// Event bits callers tell apart: the directory's entries changed (created, moved, deleted), the
+/// queue overflowed (events were lost), or the watch is gone.
+unsigned int tailcast_inotify_structural_mask(void);
+unsigned int tailcast_inotify_overflow_mask(void);
+unsigned int tailcast_inotify_ignored_mask(void);
+
 #endif
 
 #ifndef C_TAILCAST_DEFLATE_H

@@ -303,14 +303,26 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Writes each collecting record to disk `delay` after output arrives, until cancelled: without it a
-    /// burst followed by silence would sit in memory while no uplink reads (the server is down), and a
-    /// kill -9 of the agent would lose it. Records still cover about one time mark each.
-    public func keepSealed(delay: Duration = .milliseconds(25)) async {
+    /// Writes each collecting record to disk once its time mark is over (25 ms after its first byte),
+    /// until cancelled: without it a burst followed by silence would sit in memory while no uplink reads
+    /// (the server is down), and a kill -9 of the agent would lose it. Sealing no earlier than that keeps
+    /// records as long as they would be anyway (fewer chunk headers on the wire).
+    public func keepSealed() async {
+        let age = Wire.timeMarkResolutionMs + 5
         for await _ in self.changes() {
-            try? await Task.sleep(for: delay)
-            if Task.isCancelled { return }
-            _ = self.seal()
+            while !Task.isCancelled {
+                let wait = self.state.withLock { state -> UInt64? in
+                    guard let open = state.open else { return nil }
+                    let now = UnixTime.nowMs()
+                    if now >= open.timeMs + age {
+                        self.writeOpenRecord(state: &state)
+                        return nil
+                    }
+                    return open.timeMs + age - now
+                }
+                guard let wait else { break }
+                try? await Task.sleep(for: .milliseconds(Int(wait)))
+            }
         }
     }
 

@@ -19,10 +19,16 @@ public struct PathPattern: Sendable {
     }
 
     /// Regular files the pattern names now.
-    public func files() -> [String] {
+    public func files() -> [String] { self.expand().files }
+
+    /// Regular files the pattern names now, and the directories where a file it names could appear
+    /// (those to watch for changes).
+    public func expand() -> (files: [String], directories: Set<String>) {
         var found: [String] = []
-        self.walk(self.absolute ? "/" : ".", self.segments[...], into: &found)
-        return found.map { self.absolute || !$0.hasPrefix("./") ? $0 : String($0.dropFirst(2)) }
+        var directories = Set<String>()
+        self.walk(self.absolute ? "/" : ".", self.segments[...], into: &found, directories: &directories)
+        func clean(_ path: String) -> String { self.absolute || !path.hasPrefix("./") ? path : String(path.dropFirst(2)) }
+        return (found.map(clean), Set(directories.map { $0 == "." ? "." : clean($0) }))
     }
 
     /// Whether `path` matches (used for --exclude): the whole path, or its last segment when the
@@ -50,24 +56,28 @@ public struct PathPattern: Sendable {
         segment.contains { $0 == "*" || $0 == "?" || $0 == "[" }
     }
 
-    private func walk(_ directory: String, _ rest: ArraySlice<String>, into found: inout [String]) {
+    private func walk(_ directory: String, _ rest: ArraySlice<String>, into found: inout [String], directories: inout Set<String>) {
         func join(_ name: String) -> String { directory == "/" ? "/" + name : directory + "/" + name }
         guard let segment = rest.first else {
             var st = stat()
             if stat(directory, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { found.append(directory) }
             return
         }
+        if rest.count == 1 || segment == "**" || Self.hasWildcard(segment) {
+            var st = stat()
+            if stat(directory, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { directories.insert(directory) }
+        }
         if segment == "**" {
-            self.walk(directory, rest.dropFirst(), into: &found)
+            self.walk(directory, rest.dropFirst(), into: &found, directories: &directories)
             for entry in Self.entries(directory) where Self.isDirectory(join(entry)) {
-                self.walk(join(entry), rest, into: &found)
+                self.walk(join(entry), rest, into: &found, directories: &directories)
             }
         } else if Self.hasWildcard(segment) {
             for entry in Self.entries(directory) where Self.fnmatch(segment, entry) {
-                self.walk(join(entry), rest.dropFirst(), into: &found)
+                self.walk(join(entry), rest.dropFirst(), into: &found, directories: &directories)
             }
         } else {
-            self.walk(join(segment), rest.dropFirst(), into: &found)
+            self.walk(join(segment), rest.dropFirst(), into: &found, directories: &directories)
         }
     }
 

@@ -21,7 +21,13 @@ public final class Tailer: @unchecked Sendable {
         public var maxLineBytes: Int
         /// A last line without newline is sent anyway once the file was quiet this long.
         public var partialLineTimeout: Duration
+        /// How often files are polled where no change events come (no inotify, no watches left, or a
+        /// file system that sends none).
         public var pollInterval: Duration
+        /// How often the patterns are expanded again and every file looked at, events or not.
+        public var reconcileInterval: Duration
+        /// Wait for inotify events between reads instead of polling every file.
+        public var useFileEvents: Bool
         /// Reading pauses while this much is unacknowledged: the files themselves are the buffer.
         public var maxUnacknowledged: UInt64
         /// A file the job rewrites with its progress (see ProgressFile).
@@ -29,8 +35,8 @@ public final class Tailer: @unchecked Sendable {
 
         public init(
             patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, progressFile: String? = nil, maxLineBytes: Int = 1 << 20,
-            partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
-            maxUnacknowledged: UInt64 = 64 << 20
+            useFileEvents: Bool = true, partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
+            reconcileInterval: Duration = .seconds(1), maxUnacknowledged: UInt64 = 64 << 20
         ) {
             self.patterns = patterns
             self.excludes = excludes
@@ -38,6 +44,8 @@ public final class Tailer: @unchecked Sendable {
             self.maxLineBytes = maxLineBytes
             self.partialLineTimeout = partialLineTimeout
             self.pollInterval = pollInterval
+            self.reconcileInterval = reconcileInterval
+            self.useFileEvents = useFileEvents
             self.maxUnacknowledged = maxUnacknowledged
             self.progressFile = progressFile
         }
@@ -138,18 +146,56 @@ public final class Tailer: @unchecked Sendable {
     public func stop() { self.stopping.set() }
 
     /// Follows files until `stop()`; then waits (bounded) for acknowledgements and saves the checkpoints.
+    ///
+    /// Between reads it waits for inotify events and then reads only the files they name. Once per
+    /// `reconcileInterval`, and whenever a watched directory's entries change, it expands the patterns
+    /// again and looks at every file: that catches what events miss. A directory whose files grew
+    /// without an event since the last reconcile (a file system that sends none), or that could not be
+    /// watched, is polled every `pollInterval` from then on. Without inotify, everything is polled.
     public func run(drainTimeout: Duration = .seconds(10)) {
         self.recoverRenamed()
+        let events = self.options.useFileEvents ? FileEvents() : nil
+        var changes = FileEvents.Changes()
+        var nextReconcile = ContinuousClock.now
+        /// Directories read on every pass: unwatchable, or silent.
+        var polled = Set<String>()
+        var eventDirectories = Set<String>()
         while !self.stopping.isSet {
-            self.scan()
+            let now = ContinuousClock.now
+            let reconcile = events == nil || now >= nextReconcile || changes.overflowed || !changes.directories.isEmpty
+            if reconcile {
+                let directories = self.scan()
+                if let events { polled.formUnion(events.watch(directories)) }
+            }
             var busy = false
             if self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
-                for file in self.reading { busy = self.pump(file) || busy }
+                for file in self.reading {
+                    let directory = Self.directory(of: file.path)
+                    guard reconcile || file.draining || !file.partial.isEmpty || changes.paths.contains(file.path) || polled.contains(directory)
+                    else { continue }
+                    let read = self.pump(file)
+                    busy = read || busy
+                    if read, reconcile, events != nil, !changes.paths.contains(file.path), !eventDirectories.contains(directory) {
+                        polled.insert(directory)
+                    }
+                }
             }
             self.letGoOfDrained()
             self.advanceCheckpoints()
             if let state = self.progressFile?.poll(warn: self.warn) { self.progress.record(explicit: state) }
-            if !busy { Thread.sleep(forTimeInterval: Double(self.options.pollInterval.components.attoseconds) / 1e18 + Double(self.options.pollInterval.components.seconds)) }
+            if reconcile {
+                nextReconcile = now + self.options.reconcileInterval
+                eventDirectories = []
+            }
+            // While a file has more to read, read on; the kernel keeps the events meanwhile.
+            if busy { continue }
+            if let events {
+                let untilReconcile = nextReconcile - ContinuousClock.now
+                changes = events.wait(timeout: polled.isEmpty ? untilReconcile : min(untilReconcile, self.options.pollInterval))
+                eventDirectories.formUnion(changes.paths.map(Self.directory(of:)))
+            } else {
+                Thread.sleep(forTimeInterval: Double(self.options.pollInterval.components.attoseconds) / 1e18 + Double(self.options.pollInterval.components.seconds))
+            }
         }
         let deadline = ContinuousClock.now + drainTimeout
         while ContinuousClock.now < deadline, self.followed.contains(where: { !$0.unacknowledged.isEmpty }) {
@@ -159,25 +205,40 @@ public final class Tailer: @unchecked Sendable {
         self.advanceCheckpoints(force: true)
     }
 
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
     // MARK: finding files
 
-    private func scan() {
+    /// Expands the patterns, opens new files, and marks files whose path now names another file (or
+    /// none) as draining. Returns the directories to watch: where the patterns can find files, and
+    /// those of the files followed.
+    private func scan() -> Set<String> {
         var seen = Set<String>()
-        for pattern in self.options.patterns {
-            for path in pattern.files() where !seen.contains(path) {
-                seen.insert(path)
-                // Excluded files are never opened.
-                guard !self.options.excludes.contains(where: { $0.matches(path) }) else { continue }
-                self.consider(path)
-            }
-        }
+        var directories = Set<String>()
+        // First what was rotated away, so the new file at its path is opened in this same scan.
         for file in self.followed where !file.draining {
+            directories.insert(Self.directory(of: file.path))
             var st = stat()
             if stat(file.path, &st) != 0 || UInt64(st.st_ino) != file.identity.inode || UInt64(st.st_dev) != file.identity.device {
                 file.draining = true
             }
         }
+        let current = Set(self.followed.lazy.filter { !$0.draining }.map(\.path))
+        for pattern in self.options.patterns {
+            let (files, reachable) = pattern.expand()
+            directories.formUnion(reachable)
+            for path in files where !seen.contains(path) {
+                seen.insert(path)
+                // Excluded files are never opened.
+                guard !current.contains(path), !self.options.excludes.contains(where: { $0.matches(path) }) else { continue }
+                self.consider(path)
+            }
+        }
         self.firstScan = false
+        return directories
     }
 
     /// A file rotated away while we were down is found by identity beside its old path and read to its
