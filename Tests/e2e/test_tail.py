@@ -263,3 +263,84 @@ def test_rotations_faster_than_a_file_drains_lose_nothing(server, tmp_path):
         for writer in writers:
             writer.close()
         wait_until(lambda: stream(server, "quick", str(log)) == expected, timeout=60, what="all eight generations, in order")
+
+
+# --- FIELD-NOTES section 1 scenarios, scaled to the test suite (full sizes are in Benchmarks/) ---
+
+def test_lines_of_1_to_4096_bytes_arrive_byte_identical(server, tmp_path):
+    """Scenario 1, scaled: 20,000 lines of random length (1-4,096 bytes, random bytes but newline)."""
+    import random
+    rng = random.Random(1)
+    data = b"".join(rng.randbytes(rng.randint(0, 4095)).replace(b"\n", b"x") + b"\n" for _ in range(20000))
+    log = tmp_path / "sizes.log"
+    log.write_bytes(b"")
+    with tailing(server, "sizes", tmp_path, str(log)):
+        time.sleep(1)
+        with open(log, "ab") as f:
+            for start in range(0, len(data), 1 << 20):
+                f.write(data[start:start + (1 << 20)])
+        wait_until(lambda: len(stream(server, "sizes", str(log))) >= len(data), timeout=120, what="all of it")
+        assert stream(server, "sizes", str(log)) == data
+
+
+def test_server_stalled_while_the_file_is_rotated_twice(server, tmp_path):
+    """Scenario 3: the server stops answering (SIGSTOP) while app.log is rotated twice."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    with tailing(server, "stalled", tmp_path, str(log)):
+        time.sleep(1)
+        append(log, lines(b"before", 0, 1000))
+        wait_until(lambda: stream(server, "stalled", str(log)) == lines(b"before", 0, 1000), what="first lines")
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            expected = lines(b"before", 0, 1000)
+            for rotation in range(2):
+                append(log, lines(b"gen%d" % rotation, 0, 2000))
+                expected += lines(b"gen%d" % rotation, 0, 2000)
+                time.sleep(0.5)
+                os.rename(log, tmp_path / f"app.log.{rotation + 1}")
+                log.write_bytes(b"")
+                time.sleep(0.5)
+            append(log, lines(b"after", 0, 1000))
+            expected += lines(b"after", 0, 1000)
+            time.sleep(1)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        wait_until(lambda: stream(server, "stalled", str(log)) == expected, timeout=60, what="every line once, in order")
+
+
+def test_partial_line_then_kill_9_then_the_line_completed(server, tmp_path):
+    """Scenario 6: exactly one whole line."""
+    log = tmp_path / "partial.log"
+    log.write_bytes(b"")
+    agent = start_tail(server, "partial9", tmp_path, str(log))
+    time.sleep(1)
+    append(log, b"complete line\nhalf a li")
+    wait_until(lambda: stream(server, "partial9", str(log)) == b"complete line\n", what="the whole line")
+    time.sleep(0.5)
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    append(log, b"ne, finished\n")
+    with tailing(server, "partial9", tmp_path, str(log)):
+        wait_until(lambda: stream(server, "partial9", str(log)) == b"complete line\nhalf a line, finished\n", what="one whole line")
+        time.sleep(1)
+        assert stream(server, "partial9", str(log)) == b"complete line\nhalf a line, finished\n"
+
+
+def test_hundreds_of_new_files_are_followed_and_excluded_ones_never_opened(server, tmp_path):
+    """Scenario 9, scaled: 300 new files matching the glob and 300 excluded ones."""
+    logs = tmp_path / "many"
+    logs.mkdir()
+    with tailing(server, "many", tmp_path, f"{logs}/*.log", extra=["--exclude", "*-skip.log"]) as agent:
+        time.sleep(1)
+        for index in range(300):
+            (logs / f"f{index:03d}.log").write_bytes(b"file %03d\n" % index)
+            (logs / f"f{index:03d}-skip.log").write_bytes(b"never\n")
+        wait_until(lambda: len(server.jobs().get("many", {}).get("streams", [])) == 300, timeout=30, what="300 streams")
+        names = {s["name"] for s in server.jobs()["many"]["streams"]}
+        assert names == {str(logs / f"f{index:03d}.log") for index in range(300)}
+        for index in (0, 150, 299):
+            wait_until(lambda: stream(server, "many", str(logs / f"f{index:03d}.log")) == b"file %03d\n" % index, what="content")
+        open_files = {os.readlink(f"/proc/{agent.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{agent.pid}/fd")}
+        assert not any(name.endswith("-skip.log") for name in open_files)
+        assert sum(name.startswith(str(logs)) for name in open_files) == 300

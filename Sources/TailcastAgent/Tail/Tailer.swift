@@ -111,6 +111,8 @@ public final class Tailer: @unchecked Sendable {
     /// One read buffer for every file: reading is sequential.
     private var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
     private var savedCheckpoints: [Checkpoint]? = nil
+    private var checkpointsSavedAt = ContinuousClock.now - .seconds(3600)
+    private var checkpointsChanged = false
     public private(set) var cutLines = 0
     private let stopping = ManagedAtomicFlag()
 
@@ -294,6 +296,15 @@ public final class Tailer: @unchecked Sendable {
         }
         var st = stat()
         fstat(fd, &st)
+        if !identity.isFull, !identity.fingerprint.isEmpty, time(nil) - st.st_mtim.tv_sec < 2,
+            self.followed.contains(where: { $0.identity.fingerprint.count > identity.fingerprint.count && $0.identity.fingerprint.hasPrefix(identity.fingerprint) })
+                || self.copied.contains(where: { $0.hasPrefix(identity.fingerprint) })
+        {
+            // Perhaps copytruncate's copy, caught while it is being written (events show it at once):
+            // decide on a later scan, when it has its full fingerprint or has been quiet for a while.
+            close(fd)
+            return
+        }
         let restoredAt = self.restored.firstIndex { identity.continues($0.identity) }
         let fileOffset: UInt64
         let streamOffset: UInt64
@@ -328,6 +339,7 @@ public final class Tailer: @unchecked Sendable {
         let file = Followed(path: path, stream: stream, fd: fd, identity: identity, fileOffset: fileOffset,
                             streamOffset: self.spool.streamSizes[stream] ?? streamOffset)
         self.followed.append(file)
+        self.checkpointsChanged = true
     }
 
     // MARK: reading
@@ -388,26 +400,40 @@ public final class Tailer: @unchecked Sendable {
         }
         file.readOffset += UInt64(n)
         file.lastGrowth = now
+        let limit = self.options.maxLineBytes
         var out: [UInt8] = []
         out.reserveCapacity(n + file.partial.count)
-        for byte in self.readBuffer[0..<n] {
-            if file.skipping {
-                if byte == 0x0A {
-                    file.skipping = false
-                    out.append(0x0A)
+        // Line by line with memchr: a byte-at-a-time loop read a fast-growing file at 25 MB/s.
+        self.readBuffer.withUnsafeBytes { raw in
+            let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var start = 0
+            while start < n {
+                let newline = memchr(base + start, 0x0A, n - start).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
+                let end = newline.map { $0 + 1 } ?? n
+                let content = UnsafeBufferPointer(start: base + start, count: (newline ?? n) - start)
+                defer { start = end }
+                if file.skipping {
+                    // The rest of an over-long line: dropped up to its newline.
+                    if newline != nil {
+                        file.skipping = false
+                        out.append(0x0A)
+                    }
+                    continue
                 }
-                continue
-            }
-            file.partial.append(byte)
-            if byte == 0x0A {
-                out += file.partial
-                file.partial.removeAll(keepingCapacity: true)
-            } else if file.partial.count >= self.options.maxLineBytes {
-                out += file.partial
-                file.partial.removeAll(keepingCapacity: true)
-                file.skipping = true
-                self.cutLines += 1
-                self.warn("\(file.path): a line longer than \(self.options.maxLineBytes) bytes was cut (\(self.cutLines) so far)")
+                if file.partial.count + content.count >= limit {
+                    out += file.partial
+                    out.append(contentsOf: content.prefix(limit - file.partial.count))
+                    file.partial.removeAll(keepingCapacity: true)
+                    self.cutLines += 1
+                    self.warn("\(file.path): a line longer than \(limit) bytes was cut (\(self.cutLines) so far)")
+                    if newline != nil { out.append(0x0A) } else { file.skipping = true }
+                } else if newline != nil {
+                    out += file.partial
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
+                    file.partial.removeAll(keepingCapacity: true)
+                } else {
+                    file.partial.append(contentsOf: content)
+                }
             }
         }
         if !out.isEmpty { self.emit(out, from: file, fileEnd: file.readOffset - UInt64(file.partial.count)) }
@@ -441,12 +467,16 @@ public final class Tailer: @unchecked Sendable {
             if self.finished.count > 10_000 { self.finished.removeFirst() }
             self.restored.removeAll { $0.path == file.path }
             self.restored.append(file.checkpoint)
+            self.checkpointsChanged = true
             return true
         }
     }
 
     // MARK: checkpoints
 
+    /// Checkpoints are written at most once a second (and on stop): with a thousand files, encoding and
+    /// syncing them on every acknowledgement cost most of a core. A kill -9 then resends at most a
+    /// second more, which the server drops by offset.
     private func advanceCheckpoints(force: Bool = false) {
         let acknowledged = self.acknowledged()
         for file in self.followed {
@@ -455,14 +485,18 @@ public final class Tailer: @unchecked Sendable {
                 file.checkpoint.fileOffset = first.file
                 file.checkpoint.streamOffset = first.stream
                 file.unacknowledged.removeFirst()
+                self.checkpointsChanged = true
             }
         }
+        guard force || (self.checkpointsChanged && ContinuousClock.now >= self.checkpointsSavedAt + .seconds(1)) else { return }
         // Draining files too: after a restart they are found by identity and read to their end first.
         let checkpoints = self.followed.map(\.checkpoint) + self.restored
+        self.checkpointsChanged = false
         guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
         do {
             try AtomicFile.replace(self.checkpointPath, with: try ProtocolJSON.encode(checkpoints, pretty: true))
             self.savedCheckpoints = checkpoints
+            self.checkpointsSavedAt = ContinuousClock.now
         } catch {
             self.warn("\(error)")
         }
