@@ -287,7 +287,7 @@ class Bench:
         elapsed = time.monotonic() - start
         for handle in handles:
             handle.close()
-        expected = line * 62
+        expected = line * 64
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if sum(p.stat().st_size for p in (self.workdir / "data" / "jobs" / job / "streams").glob("*.log")) >= expected * active:

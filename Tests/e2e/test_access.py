@@ -188,32 +188,41 @@ def test_tls_with_a_private_ca(tmp_path, env):
 
 @pytest.fixture
 def tinyproxy(tmp_path):
+    """Starts Debian's tinyproxy on a free port (with Basic authentication if `auth` is given);
+    returns (port, log)."""
     if shutil.which("tinyproxy") is None:
         pytest.skip("needs Debian's tinyproxy")
-    port = free_port()
-    log = tmp_path / "tinyproxy.log"
-    config = tmp_path / "tinyproxy.conf"
-    # No ConnectPort lines: CONNECT to any port is allowed (the server's port is not 443). In the
-    # foreground (-d) without a LogFile it logs to stderr, which goes to a file we opened.
-    config.write_text(f"User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 600\n"
-                      f"LogLevel Connect\nMaxClients 50\nAllow 127.0.0.1\n")
-    process = subprocess.Popen(["tinyproxy", "-d", "-c", str(config)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    processes = []
 
-    def listening():
-        try:
-            import socket
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_until(listening, what="tinyproxy")
-    yield port, log
-    process.terminate()
-    process.wait(10)
+    def start(auth=None):
+        port = free_port()
+        log = tmp_path / f"tinyproxy-{port}.log"
+        config = tmp_path / f"tinyproxy-{port}.conf"
+        # No ConnectPort lines: CONNECT to any port is allowed (the server's port is not 443). In the
+        # foreground (-d) without a LogFile it logs to stderr, which goes to a file we opened.
+        config.write_text(f"User nobody\nGroup nogroup\nPort {port}\nListen 127.0.0.1\nTimeout 600\n"
+                          f"LogLevel Connect\nMaxClients 50\nAllow 127.0.0.1\n" + (f"BasicAuth {auth[0]} {auth[1]}\n" if auth else ""))
+        process = subprocess.Popen(["tinyproxy", "-d", "-c", str(config)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        processes.append(process)
+
+        def listening():
+            try:
+                import socket
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_until(listening, what="tinyproxy")
+        return port, log
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(10)
 
 
 def test_clients_go_through_an_http_connect_proxy(server, env, tinyproxy):
-    port, log = tinyproxy
+    port, log = tinyproxy()
     proxy = f"http://127.0.0.1:{port}"
     run = tailcast("run", "--job", "proxied", "--no-pty", "--quiet", "--proxy", proxy, "--server", server.url, "--",
                    *py("for i in range(1000): print('line', i)"), env=env, timeout=60)
@@ -247,3 +256,14 @@ def test_a_watch_token_reads_but_cannot_write_over_a_live_job(guarded, env):
     assert job.wait(60) == 0
     out, err = watch.communicate(timeout=30)
     assert out == b"".join(b"%d\n" % i for i in range(30)), err
+
+
+def test_a_proxy_that_wants_a_password_gets_it_from_the_url(server, env, tinyproxy):
+    port, _ = tinyproxy(auth=("agent", "s3cret-pass"))
+    with_password = tailcast("run", "--job", "authed", "--quiet", "--wait", "10", "--server", server.url,
+                             "--proxy", f"http://agent:s3cret-pass@127.0.0.1:{port}", "--", "echo", "through", env=env, timeout=60)
+    assert with_password.returncode == 0 and server.archived("authed") == b"through\r\n", with_password.stderr
+    via_env = tailcast("ls", "--server", server.url, env={**env, "http_proxy": f"http://agent:s3cret-pass@127.0.0.1:{port}"}, timeout=30)
+    assert via_env.returncode == 0 and b"authed" in via_env.stdout
+    refused = tailcast("ls", "--server", server.url, "--proxy", f"http://127.0.0.1:{port}", env=env, timeout=30)
+    assert refused.returncode == 3 and b"proxy refused the tunnel" in refused.stderr

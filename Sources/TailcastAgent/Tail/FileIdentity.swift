@@ -28,10 +28,13 @@ public struct FileIdentity: Codable, Hashable, Sendable {
         var head = [UInt8](repeating: 0, count: fingerprintLength)
         let n = pread(fd, &head, head.count, 0)
         guard n >= 0 else { return nil }
-        let hex = head[0..<n].map { byte in
-            let digits: [Character] = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-        }.joined()
-        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), fingerprint: hex)
+        // Taken on every read of a file: hex through one buffer, not a string per byte.
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8](repeating: 0, count: 2 * n)
+        for index in 0..<n {
+            hex[2 * index] = digits[Int(head[index] >> 4)]
+            hex[2 * index + 1] = digits[Int(head[index] & 15)]
+        }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), fingerprint: String(decoding: hex, as: UTF8.self))
     }
 }
