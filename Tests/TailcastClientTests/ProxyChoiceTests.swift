@@ -7,6 +7,7 @@ import Testing
         #expect(ProxyChoice(argument: "http://proxy.local:3128") == .server(host: "proxy.local", port: 3128))
         #expect(ProxyChoice(argument: "10.0.0.1:8080") == .server(host: "10.0.0.1", port: 8080))
         #expect(ProxyChoice(argument: "proxy.local") == .server(host: "proxy.local", port: 80))
+        #expect(ProxyChoice(argument: "http://me:p%40ss@proxy.local:3128") == .server(host: "proxy.local", port: 3128, credentials: "me:p@ss"))
         #expect(ProxyChoice(argument: "none") == .direct)
         #expect(ProxyChoice(argument: "socks5://x:1") == nil)
         #expect(ProxyChoice(argument: "http://") == nil)
@@ -14,8 +15,8 @@ import Testing
 
     @Test func environmentPicksTheVariableForTheScheme() {
         let environment = ["http_proxy": "http://plain:1", "HTTPS_PROXY": "http://secure:2", "HTTP_PROXY": "http://ignored:3"]
-        #expect(ProxyChoice.environment.resolve(host: "srv", tls: false, environment: environment)! == ("plain", 1))
-        #expect(ProxyChoice.environment.resolve(host: "srv", tls: true, environment: environment)! == ("secure", 2))
+        #expect(ProxyChoice.environment.resolve(host: "srv", tls: false, environment: environment) == .server(host: "plain", port: 1))
+        #expect(ProxyChoice.environment.resolve(host: "srv", tls: true, environment: environment) == .server(host: "secure", port: 2))
         // Uppercase HTTP_PROXY alone is not used (httpoxy).
         #expect(ProxyChoice.environment.resolve(host: "srv", tls: false, environment: ["HTTP_PROXY": "http://x:1"]) == nil)
         #expect(ProxyChoice.direct.resolve(host: "srv", tls: false, environment: environment) == nil)
