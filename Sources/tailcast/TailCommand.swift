@@ -97,6 +97,9 @@ struct TailCommand: AsyncParsableCommand {
             if case .refused = outcome { stop.trigger() }
             return outcome
         }
+        // Lines read go to the spool file within a time mark even while nothing is sent.
+        let sealer = Task { await spool.keepSealed() }
+        defer { sealer.cancel() }
         let tailer = Tailer(
             options: .init(patterns: self.patterns.map(PathPattern.init), excludes: self.excludes.map(PathPattern.init),
                            fromStart: self.fromStart, progressFile: self.progressFile, maxLineBytes: self.maxLineBytes,

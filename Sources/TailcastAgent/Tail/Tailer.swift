@@ -169,6 +169,8 @@ public final class Tailer: @unchecked Sendable {
         /// Directories read on every pass: unwatchable, or silent.
         var polled = Set<String>()
         var eventDirectories = Set<String>()
+        /// Files that read something in the last pass: they may have more, events or not.
+        var readLastPass: [Followed] = []
         while !self.stopping.isSet {
             let now = ContinuousClock.now
             let reconcile = events == nil || now >= nextReconcile || changes.overflowed || !changes.directories.isEmpty
@@ -184,13 +186,15 @@ public final class Tailer: @unchecked Sendable {
                 let candidates =
                     reconcile
                     ? reading.files
-                    : changes.paths.compactMap { reading.byPath[$0] }
+                    : readLastPass.filter { reading.byPath[$0.path] === $0 } + changes.paths.compactMap { reading.byPath[$0] }
                         + reading.files.filter {
                             $0.draining || !$0.partial.isEmpty || (!polled.isEmpty && polled.contains(Self.directory(of: $0.path)))
                         }
+                readLastPass = []
                 for file in candidates {
                     let read = self.pump(file)
                     busy = read || busy
+                    if read { readLastPass.append(file) }
                     if read, reconcile, events != nil, !changes.paths.contains(file.path) {
                         let directory = Self.directory(of: file.path)
                         if !eventDirectories.contains(directory) { polled.insert(directory) }
