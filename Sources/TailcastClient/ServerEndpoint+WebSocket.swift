@@ -11,19 +11,19 @@ extension ServerEndpoint {
     /// Connects once to one of the server's WebSocket paths, with the subprotocol, token, TLS trust,
     /// proxy and keep-alive of this endpoint, and runs `handler` on the connection until it ends.
     ///
-    /// The WebSocket handshake (TCP, proxy, TLS, upgrade) must finish within `handshakeTimeout`:
-    /// swift-websocket 1.6.2 waits forever when a peer closes before answering the upgrade (plain
-    /// ws:// to a TLS port, a proxy that hangs up), and a client must never hang on that.
+    /// The server's first answer (the handler calls `answered` when it has it) must come within a
+    /// deadline: swift-websocket 1.6.2 waits forever when a peer closes before answering the upgrade
+    /// (plain ws:// to a TLS port, a proxy that hangs up), and sometimes when a refusal (error, close,
+    /// FIN) arrives while the client is sending its first message; a client must never hang on that.
     public func connect(
         path: String, extensions: [WebSocketExtensionFactory], logger: Logger,
-        handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
+        handler: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, WebSocketClient.Context, _ answered: @escaping @Sendable () -> Void) async throws -> Void
     ) async throws {
         // As patient as the ping check, within 2-10 s.
         let handshakeTimeout = min(max(self.pingInterval * 2, .seconds(2)), .seconds(10))
         let attempt = ConnectionAttempt()
         let client = try self.webSocket(path: path, extensions: extensions, logger: logger) { inbound, outbound, context in
-            attempt.upgraded()
-            try await handler(inbound, outbound, context)
+            try await handler(inbound, outbound, context, { attempt.upgraded() })
         }
         let run = Task {
             do {
@@ -35,7 +35,7 @@ extension ServerEndpoint {
         }
         let deadline = Task {
             try await Task.sleep(for: handshakeTimeout)
-            attempt.timeOut()
+            if attempt.timeOut() { run.cancel() }
         }
         defer { deadline.cancel() }
         try await withTaskCancellationHandler {
@@ -110,7 +110,7 @@ extension ServerEndpoint {
 public enum ConnectionError: Error, CustomStringConvertible {
     case handshakeTimeout
     public var description: String {
-        "no WebSocket handshake in time (a TLS server reached with ws://, or a proxy or route that swallows the connection?)"
+        "no answer in time (a TLS server reached with ws://, or a proxy or route that swallows the connection?)"
     }
 }
 
@@ -131,7 +131,8 @@ private final class ConnectionAttempt: Sendable {
         self.settle(result)
     }
 
-    func timeOut() {
+    /// True when the attempt timed out (no answer yet).
+    func timeOut() -> Bool {
         self.settle(.failure(ConnectionError.handshakeTimeout), onlyIfNotUpgraded: true)
     }
 
@@ -145,13 +146,15 @@ private final class ConnectionAttempt: Sendable {
         }
     }
 
-    private func settle(_ result: Result<Void, any Error>, onlyIfNotUpgraded: Bool = false) {
-        let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            guard state.result == nil, !(onlyIfNotUpgraded && state.upgraded) else { return nil }
+    @discardableResult
+    private func settle(_ result: Result<Void, any Error>, onlyIfNotUpgraded: Bool = false) -> Bool {
+        let (settled, waiter) = self.state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+            guard state.result == nil, !(onlyIfNotUpgraded && state.upgraded) else { return (false, nil) }
             state.result = result
             defer { state.waiter = nil }
-            return state.waiter
+            return (true, state.waiter)
         }
         waiter?.resume(with: result)
+        return settled
     }
 }

@@ -108,10 +108,11 @@ public final class Uplink: Sendable {
             // Context takeover on the uplink is what makes batches of log lines compress like a file.
             extensions: [AdaptiveDeflateBuilder.factory(maxDecompressedBytes: 1 << 20)],
             logger: self.logger
-        ) { inbound, outbound, _ in
+        ) { inbound, outbound, _, answered in
             try await outbound.write(.text(ControlMessage.hello(manifest.hello).encoded()))
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             guard case .text(let text) = try await messages.next() else { return }
+            answered()
             switch try ControlMessage.decode(text) {
             case .welcome(let welcome):
                 let ids = Dictionary(manifest.streams.map { ($0.name, $0.stream) }, uniquingKeysWith: { a, _ in a })

@@ -10,9 +10,10 @@ public enum JobLister {
     public static func fetch(endpoint: ServerEndpoint, logger: Logger) async throws -> [JobInfo] {
         let answer = Mutex<Result<[JobInfo], WatchError>?>(nil)
         do {
-            try await endpoint.connect(path: Wire.watchPath, extensions: [], logger: logger) { inbound, outbound, _ in
+            try await endpoint.connect(path: Wire.watchPath, extensions: [], logger: logger) { inbound, outbound, _, answered in
                 try await outbound.write(.text(ControlMessage.list.encoded()))
                 for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
+                    answered()
                     guard case .text(let text) = message else { continue }
                     switch try ControlMessage.decode(text) {
                     case .jobs(let list):

@@ -124,9 +124,10 @@ public final class Watcher: Sendable {
             path: Wire.watchPath,
             extensions: [.perMessageDeflate(maxDecompressedFrameSize: Wire.defaultMaxMessageBytes)],
             logger: self.logger
-        ) { inbound, outbound, _ in
+        ) { inbound, outbound, _, answered in
             try await outbound.write(.text(ControlMessage.watch(self.request()).encoded()))
             for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
+                answered()
                 switch message {
                 case .binary(let buffer):
                     for chunk in try DataMessage.decode(buffer) { self.print(chunk) }
