@@ -27,6 +27,23 @@ def test_python_watcher_negotiates_deflate_and_gets_the_same_bytes(server, env):
     assert final["type"] == "finished" and final["exit"] == {"code": 2}
 
 
+def test_acks_name_only_the_streams_that_moved_and_the_end_ack_names_all(server):
+    """PROTOCOL.md 3.1: a paced ack names the streams whose durable offset moved; the `ended` ack all."""
+    hello = {"type": "hello", "job": "acks", "run_id": "run-1", "agent": "peer.py/1",
+             "meta": {"kind": "tail", "command": ["peer"], "host": "h", "user": "u", "started_at_ms": int(time.time() * 1000)}}
+    with connect(server.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL]) as ws:
+        ws.send(json.dumps(hello))
+        assert json.loads(ws.recv())["type"] == "welcome"
+        for stream in (1, 2, 3):
+            ws.send(json.dumps({"type": "open", "stream": stream, "name": f"file-{stream}"}))
+        ws.send(peer.encode_data([(1, 0, 1000, b"one\n"), (2, 0, 1000, b"two\n")]))
+        assert json.loads(ws.recv()) == {"type": "ack", "offsets": {"1": 4, "2": 4}, "ended": False}
+        ws.send(peer.encode_data([(2, 4, 1000, b"again\n")]))
+        assert json.loads(ws.recv()) == {"type": "ack", "offsets": {"2": 10}, "ended": False}
+        ws.send(json.dumps({"type": "end", "exit": {"code": 0}, "ended_at_ms": 2000, "sizes": {"1": 4, "2": 10, "3": 0}}))
+        assert json.loads(ws.recv()) == {"type": "ack", "offsets": {"1": 4, "2": 10, "3": 0}, "ended": True}
+
+
 def test_python_agent_publishes_exactly_once_across_resends_and_tailcast_watches_it(server, env):
     hello = {"type": "hello", "job": "pyagent", "run_id": "run-1", "agent": "peer.py/1",
              "meta": {"kind": "run", "command": ["peer"], "host": "h", "user": "u", "started_at_ms": int(time.time() * 1000)}}

@@ -168,8 +168,10 @@ public final class Spool: Sendable {
     /// Wakes the returned stream whenever the spool grows or the job ends.
     public func changes() -> AsyncStream<Void> { self.notifier.changes() }
 
-    /// Takes bytes the job wrote. Never blocks on the network; only on the local disk.
-    public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64) {
+    /// Takes bytes the job wrote. Never blocks on the network; only on the local disk. A caller that
+    /// appends many pieces at once passes `notify: false` and calls `notifyGrowth()` after the last:
+    /// each notification wakes the uplink and the sealer, which cost more than the append itself.
+    public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64, notify: Bool = true) {
         var evicted = false
         let appended = self.state.withLock { state -> Bool in
             if state.unacknowledged + UInt64(bytes.count) > self.maxBytes {
@@ -190,8 +192,11 @@ public final class Spool: Sendable {
         // Written after the records moved, never before: a crash in between then shows as a gap the
         // server refuses, not as bytes it would take for others.
         if evicted { try? self.saveManifest() }
-        if appended { self.notifier.notify() }
+        if appended, notify { self.notifier.notify() }
     }
+
+    /// Wakes the uplink after appends made with `notify: false`.
+    public func notifyGrowth() { self.notifier.notify() }
 
     /// Carries out an `EvictionPlan` over the records after everything the uplink has read.
     private func evictOldest(needed: UInt64, state: inout State) -> Bool {

@@ -26,6 +26,10 @@ public final class Tailer: @unchecked Sendable {
         public var pollInterval: Duration
         /// How often the patterns are expanded again and every file looked at, events or not.
         public var reconcileInterval: Duration
+        /// While events come, at most one pass over the files this often: a line waits up to this long.
+        /// Each pass wakes the uplink and sends a message, and a pass per event time mark (20 ms) cost
+        /// most of the CPU a thousand followed files took.
+        public var passInterval: Duration
         /// Wait for inotify events between reads instead of polling every file.
         public var useFileEvents: Bool
         /// Reading pauses while this much is unacknowledged: the files themselves are the buffer.
@@ -36,7 +40,7 @@ public final class Tailer: @unchecked Sendable {
         public init(
             patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, progressFile: String? = nil, maxLineBytes: Int = 1 << 20,
             useFileEvents: Bool = true, partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
-            reconcileInterval: Duration = .seconds(1), maxUnacknowledged: UInt64 = 64 << 20
+            reconcileInterval: Duration = .seconds(1), passInterval: Duration = .milliseconds(100), maxUnacknowledged: UInt64 = 64 << 20
         ) {
             self.patterns = patterns
             self.excludes = excludes
@@ -45,6 +49,7 @@ public final class Tailer: @unchecked Sendable {
             self.partialLineTimeout = partialLineTimeout
             self.pollInterval = pollInterval
             self.reconcileInterval = reconcileInterval
+            self.passInterval = passInterval
             self.useFileEvents = useFileEvents
             self.maxUnacknowledged = maxUnacknowledged
             self.progressFile = progressFile
@@ -118,6 +123,11 @@ public final class Tailer: @unchecked Sendable {
     /// One read buffer for every file: reading is sequential.
     private var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
     private var savedCheckpoints: [Checkpoint]? = nil
+    /// Files with bytes in the spool the server has not acknowledged: the only ones whose checkpoints
+    /// can move (most of a thousand files are idle).
+    private var awaitingAcknowledgement: [Followed] = []
+    /// The spool is told once per pass, not per append: each notification wakes the uplink.
+    private var appendedThisPass = false
     private var checkpointsSavedAt = ContinuousClock.now - .seconds(3600)
     private var checkpointsChanged = false
     public private(set) var cutLines = 0
@@ -201,6 +211,10 @@ public final class Tailer: @unchecked Sendable {
                     }
                 }
             }
+            if self.appendedThisPass {
+                self.appendedThisPass = false
+                self.spool.notifyGrowth()
+            }
             if self.followed.contains(where: \.draining) { self.letGoOfDrained() }
             self.advanceCheckpoints()
             if let state = self.progressFile?.poll(warn: self.warn) { self.progress.record(explicit: state) }
@@ -211,26 +225,28 @@ public final class Tailer: @unchecked Sendable {
             // While a file has more to read, read on; the kernel keeps the events meanwhile.
             if busy { continue }
             if let events {
-                // At most one pass per time mark: busy files write all the time, and a pass per event
-                // (each looking at every followed file) cost most of a core with a thousand files.
+                // Busy files write all the time: a pass per event would be a pass per line.
                 let passEnd = ContinuousClock.now
-                if passEnd < now + Self.minimumPassInterval { Thread.sleep(forTimeInterval: Double((now + Self.minimumPassInterval - passEnd).components.attoseconds) / 1e18) }
+                if passEnd < now + self.options.passInterval { Self.sleep(now + self.options.passInterval - passEnd) }
                 let untilReconcile = nextReconcile - ContinuousClock.now
                 changes = events.wait(timeout: polled.isEmpty ? untilReconcile : min(untilReconcile, self.options.pollInterval))
                 eventDirectories.formUnion(changes.paths.map(Self.directory(of:)))
             } else {
-                Thread.sleep(forTimeInterval: Double(self.options.pollInterval.components.attoseconds) / 1e18 + Double(self.options.pollInterval.components.seconds))
+                Self.sleep(self.options.pollInterval)
             }
         }
         let deadline = ContinuousClock.now + drainTimeout
         while ContinuousClock.now < deadline, self.followed.contains(where: { !$0.unacknowledged.isEmpty }) {
             self.advanceCheckpoints()
-            Thread.sleep(forTimeInterval: 0.05)
+            Self.sleep(.milliseconds(50))
         }
         self.advanceCheckpoints(force: true)
     }
 
-    static let minimumPassInterval = Duration.milliseconds(Int(Wire.timeMarkResolutionMs))
+    /// The tailer runs on its own thread (blocking reads and inotify), so it sleeps the thread.
+    static func sleep(_ duration: Duration) {
+        Thread.sleep(forTimeInterval: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
 
     static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
@@ -322,8 +338,8 @@ public final class Tailer: @unchecked Sendable {
         var st = stat()
         fstat(fd, &st)
         if !identity.isFull, !identity.fingerprint.isEmpty, time(nil) - st.st_mtim.tv_sec < 2,
-            self.followed.contains(where: { $0.identity.fingerprint.count > identity.fingerprint.count && $0.identity.fingerprint.hasPrefix(identity.fingerprint) })
-                || self.copied.contains(where: { $0.hasPrefix(identity.fingerprint) })
+            self.followed.contains(where: { $0.identity.fingerprint.utf8.count > identity.fingerprint.utf8.count && FileIdentity.fingerprint($0.identity.fingerprint, startsWith: identity.fingerprint) })
+                || self.copied.contains(where: { FileIdentity.fingerprint($0, startsWith: identity.fingerprint) })
         {
             // Perhaps copytruncate's copy, caught while it is being written (events show it at once):
             // decide on a later scan, when it has its full fingerprint or has been quiet for a while.
@@ -398,7 +414,7 @@ public final class Tailer: @unchecked Sendable {
         // rewritten past our offset before we looked), was truncated: copytruncate.
         let current = FileIdentity.of(fd: file.fd)
         let rewritten = current.map { !$0.continues(file.identity) } ?? false
-        if let current, !rewritten, current.fingerprint.count > file.identity.fingerprint.count {
+        if let current, !rewritten, current.fingerprint.utf8.count > file.identity.fingerprint.utf8.count {
             // The checkpoint learns the longer fingerprint too: a file checkpointed while empty would
             // otherwise match any later file that reuses its inode, and be resumed at the old offset.
             file.identity = current
@@ -480,7 +496,9 @@ public final class Tailer: @unchecked Sendable {
     }
 
     private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) {
-        bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs()) }
+        bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs(), notify: false) }
+        self.appendedThisPass = true
+        if file.unacknowledged.isEmpty { self.awaitingAcknowledgement.append(file) }
         file.unacknowledged.append((stream: self.spool.streamSizes[file.stream] ?? 0, file: fileEnd))
     }
 
@@ -510,14 +528,17 @@ public final class Tailer: @unchecked Sendable {
     /// syncing them on every acknowledgement cost most of a core. A kill -9 then resends at most a
     /// second more, which the server drops by offset.
     private func advanceCheckpoints(force: Bool = false) {
-        let acknowledged = self.acknowledged()
-        for file in self.followed {
-            let streamAcked = acknowledged[file.stream] ?? 0
-            while let first = file.unacknowledged.first, first.stream <= streamAcked {
-                file.checkpoint.fileOffset = first.file
-                file.checkpoint.streamOffset = first.stream
-                file.unacknowledged.removeFirst()
-                self.checkpointsChanged = true
+        if !self.awaitingAcknowledgement.isEmpty {
+            let acknowledged = self.acknowledged()
+            self.awaitingAcknowledgement.removeAll { file in
+                let streamAcked = acknowledged[file.stream] ?? 0
+                while let first = file.unacknowledged.first, first.stream <= streamAcked {
+                    file.checkpoint.fileOffset = first.file
+                    file.checkpoint.streamOffset = first.stream
+                    file.unacknowledged.removeFirst()
+                    self.checkpointsChanged = true
+                }
+                return file.unacknowledged.isEmpty
             }
         }
         guard force || (self.checkpointsChanged && ContinuousClock.now >= self.checkpointsSavedAt + .seconds(1)) else { return }

@@ -114,7 +114,7 @@ struct PublishSession {
                                     throw Refusal(code: CloseCode.gap, name: "gap", message: "end names size \(size) for stream \(id), which the server does not hold")
                                 }
                             }
-                            var ack = try await acknowledger.syncAndAcknowledge(streams: streams)
+                            var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
                             try job.end(end)
                             ack.ended = true
                             try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
@@ -175,11 +175,19 @@ actor Acknowledger {
 
     func track(_ id: UInt32, _ file: StreamFile) { self.streams[id] = file }
 
-    func syncAndAcknowledge(streams: [UInt32: StreamFile]) async throws -> ControlMessage.Ack {
+    /// What the last ack said, per stream: the next one names only the streams that moved, because a
+    /// sidecar has a stream per file, and acking a thousand idle ones five times a second cost the agent
+    /// more CPU to decode than its files cost to read.
+    private var acknowledged: [UInt32: UInt64] = [:]
+
+    /// Makes the streams durable and says how far; `everyStream` names them all (the ack of an `end`).
+    func syncAndAcknowledge(streams: [UInt32: StreamFile], everyStream: Bool = false) async throws -> ControlMessage.Ack {
         let durable = try await NIOThreadPool.singleton.runIfActive {
             try streams.mapValues { try $0.sync() }
         }
         self.metrics.storageFailing.record(0)
-        return ControlMessage.Ack(offsets: Dictionary(uniqueKeysWithValues: durable.map { (String($0.key), $0.value) }))
+        let moved = everyStream ? durable : durable.filter { (self.acknowledged[$0.key] ?? 0) != $0.value }
+        self.acknowledged.merge(moved) { $1 }
+        return ControlMessage.Ack(offsets: Dictionary(uniqueKeysWithValues: moved.map { (String($0.key), $0.value) }))
     }
 }
