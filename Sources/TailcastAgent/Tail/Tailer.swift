@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import DequeModule
 import Foundation
 import TailcastProtocol
 
@@ -65,37 +64,29 @@ public final class Tailer: @unchecked Sendable {
         public var streamOffset: UInt64
     }
 
+    /// A file followed: its descriptor and stream, the bytes of a line not finished yet, and the
+    /// decisions about it (`FollowedFile`).
     final class Followed {
         let path: String
         let stream: UInt32
         let fd: Int32
-        var identity: FileIdentity
-        /// Next byte to read.
-        var readOffset: UInt64
+        var state: FollowedFile
         /// Bytes of a line not finished yet (not in the spool).
         var partial: [UInt8] = []
-        var lastGrowth = ContinuousClock.now
-        /// Size and modification time when last read: unchanged, the file is not read or fingerprinted.
-        var lastSeen: (size: Int, modified: timespec)?
         /// Inside an over-long line: its rest is dropped up to the newline.
         var skipping = false
-        /// The path now names another file, or none: read to the end, then let go.
-        var draining = false
-        /// (stream end, file end) of what went to the spool and is not acknowledged yet.
-        var unacknowledged: Deque<(stream: UInt64, file: UInt64)> = []
-        var checkpoint: Checkpoint
         /// The checkpoint as JSON, kept while it does not change: most of a thousand files are idle,
         /// and encoding every 1 KiB fingerprint each time cost more than everything else together.
         var encoded: (checkpoint: Checkpoint, json: Data)?
 
-        init(path: String, stream: UInt32, fd: Int32, identity: FileIdentity, fileOffset: UInt64, streamOffset: UInt64) {
+        init(path: String, stream: UInt32, fd: Int32, state: FollowedFile) {
             self.path = path
             self.stream = stream
             self.fd = fd
-            self.identity = identity
-            self.readOffset = fileOffset
-            self.checkpoint = Checkpoint(path: path, identity: identity, fileOffset: fileOffset, streamOffset: streamOffset)
+            self.state = state
         }
+
+        var isDraining: Bool { self.state.phase == .draining }
     }
 
     let options: Options
@@ -110,12 +101,7 @@ public final class Tailer: @unchecked Sendable {
     }
     /// `reading`, kept until `followed` changes: rebuilding it on every pass cost a core's tenth at 1,000 files.
     private var readingCache: (files: [Followed], byPath: [String: Followed])?
-    /// Files read to their end after a rotation: found again under another path, they are not reread.
-    private var finished: [FileIdentity] = []
-    /// Full fingerprints of files that were then truncated: a new file starting with the same 1 KiB is
-    /// the copy copytruncate made of what was already read.
-    private var copied: [String] = []
-    private var restored: [Checkpoint]
+    private var discovery: FileDiscovery
     /// No checkpoints: files that exist now are read from their end (unless --from-start). On a restart,
     /// a file not seen before appeared while we were down, so it is read from its start.
     private let isFirstRun: Bool
@@ -144,7 +130,7 @@ public final class Tailer: @unchecked Sendable {
         self.checkpointPath = checkpointPath
         self.acknowledged = acknowledged
         self.warn = warn
-        self.restored = restored ?? []
+        self.discovery = FileDiscovery(restored: restored ?? [])
         self.isFirstRun = restored == nil
     }
 
@@ -198,7 +184,7 @@ public final class Tailer: @unchecked Sendable {
                     ? reading.files
                     : readLastPass.filter { reading.byPath[$0.path] === $0 } + changes.paths.compactMap { reading.byPath[$0] }
                         + reading.files.filter {
-                            $0.draining || !$0.partial.isEmpty || (!polled.isEmpty && polled.contains(Self.directory(of: $0.path)))
+                            $0.isDraining || !$0.partial.isEmpty || (!polled.isEmpty && polled.contains(Self.directory(of: $0.path)))
                         }
                 readLastPass = []
                 for file in candidates {
@@ -215,7 +201,7 @@ public final class Tailer: @unchecked Sendable {
                 self.appendedThisPass = false
                 self.spool.notifyGrowth()
             }
-            if self.followed.contains(where: \.draining) { self.letGoOfDrained() }
+            if self.followed.contains(where: \.isDraining) { self.letGoOfDrained() }
             self.advanceCheckpoints()
             if let state = self.progressFile?.poll(warn: self.warn) { self.progress.record(explicit: state) }
             if reconcile {
@@ -236,7 +222,7 @@ public final class Tailer: @unchecked Sendable {
             }
         }
         let deadline = ContinuousClock.now + drainTimeout
-        while ContinuousClock.now < deadline, self.followed.contains(where: { !$0.unacknowledged.isEmpty }) {
+        while ContinuousClock.now < deadline, !self.awaitingAcknowledgement.isEmpty {
             self.advanceCheckpoints()
             Self.sleep(.milliseconds(50))
         }
@@ -262,14 +248,12 @@ public final class Tailer: @unchecked Sendable {
         var seen = Set<String>()
         var directories = Set<String>()
         // First what was rotated away, so the new file at its path is opened in this same scan.
-        for file in self.followed where !file.draining {
+        for file in self.followed where !file.isDraining {
             directories.insert(Self.directory(of: file.path))
             var st = stat()
-            if stat(file.path, &st) != 0 || UInt64(st.st_ino) != file.identity.inode || UInt64(st.st_dev) != file.identity.device {
-                file.draining = true
-            }
+            file.state.pathNow(names: stat(file.path, &st) == 0 ? (device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) : nil)
         }
-        let current = Set(self.followed.lazy.filter { !$0.draining }.map(\.path))
+        let current = Set(self.followed.lazy.filter { !$0.isDraining }.map(\.path))
         for pattern in self.options.patterns {
             let (files, reachable) = pattern.expand()
             directories.formUnion(reachable)
@@ -287,7 +271,7 @@ public final class Tailer: @unchecked Sendable {
     /// A file rotated away while we were down is found by identity beside its old path and read to its
     /// end under its old stream, before the new file at that path; otherwise its last lines were lost.
     private func recoverRenamed() {
-        for checkpoint in self.restored {
+        for checkpoint in self.discovery.restored {
             let fd = open(checkpoint.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             if fd >= 0 {
                 let same = FileIdentity.of(fd: fd).map { $0.continues(checkpoint.identity) } ?? false
@@ -305,11 +289,9 @@ public final class Tailer: @unchecked Sendable {
                     close(fd)
                     continue
                 }
-                let file = Followed(path: checkpoint.path, stream: stream, fd: fd, identity: identity,
-                                    fileOffset: checkpoint.fileOffset, streamOffset: checkpoint.streamOffset)
-                file.draining = true
-                self.followed.append(file)
-                self.restored.removeAll { $0.path == checkpoint.path && $0.identity == checkpoint.identity }
+                self.followed.append(Followed(path: checkpoint.path, stream: stream, fd: fd,
+                                              state: .rotatedAway(checkpoint, identity: identity, now: .now)))
+                self.discovery.recovered(checkpoint)
                 break
             }
         }
@@ -319,57 +301,26 @@ public final class Tailer: @unchecked Sendable {
         // One file per path is read at a time, so a stream's bytes stay in order: a rotated file drains
         // first. The new file at the path is opened at once and waits its turn: a second rotation
         // before the first file is drained would otherwise take it away unread.
-        guard self.followed.allSatisfy({ $0.path != path || $0.draining }) else { return }
+        guard self.followed.allSatisfy({ $0.path != path || $0.isDraining }) else { return }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return }
-        guard let identity = FileIdentity.of(fd: fd),
-            !self.followed.contains(where: { identity.continues($0.identity) }),
-            !self.finished.contains(where: { identity.continues($0) })
-        else {
-            close(fd)
-            return
-        }
-        if identity.isFull, self.copied.contains(identity.fingerprint) || self.followed.contains(where: { $0.identity.fingerprint == identity.fingerprint }) {
-            // A copy (copytruncate's) of a file being followed: its lines were read there.
-            self.finished.append(identity)
-            close(fd)
-            return
-        }
         var st = stat()
-        fstat(fd, &st)
-        if !identity.isFull, !identity.fingerprint.isEmpty, time(nil) - st.st_mtim.tv_sec < 2,
-            self.followed.contains(where: { $0.identity.fingerprint.utf8.count > identity.fingerprint.utf8.count && FileIdentity.fingerprint($0.identity.fingerprint, startsWith: identity.fingerprint) })
-                || self.copied.contains(where: { FileIdentity.fingerprint($0, startsWith: identity.fingerprint) })
-        {
-            // Perhaps copytruncate's copy, caught while it is being written (events show it at once):
-            // decide on a later scan, when it has its full fingerprint or has been quiet for a while.
+        guard let identity = FileIdentity.of(fd: fd), fstat(fd, &st) == 0 else {
             close(fd)
             return
         }
-        let restoredAt = self.restored.firstIndex { identity.continues($0.identity) }
-        let fileOffset: UInt64
-        let streamOffset: UInt64
-        if let index = restoredAt {
-            fileOffset = self.restored[index].fileOffset
-            streamOffset = self.restored[index].streamOffset
-            self.restored.remove(at: index)
-        } else {
-            // Like tail -F: existing files from their end, unless --from-start; files that appear later
-            // (or while we were down) from their start.
-            fileOffset = self.firstScan && self.isFirstRun && !self.options.fromStart ? UInt64(st.st_size) : 0
-            // A new file at a known path continues that path's stream; the old file's checkpoint is done.
-            if let index = self.restored.firstIndex(where: { $0.path == path }) {
-                streamOffset = self.restored[index].streamOffset
-                self.restored.remove(at: index)
-            } else {
-                streamOffset = 0
-            }
+        let decision = self.discovery.decide(
+            path: path, identity: identity, size: UInt64(st.st_size), quietSeconds: time(nil) - st.st_mtim.tv_sec,
+            startsAtEnd: self.firstScan && self.isFirstRun && !self.options.fromStart, followed: self.followed.lazy.map(\.state.identity))
+        guard case .follow(let fileOffset, let streamOffset, let resumes) = decision else {
+            close(fd)
+            return
         }
         let stream: UInt32
         if let existing = self.spool.streamID(named: path) {
             stream = existing
             // Resuming a checkpoint after the path's earlier file: the bytes between are the server's already.
-            if restoredAt != nil { self.spool.skip(stream: stream, to: streamOffset) }
+            if resumes { self.spool.skip(stream: stream, to: streamOffset) }
         } else {
             guard let added = try? self.spool.addStream(named: path, at: streamOffset) else {
                 close(fd)
@@ -377,9 +328,9 @@ public final class Tailer: @unchecked Sendable {
             }
             stream = added
         }
-        let file = Followed(path: path, stream: stream, fd: fd, identity: identity, fileOffset: fileOffset,
-                            streamOffset: self.spool.streamSizes[stream] ?? streamOffset)
-        self.followed.append(file)
+        let state = FollowedFile(path: path, identity: identity, fileOffset: fileOffset,
+                                 streamOffset: self.spool.streamSizes[stream] ?? streamOffset, now: .now)
+        self.followed.append(Followed(path: path, stream: stream, fd: fd, state: state))
         self.checkpointsChanged = true
     }
 
@@ -402,52 +353,27 @@ public final class Tailer: @unchecked Sendable {
     private func pump(_ file: Followed) -> Bool {
         var st = stat()
         guard fstat(file.fd, &st) == 0 else { return false }
-        let seen = (size: Int(st.st_size), modified: st.st_mtim)
-        if let last = file.lastSeen, last.size == seen.size, last.modified.tv_sec == seen.modified.tv_sec,
-            last.modified.tv_nsec == seen.modified.tv_nsec, UInt64(seen.size) == file.readOffset
-        {
+        let seen = FollowedFile.Seen(size: UInt64(st.st_size), modifiedSeconds: st.st_mtim.tv_sec, modifiedNanoseconds: st.st_mtim.tv_nsec)
+        switch file.state.looked(at: seen, identity: FileIdentity.of(fd: file.fd)) {
+        case .unchanged:
             self.flushQuietPartialLine(file)
             return false
-        }
-        file.lastSeen = seen
-        // A file that shrank, or whose first bytes changed under the same inode (it was truncated and
-        // rewritten past our offset before we looked), was truncated: copytruncate.
-        let current = FileIdentity.of(fd: file.fd)
-        let rewritten = current.map { !$0.continues(file.identity) } ?? false
-        if let current, !rewritten, current.fingerprint.utf8.count > file.identity.fingerprint.utf8.count {
-            // The checkpoint learns the longer fingerprint too: a file checkpointed while empty would
-            // otherwise match any later file that reuses its inode, and be resumed at the old offset.
-            file.identity = current
-            file.checkpoint.identity = current
-        }
-        if UInt64(st.st_size) < file.readOffset || rewritten {
-            if file.identity.isFull {
-                self.copied.append(file.identity.fingerprint)
-                if self.copied.count > 1000 { self.copied.removeFirst() }
-            }
-            if let current {
-                file.identity = current
-                // After a restart, this content is read again from its start, at the stream offset
-                // acknowledged by then: the server already holding those offsets, nothing is doubled.
-                file.checkpoint.identity = current
-                file.checkpoint.fileOffset = 0
-                file.unacknowledged = Deque(file.unacknowledged.map { (stream: $0.stream, file: 0) })
-            }
+        case .read:
+            break
+        case .truncated(let offset, let copiedFingerprint):
+            if let copiedFingerprint { self.discovery.truncated(copiedFingerprint: copiedFingerprint) }
             // copytruncate: the file was emptied under us. Lines written between our last read and the
             // truncation may be lost; that race is inherent to copytruncate (prefer rename + create).
-            self.warn("\(file.path) was truncated at \(file.readOffset) bytes (copytruncate?): reading it again from the start; lines written just before the truncation may be missing")
-            file.readOffset = 0
+            self.warn("\(file.path) was truncated at \(offset) bytes (copytruncate?): reading it again from the start; lines written just before the truncation may be missing")
             file.partial = []
             file.skipping = false
         }
-        let n = self.readBuffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress!, $0.count, off_t(file.readOffset)) }
-        let now = ContinuousClock.now
+        let n = self.readBuffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress!, $0.count, off_t(file.state.readOffset)) }
         guard n > 0 else {
             self.flushQuietPartialLine(file)
             return false
         }
-        file.readOffset += UInt64(n)
-        file.lastGrowth = now
+        file.state.read(n, now: .now)
         let limit = self.options.maxLineBytes
         var out: [UInt8] = []
         out.reserveCapacity(n + file.partial.count)
@@ -484,39 +410,35 @@ public final class Tailer: @unchecked Sendable {
                 }
             }
         }
-        if !out.isEmpty { self.emit(out, from: file, fileEnd: file.readOffset - UInt64(file.partial.count)) }
+        if !out.isEmpty { self.emit(out, from: file, fileEnd: file.state.readOffset - UInt64(file.partial.count)) }
         return true
     }
 
     /// A last line without newline goes anyway once the file is quiet for a while, or is let go.
     private func flushQuietPartialLine(_ file: Followed) {
-        guard !file.partial.isEmpty, file.draining || ContinuousClock.now >= file.lastGrowth + self.options.partialLineTimeout else { return }
-        self.emit(file.partial, from: file, fileEnd: file.readOffset)
+        guard !file.partial.isEmpty, file.state.flushesPartialLine(now: .now, timeout: self.options.partialLineTimeout) else { return }
+        self.emit(file.partial, from: file, fileEnd: file.state.readOffset)
         file.partial = []
     }
 
     private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) {
         bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs(), notify: false) }
         self.appendedThisPass = true
-        if file.unacknowledged.isEmpty { self.awaitingAcknowledgement.append(file) }
-        file.unacknowledged.append((stream: self.spool.streamSizes[file.stream] ?? 0, file: fileEnd))
+        if file.state.unacknowledged.isEmpty { self.awaitingAcknowledgement.append(file) }
+        file.state.spooled(streamEnd: self.spool.streamSizes[file.stream] ?? 0, fileEnd: fileEnd)
     }
 
-    /// Drained files whose every line the server acknowledged are closed (a deleted file's space is
-    /// freed). Their checkpoint stays until a new file takes the path, so its stream continues there.
+    /// Drained files are closed (a deleted file's space is freed).
     private func letGoOfDrained() {
         let reading = Set(self.reading.files.map { ObjectIdentifier($0) })
+        let now = ContinuousClock.now
         self.followed.removeAll { file in
-            guard reading.contains(ObjectIdentifier(file)), file.draining, file.partial.isEmpty, file.unacknowledged.isEmpty,
-                ContinuousClock.now >= file.lastGrowth + .seconds(1)
-            else { return false }
             var st = stat()
-            guard fstat(file.fd, &st) == 0, UInt64(st.st_size) <= file.readOffset else { return false }
+            guard reading.contains(ObjectIdentifier(file)), fstat(file.fd, &st) == 0,
+                file.state.isDrained(size: UInt64(st.st_size), holdsPartialLine: !file.partial.isEmpty, now: now)
+            else { return false }
             close(file.fd)
-            self.finished.append(file.identity)
-            if self.finished.count > 10_000 { self.finished.removeFirst() }
-            self.restored.removeAll { $0.path == file.path }
-            self.restored.append(file.checkpoint)
+            self.discovery.letGo(file.state.identity, checkpoint: file.state.checkpoint)
             self.checkpointsChanged = true
             return true
         }
@@ -531,31 +453,25 @@ public final class Tailer: @unchecked Sendable {
         if !self.awaitingAcknowledgement.isEmpty {
             let acknowledged = self.acknowledged()
             self.awaitingAcknowledgement.removeAll { file in
-                let streamAcked = acknowledged[file.stream] ?? 0
-                while let first = file.unacknowledged.first, first.stream <= streamAcked {
-                    file.checkpoint.fileOffset = first.file
-                    file.checkpoint.streamOffset = first.stream
-                    file.unacknowledged.removeFirst()
-                    self.checkpointsChanged = true
-                }
-                return file.unacknowledged.isEmpty
+                if file.state.acknowledged(upTo: acknowledged[file.stream] ?? 0) { self.checkpointsChanged = true }
+                return file.state.unacknowledged.isEmpty
             }
         }
         guard force || (self.checkpointsChanged && ContinuousClock.now >= self.checkpointsSavedAt + .seconds(1)) else { return }
         // Draining files too: after a restart they are found by identity and read to their end first.
-        let checkpoints = self.followed.map(\.checkpoint) + self.restored
+        let checkpoints = self.followed.map(\.state.checkpoint) + self.discovery.restored
         self.checkpointsChanged = false
         guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
         do {
             var json = Data("[".utf8)
             for (index, file) in self.followed.enumerated() {
-                if file.encoded?.checkpoint != file.checkpoint {
-                    file.encoded = (file.checkpoint, try ProtocolJSON.encode(file.checkpoint, pretty: false))
+                if file.encoded?.checkpoint != file.state.checkpoint {
+                    file.encoded = (file.state.checkpoint, try ProtocolJSON.encode(file.state.checkpoint, pretty: false))
                 }
                 if index > 0 { json.append(UInt8(ascii: ",")) }
                 json.append(file.encoded!.json)
             }
-            for (index, checkpoint) in self.restored.enumerated() {
+            for (index, checkpoint) in self.discovery.restored.enumerated() {
                 if index > 0 || !self.followed.isEmpty { json.append(UInt8(ascii: ",")) }
                 json.append(try ProtocolJSON.encode(checkpoint, pretty: false))
             }
