@@ -78,6 +78,7 @@ let package = Package(
             name: "TailcastServer",
             dependencies: [
                 "TailcastProtocol",
+                "CTailcastSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -33,6 +33,20 @@ int tailcast_write_all(int fd, const void *bytes, size_t length) {
     return 0;
 }
 
+int tailcast_pwrite_all(int fd, const void *bytes, size_t length, off_t offset) {
+    const char *cursor = bytes;
+    while (length > 0) {
+        ssize_t n = pwrite(fd, cursor, length, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) errno = EIO;
+        if (n <= 0) return -1;
+        cursor += n;
+        offset += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
+
 #ifdef __linux__
 #include <sys/inotify.h>
 

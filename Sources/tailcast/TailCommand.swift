@@ -12,6 +12,8 @@ struct TailCommand: AsyncParsableCommand {
         discussion: """
             Each file is a stream of the job, named by its path; `tailcast watch JOB --stream PATH` follows one. Patterns are shell globs (quote them): `*`, `?`, `[...]` within a path segment, `**` across segments. Files that appear later are picked up within a second and read from their start; files that exist when it first starts (no checkpoints yet) are read from their end, like tail -F, unless --from-start.
 
+            Changes are noticed with inotify on the directories the patterns reach, and the files that changed are read at most every 100 ms; once a second the patterns are expanded again and every file is looked at. Directories that cannot be watched (fs.inotify.max_user_watches ran out) or whose files grow without events (network file systems) are polled every 250 ms instead.
+
             Files are followed by identity (device, inode, first bytes), not path: after a rotation by rename the old file is read to its end before the new one; a file that shrinks (copytruncate) is read again from its start and the possible gap is reported (prefer rename + create); a deleted file is read to its end and then closed. While the server is unreachable, reading pauses (the files are the buffer). What the server acknowledged is checkpointed in --state-dir, so a restart, even after kill -9, delivers every line once. SIGTERM or SIGINT stops cleanly.
 
             Example: tailcast tail --job web-1 '/var/log/app/*.log' /var/log/nginx/access.log

@@ -32,6 +32,34 @@ def wait_until(predicate, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def stop_process(process):
+    """SIGTERM, ten seconds to exit, then SIGKILL."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+PACED_JOB = ("import sys,time\n"
+             "for i in range({n}):\n"
+             "    sys.stdout.write('line %06d ' % i + 'y' * (i % 70) + '\\n')\n"
+             "    if i % {every} == 0: sys.stdout.flush(); time.sleep({pause})\n"
+             "sys.exit({code})")
+
+
+def paced_job(n, pause, code, every=1):
+    """A job's Python source: `n` numbered lines, a flush and a pause every `every` lines, then exit `code`."""
+    return PACED_JOB.format(n=n, pause=pause, code=code, every=every)
+
+
+def paced_lines(n):
+    """What `paced_job(n, ...)` writes."""
+    return b"".join(b"line %06d " % i + b"y" * (i % 70) + b"\n" for i in range(n))
+
+
 class Server:
     """A `tailcast serve` process; restartable on the same port and data directory."""
 
@@ -71,13 +99,7 @@ class Server:
         self.process.wait()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def jobs(self):
         with urllib.request.urlopen(self.http + "/v1/jobs", timeout=5) as r:

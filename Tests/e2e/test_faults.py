@@ -4,43 +4,33 @@ import signal
 import subprocess
 import time
 
-from conftest import py, popen, tailcast, wait_until
-
-PACED = ("import sys,time\n"
-         "for i in range({n}):\n"
-         "    sys.stdout.write('row %06d ' % i + 'x' * (i % 50) + '\\n'); sys.stdout.flush()\n"
-         "    time.sleep({pause})\n"
-         "sys.exit({code})")
-
-
-def paced_expected(n):
-    return b"".join(b"row %06d " % i + b"x" * (i % 50) + b"\n" for i in range(n))
+from conftest import paced_job, paced_lines, py, popen, tailcast, wait_until
 
 
 def test_server_killed_and_restarted_mid_job_loses_nothing(make_server, env):
     server = make_server().start()
     job = popen("run", "--job", "restart", "--no-pty", "--quiet", "--server", server.url, "--",
-                *py(PACED.format(n=4000, pause=0.001, code=0)), env=env)
+                *py(paced_job(4000, pause=0.001, code=0)), env=env)
     wait_until(lambda: server.jobs().get("restart", {}).get("streams") and
                server.jobs()["restart"]["streams"][0]["size"] > 20_000, what="first output")
     server.kill9()
     time.sleep(1.0)
     server.start()
     assert job.wait(90) == 0, job.stderr.read()
-    assert server.archived("restart") == paced_expected(4000)
+    assert server.archived("restart") == paced_lines(4000)
     assert server.jobs()["restart"]["state"] == "exited"
 
 
 def test_agent_started_before_its_server_delivers_everything(make_server, env):
     server = make_server()
     job = popen("run", "--job", "early", "--no-pty", "--quiet", "--server", server.url, "--",
-                *py(PACED.format(n=500, pause=0.002, code=4)), env=env)
+                *py(paced_job(500, pause=0.002, code=4)), env=env)
     time.sleep(1.5)
     server.start()
     assert job.wait(60) == 4
     stderr = job.stderr.read().decode()
     assert "unreachable" in stderr and "output is kept" in stderr
-    assert server.archived("early") == paced_expected(500)
+    assert server.archived("early") == paced_lines(500)
 
 
 def test_undeliverable_output_is_kept_and_run_still_exits_with_the_job_status(make_server, env):
@@ -58,7 +48,7 @@ def test_undeliverable_output_is_kept_and_run_still_exits_with_the_job_status(ma
 def test_following_watcher_resumes_after_server_restart_without_gap_or_duplicate(make_server, env):
     server = make_server().start()
     job = popen("run", "--job", "follow", "--no-pty", "--quiet", "--server", server.url, "--",
-                *py(PACED.format(n=3000, pause=0.001, code=6)), env=env)
+                *py(paced_job(3000, pause=0.001, code=6)), env=env)
     wait_until(lambda: "follow" in server.jobs(), what="job")
     watch = popen("watch", "follow", "--server", server.url, env=env)
     time.sleep(1.0)
@@ -68,7 +58,7 @@ def test_following_watcher_resumes_after_server_restart_without_gap_or_duplicate
     assert job.wait(90) == 6
     out, err = watch.communicate(timeout=60)
     assert watch.returncode == 6, err
-    assert out == paced_expected(3000)
+    assert out == paced_lines(3000)
     assert b"reconnecting" in err
 
 

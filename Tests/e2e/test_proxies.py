@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, popen, py, tailcast, wait_until
+from conftest import free_port, popen, py, stop_process, tailcast, wait_until
 
 IDLE_TIMEOUT = 5  # seconds, both proxies, both directions
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
@@ -87,13 +87,7 @@ class Proxy:
             return False
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def get(self, url):
         with DIRECT.open(url, timeout=2) as r:

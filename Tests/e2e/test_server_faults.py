@@ -7,17 +7,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Server, free_port, popen, py, tailcast, wait_until
-
-LINES = ("import sys,time\n"
-         "for i in range({n}):\n"
-         "    sys.stdout.write('line %06d ' % i + 'y' * (i % 70) + '\\n')\n"
-         "    if i % {every} == 0: sys.stdout.flush(); time.sleep({pause})\n"
-         "sys.exit({code})")
-
-
-def lines_expected(n):
-    return b"".join(b"line %06d " % i + b"y" * (i % 70) + b"\n" for i in range(n))
+from conftest import Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
 
 
 def metric(server, name):
@@ -63,7 +53,7 @@ def test_disk_full_stops_acknowledgements_keeps_watchers_and_resumes(small_disk,
 
         n = 15000
         job = popen("run", "--job", "full", "--no-pty", "--quiet", "--wait", "60", "--server", server.url, "--",
-                    *py(LINES.format(n=n, every=500, pause=0.05, code=5)), env=env)
+                    *py(paced_job(n, pause=0.05, code=5, every=500)), env=env)
         wait_until(lambda: "the disk is full" in server.log.read_text(), timeout=30, what="the server to say the disk is full")
         assert metric(server, "tailcast_storage_failing") == 1
         assert metric(server, "tailcast_storage_errors_total") >= 1
@@ -77,7 +67,7 @@ def test_disk_full_stops_acknowledgements_keeps_watchers_and_resumes(small_disk,
         assert job.wait(120) == 5
         stderr = job.stderr.read().decode()
         assert "disk is full" in stderr
-        assert server.archived("full") == lines_expected(n)
+        assert server.archived("full") == paced_lines(n)
         assert server.jobs()["full"]["state"] == "exited"
         wait_until(lambda: metric(server, "tailcast_storage_failing") == 0, timeout=10, what="the gauge to clear")
     finally:
@@ -88,7 +78,7 @@ def test_server_killed_repeatedly_under_load_loses_nothing_acknowledged(make_ser
     server = make_server().start()
     n = 60000
     jobs = [popen("run", "--job", f"load-{k}", "--no-pty", "--quiet", "--wait", "90", "--server", server.url, "--",
-                  *py(LINES.format(n=n, every=400, pause=0.05, code=k)), env=env) for k in range(3)]
+                  *py(paced_job(n, pause=0.05, code=k, every=400)), env=env) for k in range(3)]
     kills = 0
     deadline = time.monotonic() + 60
     while any(j.poll() is None for j in jobs) and kills < 10 and time.monotonic() < deadline:
@@ -104,6 +94,6 @@ def test_server_killed_repeatedly_under_load_loses_nothing_acknowledged(make_ser
     for k, job in enumerate(jobs):
         assert job.wait(120) == k, job.stderr.read()
     for k in range(3):
-        assert server.archived(f"load-{k}") == lines_expected(n)
+        assert server.archived(f"load-{k}") == paced_lines(n)
         assert server.jobs()[f"load-{k}"]["state"] == "exited"
-    print(f"server kill -9 x{kills} under 3 jobs; {3 * len(lines_expected(n))} bytes checked, nothing lost or doubled")
+    print(f"server kill -9 x{kills} under 3 jobs; {3 * len(paced_lines(n))} bytes checked, nothing lost or doubled")

@@ -51,3 +51,5 @@ int tailcast_deflater_reset(tailcast_deflater *deflater);
 
 /// Writes all `length` bytes, retrying short writes and EINTR. Returns 0, or -1 when the fd is closed or broken.
 int tailcast_write_all(int fd, const void *bytes, size_t length);
+/// Writes all `length` bytes at `offset`, retrying short writes and EINTR. Returns 0, or -1 with errno set.
+int tailcast_pwrite_all(int fd, const void *bytes, size_t length, off_t offset);

@@ -145,7 +145,7 @@ public final class JobRunner: @unchecked Sendable {
         guard master >= 0 else {
             throw LaunchError(description: "cannot open a pseudo-terminal: \(String(cString: strerror(errno))) (try --no-pty)")
         }
-        return (master, String(cString: name))
+        return (master, name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
     /// The job's terminal is as wide as ours (or 80x24 when we have none).

@@ -246,16 +246,7 @@ public final class Spool: Sendable {
     }
 
     private static func writeAll(_ fd: Int32, _ buffer: ByteBuffer, at position: UInt64) -> Bool {
-        buffer.withUnsafeReadableBytes { raw -> Bool in
-            var written = 0
-            while written < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(position) + off_t(written))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                written += n
-            }
-            return true
-        }
+        buffer.withUnsafeReadableBytes { tailcast_pwrite_all(fd, $0.baseAddress, $0.count, off_t(position)) == 0 }
     }
 
     /// Newest output that found the spool full (all of it possibly sent, so nothing could be given up)
@@ -407,11 +398,16 @@ public final class Spool: Sendable {
         var want = Int(min(UInt64(maxBytes + 64), fileSize - position))
         while true {
             var buffer = ByteBuffer()
-            let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                pread(self.fd, raw.baseAddress!, want, off_t(position))
+            var failure: Int32 = 0
+            // A negative count would trap in ByteBuffer: the error goes out beside it.
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                let n = pread(self.fd, raw.baseAddress!, want, off_t(position))
+                if n < 0 { failure = errno }
+                return max(n, 0)
             }
-            guard got > 0 else { throw SpoolError("cannot read the spool: \(String(cString: strerror(errno)))") }
-            buffer.moveWriterIndex(to: got)
+            guard got > 0 else {
+                throw SpoolError("cannot read the spool: \(failure == 0 ? "it ends before its records do" : String(cString: strerror(failure)))")
+            }
             var records: [(UInt64, DataChunk)] = []
             var consumed = 0
             while buffer.readableBytes > 0 {

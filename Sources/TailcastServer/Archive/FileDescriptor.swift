@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTailcastSystem
 import NIOCore
 
 /// A failed system call on an archive file, with the path, so the log says what to fix.
@@ -28,18 +29,8 @@ enum POSIXFile {
     }
 
     static func pwriteAll(_ fd: Int32, _ buffer: ByteBuffer, at offset: UInt64, path: String) throws {
-        var written = 0
-        let total = buffer.readableBytes
-        try buffer.withUnsafeReadableBytes { raw in
-            while written < total {
-                let n = Glibc.pwrite(fd, raw.baseAddress! + written, total - written, off_t(offset) + off_t(written))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ArchiveError(operation: "write", path: path, errno: errno)
-                }
-                written += n
-            }
-        }
+        let failed = buffer.withUnsafeReadableBytes { tailcast_pwrite_all(fd, $0.baseAddress, $0.count, off_t(offset)) != 0 }
+        if failed { throw ArchiveError(operation: "write", path: path, errno: errno) }
     }
 
     static func pread(_ fd: Int32, from offset: UInt64, count: Int, path: String) throws -> ByteBuffer {
