@@ -19,8 +19,13 @@ public final class Watcher: Sendable {
         public var sinceMs: UInt64?
         public var streams: [String]?
         public var timestamps: Bool
+        /// A line `==> PATH <==` whenever output switches to another tailed file, as `tail -F a b` does.
+        public var headers: Bool
 
-        public init(endpoint: ServerEndpoint, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool) {
+        public init(
+            endpoint: ServerEndpoint, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool,
+            headers: Bool = false
+        ) {
             self.endpoint = endpoint
             self.job = job
             self.follow = follow
@@ -28,6 +33,7 @@ public final class Watcher: Sendable {
             self.sinceMs = sinceMs
             self.streams = streams
             self.timestamps = timestamps
+            self.headers = headers
         }
     }
 
@@ -50,6 +56,8 @@ public final class Watcher: Sendable {
     struct State {
         var byName: [String: StreamState] = [:]
         var ids: [UInt32: String] = [:]
+        /// The tailed file whose lines were printed last (headers).
+        var lastFile: String?
         var outcome: Outcome?
         var connectedOnce = false
         /// Connections the server answered: a connection that worked resets the reconnect backoff,
@@ -168,14 +176,23 @@ public final class Watcher: Sendable {
 
     /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.
     private func print(_ chunk: DataChunk) {
-        let (name, skip, timestamps) = self.state.withLock { state -> (String?, Int, Bool) in
-            guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return (nil, 0, false) }
-            guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return (nil, 0, false) }
-            return (name, Int(stream.printed - chunk.offset), self.options.timestamps)
+        let (name, skip, timestamps, header) = self.state.withLock { state -> (String?, Int, Bool, [UInt8]) in
+            guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return (nil, 0, false, []) }
+            guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return (nil, 0, false, []) }
+            var header: [UInt8] = []
+            if self.options.headers, name != "stdout", name != "stderr", state.lastFile != name {
+                // A file's unfinished line (a partial line the agent sent after a quiet spell) ends here,
+                // and a blank line separates files, as with tail.
+                if let last = state.lastFile { header = Array((state.byName[last]?.atLineStart ?? true ? "\n" : "\n\n").utf8) }
+                header += Array("==> \(name) <==\n".utf8)
+                state.lastFile = name
+            }
+            return (name, Int(stream.printed - chunk.offset), self.options.timestamps, header)
         }
         guard let name else { return }
         let bytes = chunk.bytes.getSlice(at: chunk.bytes.readerIndex + skip, length: chunk.bytes.readableBytes - skip)!
         let fd: Int32 = name == "stderr" ? 2 : 1
+        if !header.isEmpty { self.output.write(header, to: 1) }
         if timestamps {
             var atLineStart = self.state.withLock { $0.byName[name]!.atLineStart }
             let prefix = Array((Self.timestampFormatter.string(from: Date(timeIntervalSince1970: Double(chunk.timeMs) / 1000)) + " ").utf8)
@@ -190,6 +207,7 @@ public final class Watcher: Sendable {
             self.state.withLock { $0.byName[name]!.atLineStart = ended }
         } else {
             self.output.write(Array(bytes.readableBytesView), to: fd)
+            if let last = bytes.readableBytesView.last { self.state.withLock { $0.byName[name]!.atLineStart = last == 0x0A } }
         }
         self.state.withLock { $0.byName[name]!.printed = chunk.endOffset }
     }

@@ -9,7 +9,7 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Print a job's output from the start, then follow it live.",
         discussion: """
-            Replay and live output join with no gap and no duplicate. If the connection drops, watch reconnects and resumes from the last byte it printed. When the job ends, watch exits with the job's status. In --no-pty jobs, the job's stderr goes to watch's stderr.
+            Replay and live output join with no gap and no duplicate. If the connection drops, watch reconnects and resumes from the last byte it printed. When the job ends, watch exits with the job's status. In --no-pty jobs, the job's stderr goes to watch's stderr. For `tailcast tail` jobs, a line `==> PATH <==` says which file the lines below come from whenever that changes, as with tail -F (not with --raw or a single --stream).
 
             Progress: on a terminal, one live bar per active progress stays pinned below the log. Into a pipe, a line redrawn with carriage returns is printed once in its last state, and progress is printed to stderr at most every 5 s. --raw prints the archived bytes exactly.
 
@@ -55,7 +55,8 @@ struct WatchCommand: AsyncParsableCommand {
         let watcher = Watcher(
             options: .init(
                 endpoint: self.server.endpoint, job: self.job, follow: !self.noFollow, tailLines: self.tail, sinceMs: sinceMs,
-                streams: self.streams.isEmpty ? nil : self.streams, timestamps: self.timestamps
+                streams: self.streams.isEmpty ? nil : self.streams, timestamps: self.timestamps,
+                headers: !self.raw && self.streams.count != 1
             ),
             logger: logger,
             output: WatchOutputs.make(raw: self.raw),

@@ -344,3 +344,54 @@ def test_hundreds_of_new_files_are_followed_and_excluded_ones_never_opened(serve
         open_files = {os.readlink(f"/proc/{agent.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{agent.pid}/fd")}
         assert not any(name.endswith("-skip.log") for name in open_files)
         assert sum(name.startswith(str(logs)) for name in open_files) == 300
+
+
+def test_watch_shows_all_files_under_headers_or_one_file_exactly(server, tmp_path):
+    """Issue 3, item 8: `watch` follows all files, each run of lines under `==> PATH <==` as tail -F
+    prints it, or one file (`--stream PATH`) byte for byte; `--raw` adds nothing."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a, b = logs / "a.log", logs / "b.log"
+    a.write_bytes(b"")
+    b.write_bytes(b"")
+    with tailing(server, "both", tmp_path, f"{logs}/*.log"):
+        time.sleep(1)
+        watcher = popen("watch", "both", "--server", server.url)
+        for turn in range(3):
+            append(a, lines(b"a", turn * 10, turn * 10 + 10))
+            time.sleep(0.4)  # more than a pass: each turn is its own chunk
+            append(b, lines(b"b", turn * 10, turn * 10 + 10))
+            time.sleep(0.4)
+        wait_until(lambda: stream(server, "both", str(a)) == a.read_bytes() and stream(server, "both", str(b)) == b.read_bytes(),
+                   timeout=20, what="both files archived")
+        time.sleep(0.5)
+        watcher.terminate()
+        live = watcher.stdout.read()
+    replayed = tailcast("watch", "both", "--no-follow", "--server", server.url, timeout=30)
+    assert replayed.returncode == 0, replayed.stderr
+
+    def blocks(output):
+        """(path, lines) per header; headers after the first are preceded by a blank line."""
+        parts = output.split(b"==> ")
+        assert parts[0] == b"", output[:200]
+        found = []
+        for index, part in enumerate(parts[1:]):
+            path, _, body = part.partition(b" <==\n")
+            if index < len(parts) - 2:
+                assert body.endswith(b"\n\n")
+                body = body[:-1]
+            found.append((path.decode(), body))
+        return found
+
+    for output in (live, replayed.stdout):
+        found = blocks(output)
+        assert {path for path, _ in found} == {str(a), str(b)}
+        assert b"".join(body for path, body in found if path == str(a)) == a.read_bytes()
+        assert b"".join(body for path, body in found if path == str(b)) == b.read_bytes()
+        assert all(found[i][0] != found[i + 1][0] for i in range(len(found) - 1))  # a header per switch, no more
+    assert len(blocks(live)) == 6  # followed live, the turns alternate
+    one = tailcast("watch", "both", "--no-follow", "--stream", str(b), "--server", server.url, timeout=30)
+    assert one.returncode == 0 and one.stdout == b.read_bytes()
+    raw = tailcast("watch", "both", "--no-follow", "--raw", "--server", server.url, timeout=30)
+    assert raw.returncode == 0 and b"==>" not in raw.stdout
+    assert sorted(raw.stdout.splitlines()) == sorted(a.read_bytes().splitlines() + b.read_bytes().splitlines())
