@@ -19,8 +19,8 @@ final class ConnectionGate: Sendable {
 
     func leave() { self.open.subtract(1, ordering: .relaxed) }
 
-    func refuse(_ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    func refuse(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         logger.warning("refused a connection: \(self.limit) are open (--max-connections)")
-        try await outbound.refuse(CloseCode.busy, "busy", "the server has its limit of \(self.limit) connections open (serve --max-connections); retrying later")
+        try await outbound.refuseAtStart(inbound, CloseCode.busy, "busy", "the server has its limit of \(self.limit) connections open (serve --max-connections); retrying later")
     }
 }

@@ -59,20 +59,20 @@ public enum TailcastServer {
 
         let connections = ConnectionGate(limit: configuration.maxConnections)
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
-            guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
+            guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, outbound, logger: context.logger) { return }
+            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .publish)
-            if try await outbound.refuseUnless(decision, logger: context.logger) { return }
+            if try await outbound.refuseUnless(decision, inbound: inbound, logger: context.logger) { return }
             try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
-            guard connections.enter() else { return try await connections.refuse(outbound, logger: context.logger) }
+            guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, outbound, logger: context.logger) { return }
+            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .watch)
-            if try await outbound.refuseUnless(decision, logger: context.logger) { return }
+            if try await outbound.refuseUnless(decision, inbound: inbound, logger: context.logger) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
@@ -120,10 +120,12 @@ public enum TailcastServer {
             .contains { $0.trimmingCharacters(in: .whitespaces) == Wire.subprotocol }
     }
 
-    static func refuseWithoutSubprotocol(_ request: Request, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws -> Bool {
+    static func refuseWithoutSubprotocol(
+        _ request: Request, _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger
+    ) async throws -> Bool {
         guard !self.offersSubprotocol(request) else { return false }
         logger.notice("refused a connection: no \(Wire.subprotocol) subprotocol offered")
-        try await outbound.refuse(CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
+        try await outbound.refuseAtStart(inbound, CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
         return true
     }
 
