@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a command and stream its output to the server.",
         discussion: """
-            The command runs under a pseudo-terminal (colours, progress bars, line buffering; the size follows your terminal) or, with --no-pty, through pipes that keep stdout and stderr apart. Its output is mirrored here, written to a local spool on disk first, and sent compressed to the server, which archives it. If the server is down or slow the job keeps running; the output is delivered when the server is back. SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH reach the job.
+            The command runs under a pseudo-terminal (colours, progress bars, line buffering; the size follows your terminal) or, with --no-pty, through pipes that keep stdout and stderr apart. Its output is mirrored here, written to a local spool on disk first, and sent compressed to the server, which archives it. If the server is down or slow the job keeps running; the output is delivered when the server is back. SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH reach the job, and so does what you type or pipe in (piped input is not echoed; under the pseudo-terminal a line is at most 4 KiB, so pipe data with --no-pty).
 
             At the end, run waits up to --wait seconds for the server to acknowledge every byte and the exit status, then exits with the job's status (128+N if killed by signal N). If delivery did not finish, it says so and keeps the spool.
 

@@ -1,11 +1,14 @@
 """`run` → `serve` → `watch`: byte-exact delivery, exit statuses, replay then follow, pty behaviour."""
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
+import termios
 import time
 
-from conftest import py, popen, tailcast, wait_until
+from conftest import BINARY, py, popen, tailcast, wait_until
 
 NUMBERED = """
 import sys
@@ -150,3 +153,57 @@ def test_bad_flags_and_unknown_jobs_get_clear_errors(server, env):
     assert port.returncode == 64 and b"--port" in port.stderr
     missing = tailcast("run", "--job", "nocmd", "--server", server.url, "--", "/no/such/program", env=env, timeout=30)
     assert missing.returncode == 127 and b"cannot run /no/such/program" in missing.stderr
+
+
+def test_piped_input_reaches_a_pty_job_and_is_not_echoed_into_its_output(server, env):
+    job = "import sys\ndata = sys.stdin.read()\nprint(len(data), data.upper(), end='|')"
+    piped = subprocess.run([BINARY, "run", "--job", "piped", "--server", server.url, "--", *py(job)],
+                           input=b"alpha\nbeta", env=env, capture_output=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    # an unfinished last line still arrives whole, then the end of input
+    assert server.archived("piped") == b"10 ALPHA\r\nBETA|"
+    empty = subprocess.run([BINARY, "run", "--job", "no-input", "--server", server.url, "--", *py(job)],
+                           stdin=subprocess.DEVNULL, env=env, capture_output=True, timeout=60)
+    assert empty.returncode == 0 and server.archived("no-input") == b"0 |"
+
+
+def read_until(fd, pattern, timeout=30):
+    """Reads a pty master until `pattern` appears (or the other side closes); returns all read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while pattern not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_a_prompt_is_answered_from_the_terminal_and_the_terminal_is_restored(server, env):
+    """`tailcast run` in a terminal (its foreground job): keys reach the job one by one, the job's
+    terminal echoes them once, and ours gets its settings back when the job ends."""
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve(BINARY, [BINARY, "run", "--job", "prompt", "--server", server.url, "--",
+                           *py("name = input('name? ')\nprint('hello', name)")], env)
+    before = termios.tcgetattr(terminal)
+    try:
+        assert b"name? " in read_until(terminal, b"name? ")
+        during = termios.tcgetattr(terminal)
+        assert not during[3] & (termios.ECHO | termios.ICANON)  # the job's terminal echoes, not ours
+        assert during[3] & termios.ISIG  # Ctrl-C still signals us, and we pass it on
+        os.write(terminal, b"bob\r")
+        shown = read_until(terminal, b"hello bob")
+        assert shown.count(b"bob") == 2, shown  # echoed once, then in the answer
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        after = termios.tcgetattr(terminal)
+        assert after[3] == before[3]
+    finally:
+        os.close(terminal)
+    assert server.archived("prompt") == b"name? bob\r\nhello bob\r\n"

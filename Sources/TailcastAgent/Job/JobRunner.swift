@@ -42,10 +42,10 @@ public final class JobRunner: @unchecked Sendable {
     /// Where progress recognised in the output goes; nil turns recognition off.
     private let progress: ProgressTracker?
     private var pid: pid_t = 0
-    private var master: Int32 = -1
+    var master: Int32 = -1
     private var signalSources: [DispatchSourceSignal] = []
     private let exited = DispatchSemaphore(value: 0)
-    private let exitedFlag = ManagedAtomicFlag()
+    let exitedFlag = ManagedAtomicFlag()
 
     public init(options: Options, spool: Spool, progress: ProgressTracker?) {
         self.options = options
@@ -65,6 +65,9 @@ public final class JobRunner: @unchecked Sendable {
             let (master, slavePath) = try Self.openPTY()
             self.master = master
             Self.copyWindowSize(to: master)
+            let input = Self.inputSource()
+            // Piped input is the job's input, not its output: the job's terminal does not echo it.
+            if input == .pipe { Self.turnOffEcho(master) }
             try self.spawn(newSession: true) { actions in
                 posix_spawn_file_actions_addopen(&actions, 0, slavePath, O_RDWR, 0)
                 posix_spawn_file_actions_adddup2(&actions, 0, 1)
@@ -88,12 +91,14 @@ public final class JobRunner: @unchecked Sendable {
         }
         self.forwardSignals()
         for reader in readers { reader.start() }
+        let restoreTerminal = self.master >= 0 ? self.forwardInput(to: self.master) : nil
 
         var status: Int32 = 0
         while waitpid(self.pid, &status, 0) < 0 && errno == EINTR {}
         let exit: ExitStatus =
             (status & 0x7F) == 0 ? ExitStatus(code: (status >> 8) & 0xFF) : ExitStatus(signal: status & 0x7F)
         self.exitedFlag.set()
+        restoreTerminal?()
         finishedReading.wait()
         for source in self.signalSources { source.cancel() }
         if self.master >= 0 { close(self.master) }
