@@ -169,7 +169,7 @@ public final class Tailer: @unchecked Sendable {
         var readLastPass: [Followed] = []
         while !self.stopping.isSet {
             let now = ContinuousClock.now
-            let reconcile = events == nil || now >= nextReconcile || changes.overflowed || !changes.directories.isEmpty
+            let reconcile = now >= nextReconcile || changes.overflowed || !changes.directories.isEmpty
             if reconcile {
                 let directories = self.scan()
                 if let events { polled.formUnion(events.watch(directories)) }
@@ -205,9 +205,13 @@ public final class Tailer: @unchecked Sendable {
             self.advanceCheckpoints()
             if let state = self.progressFile?.poll(warn: self.warn) { self.progress.record(explicit: state) }
             if reconcile {
-                nextReconcile = now + self.options.reconcileInterval
+                // Without inotify every poll is a reconcile; a pass after a busy one reads on only in
+                // the files that had more (a full pass each time doubled the cost of polling).
+                nextReconcile = now + (events == nil ? self.options.pollInterval : self.options.reconcileInterval)
                 eventDirectories = []
             }
+            // Taken: a pass that reads on must not reconcile again for the same events.
+            changes = FileEvents.Changes()
             // While a file has more to read, read on; the kernel keeps the events meanwhile.
             if busy { continue }
             if let events {
@@ -218,7 +222,7 @@ public final class Tailer: @unchecked Sendable {
                 changes = events.wait(timeout: polled.isEmpty ? untilReconcile : min(untilReconcile, self.options.pollInterval))
                 eventDirectories.formUnion(changes.paths.map(Self.directory(of:)))
             } else {
-                Self.sleep(self.options.pollInterval)
+                Self.sleep(max(.zero, nextReconcile - ContinuousClock.now))
             }
         }
         let deadline = ContinuousClock.now + drainTimeout
