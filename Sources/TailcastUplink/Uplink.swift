@@ -46,6 +46,11 @@ public final class Uplink: Sendable {
     let onEvent: @Sendable (Event) -> Void
     private let machine: Mutex<UplinkStateMachine>
     private let wake = WakeSignal()
+    /// What is worth waking the sender for while it waits: spool growth to this extent (0: any), and
+    /// progress. Set before each decision to "anything", raised after it to what the wait is for, so
+    /// no wake-up is lost and a job's every line does not cost one.
+    private let wakeOnSpoolAt = Atomic<UInt64>(0)
+    private let wakeOnProgress = Atomic<Bool>(true)
     private let refusal = Mutex<ControlMessage.ErrorReport?>(nil)
     private let welcomed = Atomic<Bool>(false)
 
@@ -57,6 +62,12 @@ public final class Uplink: Sendable {
         self.onEvent = onEvent
         self.machine = Mutex(UplinkStateMachine(
             flushWindow: configuration.flushWindow, maxUnacknowledged: configuration.maxUnacknowledged, start: spool.releasedPosition))
+        spool.observe { [weak self] extent in
+            if let self, extent >= self.wakeOnSpoolAt.load(ordering: .relaxed) { self.wake.notify() }
+        }
+        progress?.observe { [weak self] in
+            if let self, self.wakeOnProgress.load(ordering: .relaxed) { self.wake.notify() }
+        }
     }
 
     /// What the server holds durably, per stream id.
@@ -72,12 +83,6 @@ public final class Uplink: Sendable {
     }
 
     public func run() async -> Outcome {
-        let forwarders = [self.spool.changes(), self.progress?.changes()].compactMap { $0 }.map { changes in
-            Task { [wake] in
-                for await _ in changes { wake.notify() }
-            }
-        }
-        defer { for forwarder in forwarders { forwarder.cancel() } }
         let unreachable = Atomic<Bool>(false)
         while !Task.isCancelled {
             do {
@@ -171,6 +176,8 @@ public final class Uplink: Sendable {
                 try await outbound.write(.text(ControlMessage.open(open).encoded()))
                 opened += 1
             }
+            self.wakeOnSpoolAt.store(0, ordering: .relaxed)
+            self.wakeOnProgress.store(true, ordering: .relaxed)
             let action = self.machine.withLock {
                 // The exit first: once it is set nothing more is appended, so the extent read after it is final.
                 let jobEnded = self.spool.exit != nil
@@ -194,10 +201,15 @@ public final class Uplink: Sendable {
                 let bars = self.progress?.takeUnsent() ?? []
                 if !bars.isEmpty { try await outbound.write(.text(ControlMessage.progress(.init(bars: bars)).encoded())) }
                 self.machine.withLock { $0.progressSent(at: .now) }
-            case .waitUntil(let instant):
-                // Short naps, so a batch that fills up early goes early (see `fullBatchBytes`).
-                try await Task.sleep(until: min(instant, .now + .milliseconds(3)), clock: .continuous)
-            case .waitForAck, .idle:
+            case .waitUntil(let instant, let spoolAt):
+                self.wakeOnSpoolAt.store(spoolAt, ordering: .relaxed)
+                self.wakeOnProgress.store(false, ordering: .relaxed)
+                await self.wake.wait(until: instant)
+            case .waitForAck:
+                // Acks and the job's end wake it; more output does not change what it waits for.
+                self.wakeOnSpoolAt.store(.max, ordering: .relaxed)
+                await self.wake.wait()
+            case .idle:
                 await self.wake.wait()
             case .sendEnd:
                 guard let (exit, endedAtMs) = self.spool.exit else { continue }

@@ -12,8 +12,10 @@ public struct UplinkStateMachine {
         case send(from: UInt64)
         /// Send the progress bars that changed.
         case sendProgress
-        /// Wait: the last message left less than a flush window ago; send at this instant.
-        case waitUntil(ContinuousClock.Instant)
+        /// Wait: the last message left less than a flush window ago (or progress, its interval); go at
+        /// this instant, or earlier once the spool reaches `orSpoolAt` (a full batch goes at once; data
+        /// on an idle link too).
+        case waitUntil(ContinuousClock.Instant, orSpoolAt: UInt64)
         /// Too much is unacknowledged; wait for an ack.
         case waitForAck
         /// Everything is sent; tell the server how the job ended.
@@ -115,13 +117,13 @@ public struct UplinkStateMachine {
             // grow with the rate (better compression) while latency stays bounded by the window. A batch
             // big enough to compress as well as a file goes at once: waiting would only add latency.
             if let last = self.lastSend, now < last + self.flushWindow, spoolEnd - sent < self.fullBatchBytes {
-                return .waitUntil(last + self.flushWindow)
+                return .waitUntil(last + self.flushWindow, orSpoolAt: sent + self.fullBatchBytes)
             }
             return .send(from: sent)
         }
         // The bars' final state goes before the end, whatever the interval.
         if jobEnded && !endSent { return progressPending ? .sendProgress : .sendEnd }
-        if progressPending, let last = self.lastProgress { return .waitUntil(last + self.progressInterval) }
+        if progressPending, let last = self.lastProgress { return .waitUntil(last + self.progressInterval, orSpoolAt: spoolEnd + 1) }
         return .idle
     }
 

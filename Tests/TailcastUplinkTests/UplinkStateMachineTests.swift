@@ -21,8 +21,9 @@ import Testing
         #expect(machine.next(spoolEnd: 10, jobEnded: false, now: t0) == .send(from: 0))
         machine.sent(upTo: 10, offsets: [1: 10], at: t0)
         #expect(machine.next(spoolEnd: 10, jobEnded: false, now: t0) == .idle)
-        // more output 5 ms later waits for the window: it will be batched with what follows
-        #expect(machine.next(spoolEnd: 30, jobEnded: false, now: t0 + .milliseconds(5)) == .waitUntil(t0 + .milliseconds(20)))
+        // more output 5 ms later waits for the window, or until a full batch is waiting: it will be
+        // batched with what follows
+        #expect(machine.next(spoolEnd: 30, jobEnded: false, now: t0 + .milliseconds(5)) == .waitUntil(t0 + .milliseconds(20), orSpoolAt: 10 + 32 << 10))
         #expect(machine.next(spoolEnd: 60, jobEnded: false, now: t0 + .milliseconds(20)) == .send(from: 10))
     }
 
@@ -30,7 +31,7 @@ import Testing
         var machine = UplinkStateMachine(flushWindow: .milliseconds(20), maxUnacknowledged: 1 << 30, fullBatchBytes: 100)
         machine.connected(durable: [:], ended: false)
         machine.sent(upTo: 10, offsets: [1: 10], at: t0)
-        #expect(machine.next(spoolEnd: 109, jobEnded: false, now: t0 + .milliseconds(1)) == .waitUntil(t0 + .milliseconds(20)))
+        #expect(machine.next(spoolEnd: 109, jobEnded: false, now: t0 + .milliseconds(1)) == .waitUntil(t0 + .milliseconds(20), orSpoolAt: 110))
         #expect(machine.next(spoolEnd: 110, jobEnded: false, now: t0 + .milliseconds(1)) == .send(from: 10))
     }
 
@@ -79,8 +80,8 @@ import Testing
         var machine = connected(window: .zero)
         #expect(machine.next(spoolEnd: 0, jobEnded: false, progressPending: true, now: t0) == .sendProgress)
         machine.progressSent(at: t0)
-        // another redraw 100 ms later waits for the 250 ms interval; data does not
-        #expect(machine.next(spoolEnd: 0, jobEnded: false, progressPending: true, now: t0 + .milliseconds(100)) == .waitUntil(t0 + .milliseconds(250)))
+        // another redraw 100 ms later waits for the 250 ms interval; data does not (any growth ends the wait)
+        #expect(machine.next(spoolEnd: 0, jobEnded: false, progressPending: true, now: t0 + .milliseconds(100)) == .waitUntil(t0 + .milliseconds(250), orSpoolAt: 1))
         #expect(machine.next(spoolEnd: 5, jobEnded: false, progressPending: true, now: t0 + .milliseconds(100)) == .send(from: 0))
         machine.sent(upTo: 5, offsets: [1: 5], at: t0)
         // the job ended: the last state goes at once, then the end

@@ -12,11 +12,12 @@ public final class ProgressTracker: Sendable {
     }
 
     private let state = Mutex(State())
-    private let notifier = ChangeNotifier()
+    private let notifier = ChangeNotifier<Void>()
 
     public init() {}
 
-    public func changes() -> AsyncStream<Void> { self.notifier.changes() }
+    /// Calls `observer` whenever a bar changed.
+    public func observe(_ observer: @escaping @Sendable () -> Void) { self.notifier.observe(observer) }
 
     /// Bars recognised in the output. Ignored once the job reports progress itself: explicit wins.
     public func record(parsed events: [ProgressEvent], timeMs: UInt64) {
@@ -31,7 +32,7 @@ public final class ProgressTracker: Sendable {
             }
             return true
         }
-        if changed { self.notifier.notify() }
+        if changed { self.notifier.notify(()) }
     }
 
     /// A bar the job reported with `tailcast progress`.
@@ -45,7 +46,7 @@ public final class ProgressTracker: Sendable {
             state.bars[bar.key] = bar
             state.unsent.insert(bar.key)
         }
-        self.notifier.notify()
+        self.notifier.notify(())
     }
 
     public var hasUnsent: Bool { self.state.withLock { !$0.unsent.isEmpty } }
@@ -72,7 +73,7 @@ public final class ProgressTracker: Sendable {
                 state.unsent.insert(key)
             }
         }
-        self.notifier.notify()
+        self.notifier.notify(())
     }
 
     public var bars: [ProgressState] { self.state.withLock { Array($0.bars.values) } }

@@ -86,7 +86,7 @@ public final class Spool: Sendable {
     public let maxBytes: UInt64
     private let fd: Int32
     private let state: Mutex<State>
-    private let notifier = ChangeNotifier()
+    private let notifier = ChangeNotifier<UInt64>()
 
     public init(directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64) throws {
         self.directory = directory
@@ -165,8 +165,9 @@ public final class Spool: Sendable {
 
     public var manifest: Manifest { self.state.withLock { $0.manifest } }
 
-    /// Wakes the returned stream whenever the spool grows or the job ends.
-    public func changes() -> AsyncStream<Void> { self.notifier.changes() }
+    /// Calls `observer` whenever the spool grows (with its new `extent`), gets a stream or the job ends
+    /// (with `UInt64.max`: always worth a look).
+    public func observe(_ observer: @escaping @Sendable (UInt64) -> Void) { self.notifier.observe(observer) }
 
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk. A caller that
     /// appends many pieces at once passes `notify: false` and calls `notifyGrowth()` after the last:
@@ -192,11 +193,11 @@ public final class Spool: Sendable {
         // Written after the records moved, never before: a crash in between then shows as a gap the
         // server refuses, not as bytes it would take for others.
         if evicted { try? self.saveManifest() }
-        if appended, notify { self.notifier.notify() }
+        if appended, notify { self.notifier.notify(self.extent) }
     }
 
     /// Wakes the uplink after appends made with `notify: false`.
-    public func notifyGrowth() { self.notifier.notify() }
+    public func notifyGrowth() { self.notifier.notify(self.extent) }
 
     /// Carries out an `EvictionPlan` over the records after everything the uplink has read.
     private func evictOldest(needed: UInt64, state: inout State) -> Bool {
@@ -305,7 +306,10 @@ public final class Spool: Sendable {
     /// records as long as they would be anyway (fewer chunk headers on the wire).
     public func keepSealed() async {
         let age = Wire.timeMarkResolutionMs + 5
-        for await _ in self.changes() {
+        let grown = WakeSignal()
+        self.observe { _ in grown.notify() }
+        while !Task.isCancelled {
+            await grown.wait()
             while !Task.isCancelled {
                 let wait = self.state.withLock { state -> UInt64? in
                     guard let open = state.open else { return nil }
@@ -360,7 +364,7 @@ public final class Spool: Sendable {
             return id
         }
         try self.saveManifest()
-        self.notifier.notify()
+        self.notifier.notify(.max)
         return id
     }
 
@@ -467,7 +471,7 @@ public final class Spool: Sendable {
             state.manifest.endedAtMs = endedAtMs
         }
         try self.saveManifest()
-        self.notifier.notify()
+        self.notifier.notify(.max)
     }
 
     public var exit: (ExitStatus, UInt64)? {

@@ -22,6 +22,16 @@ public final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
+    /// Returns at the next notify or at `deadline`, whichever comes first.
+    public func wait(until deadline: ContinuousClock.Instant) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait() }
+            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// Returns at the next notify (or at once if one is pending), or when the task is cancelled.
     public func wait() async {
         await withTaskCancellationHandler {
