@@ -81,7 +81,7 @@ struct TailCommand: AsyncParsableCommand {
             kind: "tail", command: ["tailcast", "tail"] + self.patterns, host: ProcessInfo.processInfo.hostName,
             user: RunCommand.userName(), cwd: FileManager.default.currentDirectoryPath, pid: getpid(), startedAtMs: UnixTime.nowMs())
         let hello = ControlMessage.Hello(job: self.job, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
-        let spool = try Spool(directory: stateRoot + "/spool", hello: hello, streams: [], maxBytes: 512 << 20)
+        let spool = try Spool(directory: stateRoot + "/spool", hello: hello, streams: [], maxBytes: 512 << 20, refusesWhatItCannotWrite: true)
 
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning

@@ -60,6 +60,29 @@ def paced_lines(n):
     return b"".join(b"line %06d " % i + b"y" * (i % 70) + b"\n" for i in range(n))
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path):
+    """Writes until the file system says ENOSPC, a page at a time so no page is left; returns the bytes written."""
+    written = 0
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                written += f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return written
+
+
 class Server:
     """A `tailcast serve` process; restartable on the same port and data directory."""
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
+from conftest import Server, fill, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
 
 
 def metric(server, name):
@@ -15,29 +15,6 @@ def metric(server, name):
         text = r.read().decode()
     found = re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)
     return float(found.group(1)) if found else None
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(path):
-    """Writes until the file system says ENOSPC; returns the bytes written."""
-    written = 0
-    with open(path, "wb", buffering=0) as f:
-        try:
-            while True:
-                written += f.write(b"\0" * 65536)
-        except OSError:
-            pass
-    return written
 
 
 def test_disk_full_stops_acknowledgements_keeps_watchers_and_resumes(small_disk, tmp_path, env):

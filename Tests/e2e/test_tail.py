@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BINARY, popen, tailcast, wait_until
+from conftest import BINARY, fill, popen, tailcast, wait_until
 
 
 def stream(server, job, name):
@@ -395,3 +395,37 @@ def test_watch_shows_all_files_under_headers_or_one_file_exactly(server, tmp_pat
     raw = tailcast("watch", "both", "--no-follow", "--raw", "--server", server.url, timeout=30)
     assert raw.returncode == 0 and b"==>" not in raw.stdout
     assert sorted(raw.stdout.splitlines()) == sorted(a.read_bytes().splitlines() + b.read_bytes().splitlines())
+
+
+def test_a_full_state_disk_pauses_reading_and_loses_nothing(server, small_disk, tmp_path):
+    """The sidecar's own disk fills (--state-dir on a 4 MiB tmpfs): its spool refuses what it cannot
+    write, reading pauses (the file keeps the lines), and once there is room every line arrives once.
+    (A wrapped job's spool drops and marks instead: its pipe cannot wait.)"""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    errors = tmp_path / "tail.err"
+    agent = popen("tail", "--job", "full-disk", "--server", server.url, "--state-dir", str(small_disk / "state"), str(log),
+                  stdout=subprocess.DEVNULL, stderr=open(errors, "ab"))
+    try:
+        time.sleep(1)
+        append(log, lines(b"before", 0, 1000))
+        wait_until(lambda: stream(server, "full-disk", str(log)) == log.read_bytes(), timeout=20, what="lines before the disk filled")
+        ballast = small_disk / "ballast"
+        assert fill(ballast) > 1 << 20
+        for turn in range(20):
+            append(log, lines(b"while full", turn * 1000, turn * 1000 + 1000))
+            time.sleep(0.05)
+        wait_until(lambda: b"reading paused" in errors.read_bytes(), timeout=20, what="the pause")
+        time.sleep(1)
+        paused_at = len(stream(server, "full-disk", str(log)))
+        assert paused_at < log.stat().st_size
+        time.sleep(1)
+        assert len(stream(server, "full-disk", str(log))) == paused_at  # paused, not dropping
+        ballast.unlink()
+        wait_until(lambda: stream(server, "full-disk", str(log)) == log.read_bytes(), timeout=30, what="every line once room returned")
+        assert b"has room again" in errors.read_bytes()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+    assert stream(server, "full-disk", str(log)) == log.read_bytes()
+    assert b"dropped" not in stream(server, "full-disk", str(log))

@@ -84,13 +84,19 @@ public final class Spool: Sendable {
 
     public let directory: String
     public let maxBytes: UInt64
+    /// Bytes the spool cannot take (the agent's disk is full) are refused, not dropped and marked: for
+    /// a sidecar, whose files still hold them and are read again.
+    public let refusesWhatItCannotWrite: Bool
     private let fd: Int32
     private let state: Mutex<State>
     private let notifier = ChangeNotifier<UInt64>()
 
-    public init(directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64) throws {
+    public init(
+        directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64, refusesWhatItCannotWrite: Bool = false
+    ) throws {
         self.directory = directory
         self.maxBytes = maxBytes
+        self.refusesWhatItCannotWrite = refusesWhatItCannotWrite
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.fd = try Self.openLocked(directory + "/spool.bin", flags: O_CREAT | O_TRUNC)
         let manifest = Manifest(hello: hello, streams: streams)
@@ -105,6 +111,7 @@ public final class Spool: Sendable {
     public init(reopening directory: String) throws {
         self.directory = directory
         self.maxBytes = .max
+        self.refusesWhatItCannotWrite = false
         let manifest: Manifest
         do {
             manifest = try ProtocolJSON.decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/job.json")))
@@ -172,7 +179,10 @@ public final class Spool: Sendable {
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk. A caller that
     /// appends many pieces at once passes `notify: false` and calls `notifyGrowth()` after the last:
     /// each notification wakes the uplink and the sealer, which cost more than the append itself.
-    public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64, notify: Bool = true) {
+    /// Returns false when the bytes were not taken (dropped and marked, or refused: see
+    /// `refusesWhatItCannotWrite`).
+    @discardableResult
+    public func append(stream: UInt32, bytes: UnsafeRawBufferPointer, timeMs: UInt64, notify: Bool = true) -> Bool {
         var evicted = false
         let appended = self.state.withLock { state -> Bool in
             if state.unacknowledged + UInt64(bytes.count) > self.maxBytes {
@@ -182,18 +192,23 @@ public final class Spool: Sendable {
                 let needed = state.unacknowledged + UInt64(bytes.count) - self.maxBytes
                 evicted = self.evictOldest(needed: max(needed, self.maxBytes / 8), state: &state)
                 if !evicted {
-                    state.dropped[stream, default: 0] += UInt64(bytes.count)
+                    if !self.refusesWhatItCannotWrite { state.dropped[stream, default: 0] += UInt64(bytes.count) }
                     return false
                 }
             }
             self.noteDropped(stream: stream, timeMs: timeMs, state: &state)
-            self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
-            return true
+            return self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
         }
         // Written after the records moved, never before: a crash in between then shows as a gap the
         // server refuses, not as bytes it would take for others.
         if evicted { try? self.saveManifest() }
         if appended, notify { self.notifier.notify(self.extent) }
+        return appended
+    }
+
+    /// Tries again to write what waits in memory; true when the spool can take more (the disk has room).
+    public func canWrite() -> Bool {
+        self.state.withLock { self.writeOpenRecord(state: &$0) }
     }
 
     /// Wakes the uplink after appends made with `notify: false`.
@@ -258,7 +273,8 @@ public final class Spool: Sendable {
         self.add(note, stream: stream, timeMs: timeMs, state: &state)
     }
 
-    private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) {
+    @discardableResult
+    private func add(_ bytes: [UInt8], stream: UInt32, timeMs: UInt64, state: inout State) -> Bool {
         let offset = state.streamSizes[stream, default: 0]
         if var open = state.open, open.stream == stream, timeMs >= open.timeMs,
             timeMs - open.timeMs < Wire.timeMarkResolutionMs, open.bytes.count + bytes.count <= Wire.maxBatchBytes
@@ -270,12 +286,13 @@ public final class Spool: Sendable {
             // The agent's disk refused the previous record: it stays open to be retried, and these bytes
             // get no offsets (so the stream has no hole), only a count for the visible note.
             guard self.writeOpenRecord(state: &state) else {
-                state.dropped[stream, default: 0] += UInt64(bytes.count)
-                return
+                if !self.refusesWhatItCannotWrite { state.dropped[stream, default: 0] += UInt64(bytes.count) }
+                return false
             }
             state.open = Record(stream: stream, offset: offset, timeMs: timeMs, bytes: bytes)
         }
         state.streamSizes[stream] = offset + UInt64(bytes.count)
+        return true
     }
 
     /// Writes the collecting record to the file so the uplink can send it. On failure (disk full) the

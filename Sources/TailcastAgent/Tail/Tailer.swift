@@ -114,6 +114,8 @@ public final class Tailer: @unchecked Sendable {
     private var awaitingAcknowledgement: [Followed] = []
     /// The spool is told once per pass, not per append: each notification wakes the uplink.
     private var appendedThisPass = false
+    /// The spool refused bytes (the agent's disk is full): nothing is read until it can write again.
+    private var spoolRefuses = false
     private var checkpointsSavedAt = ContinuousClock.now - .seconds(3600)
     private var checkpointsChanged = false
     public private(set) var cutLines = 0
@@ -175,7 +177,11 @@ public final class Tailer: @unchecked Sendable {
                 if let events { polled.formUnion(events.watch(directories)) }
             }
             var busy = false
-            if self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
+            if self.spoolRefuses, self.spool.canWrite() {
+                self.spoolRefuses = false
+                self.warn("the disk of --state-dir has room again: reading resumed")
+            }
+            if !self.spoolRefuses, self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
                 let reading = self.reading
                 // A reconcile looks at every file; otherwise only those events named, those draining or
                 // holding a partial line, and those in polled directories.
@@ -187,7 +193,7 @@ public final class Tailer: @unchecked Sendable {
                             $0.isDraining || !$0.partial.isEmpty || (!polled.isEmpty && polled.contains(Self.directory(of: $0.path)))
                         }
                 readLastPass = []
-                for file in candidates {
+                for file in candidates where !self.spoolRefuses {
                     let read = self.pump(file)
                     busy = read || busy
                     if read { readLastPass.append(file) }
@@ -377,6 +383,7 @@ public final class Tailer: @unchecked Sendable {
             self.flushQuietPartialLine(file)
             return false
         }
+        let before = (state: file.state, partial: file.partial, skipping: file.skipping)
         file.state.read(n, now: .now)
         let limit = self.options.maxLineBytes
         var out: [UInt8] = []
@@ -414,22 +421,32 @@ public final class Tailer: @unchecked Sendable {
                 }
             }
         }
-        if !out.isEmpty { self.emit(out, from: file, fileEnd: file.state.readOffset - UInt64(file.partial.count)) }
+        if !out.isEmpty, !self.emit(out, from: file, fileEnd: file.state.readOffset - UInt64(file.partial.count)) {
+            // Not read after all: the file keeps the bytes until the spool can take them.
+            (file.state, file.partial, file.skipping) = before
+            return false
+        }
         return true
     }
 
     /// A last line without newline goes anyway once the file is quiet for a while, or is let go.
     private func flushQuietPartialLine(_ file: Followed) {
         guard !file.partial.isEmpty, file.state.flushesPartialLine(now: .now, timeout: self.options.partialLineTimeout) else { return }
-        self.emit(file.partial, from: file, fileEnd: file.state.readOffset)
-        file.partial = []
+        if self.emit(file.partial, from: file, fileEnd: file.state.readOffset) { file.partial = [] }
     }
 
-    private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) {
-        bytes.withUnsafeBytes { self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs(), notify: false) }
+    /// Hands bytes to the spool; false when it refused them (the agent's disk is full): reading pauses
+    /// until it has room, and the bytes are read again from the file.
+    private func emit(_ bytes: [UInt8], from file: Followed, fileEnd: UInt64) -> Bool {
+        guard bytes.withUnsafeBytes({ self.spool.append(stream: file.stream, bytes: $0, timeMs: UnixTime.nowMs(), notify: false) }) else {
+            if !self.spoolRefuses { self.warn("the disk of --state-dir is full: reading paused until it has room (the files keep the lines)") }
+            self.spoolRefuses = true
+            return false
+        }
         self.appendedThisPass = true
         if file.state.unacknowledged.isEmpty { self.awaitingAcknowledgement.append(file) }
         file.state.spooled(streamEnd: self.spool.streamSizes[file.stream] ?? 0, fileEnd: fileEnd)
+        return true
     }
 
     /// Drained files are closed (a deleted file's space is freed).
