@@ -188,8 +188,10 @@ def test_a_10_mib_line_is_cut_and_counted_and_odd_bytes_pass_unchanged(server, t
     with tailing(server, "odd", tmp_path, str(log), extra=["--max-line-bytes", "65536"]):
         time.sleep(1)
         odd = b"\xef\xbb\xbfbom line\r\n" + b"bad utf8 \xff\xfe\x00nul\n" + "multi-byte \u00e9\u4e2d\n".encode()
-        append(log, b"before\n" + b"x" * (10 << 20) + b"\n" + odd + b"after\n")
-        expected = b"before\n" + b"x" * 65536 + b"\n" + odd + b"after\n"
+        # a line of 3-byte characters cut at 65,536 bytes is cut before the character the cap splits
+        wide = "\u4e2d".encode() * 30000
+        append(log, b"before\n" + b"x" * (10 << 20) + b"\n" + wide + b"\n" + odd + b"after\n")
+        expected = b"before\n" + b"x" * 65536 + b"\n" + "\u4e2d".encode() * 21845 + b"\n" + odd + b"after\n"
         wait_until(lambda: stream(server, "odd", str(log)) == expected, timeout=60, what="cut line and the rest")
         assert b"was cut" in (tmp_path / "tail-odd.err").read_bytes()
 
@@ -429,3 +431,18 @@ def test_a_full_state_disk_pauses_reading_and_loses_nothing(server, small_disk, 
         assert agent.wait(30) == 0
     assert stream(server, "full-disk", str(log)) == log.read_bytes()
     assert b"dropped" not in stream(server, "full-disk", str(log))
+
+
+def test_a_quiet_partial_line_goes_without_the_half_of_a_character(server, tmp_path):
+    """A partial line is sent after 5 quiet seconds, but a character the writer has not finished waits
+    for its end: no message holds half of it."""
+    log = tmp_path / "half.log"
+    log.write_bytes(b"")
+    with tailing(server, "half", tmp_path, str(log)):
+        time.sleep(1)
+        append(log, b"whole line\nprice: 5 " + "\u20ac".encode()[:2])  # the euro sign's first two bytes
+        wait_until(lambda: stream(server, "half", str(log)) == b"whole line\nprice: 5 ", timeout=20, what="the quiet partial line")
+        time.sleep(1)
+        assert stream(server, "half", str(log)) == b"whole line\nprice: 5 "
+        append(log, "\u20ac".encode()[2:] + b" each\n")
+        wait_until(lambda: stream(server, "half", str(log)) == "whole line\nprice: 5 \u20ac each\n".encode(), what="the rest")

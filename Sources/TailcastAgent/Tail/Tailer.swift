@@ -406,8 +406,8 @@ public final class Tailer: @unchecked Sendable {
                     continue
                 }
                 if file.partial.count + content.count >= limit {
-                    out += file.partial
-                    out.append(contentsOf: content.prefix(limit - file.partial.count))
+                    let kept = file.partial + content.prefix(limit - file.partial.count)
+                    out += kept.prefix(UTF8Boundary.completePrefixLength(kept))
                     file.partial.removeAll(keepingCapacity: true)
                     self.cutLines += 1
                     self.warn("\(file.path): a line longer than \(limit) bytes was cut (\(self.cutLines) so far)")
@@ -432,7 +432,14 @@ public final class Tailer: @unchecked Sendable {
     /// A last line without newline goes anyway once the file is quiet for a while, or is let go.
     private func flushQuietPartialLine(_ file: Followed) {
         guard !file.partial.isEmpty, file.state.flushesPartialLine(now: .now, timeout: self.options.partialLineTimeout) else { return }
-        if self.emit(file.partial, from: file, fileEnd: file.state.readOffset) { file.partial = [] }
+        // The start of a character the writer has not finished waits for its end (unless the file is
+        // done): a watcher never gets it in halves.
+        let whole = file.isDraining ? file.partial.count : UTF8Boundary.completePrefixLength(file.partial)
+        guard whole > 0 else { return }
+        let rest = file.partial.count - whole
+        if self.emit(Array(file.partial.prefix(whole)), from: file, fileEnd: file.state.readOffset - UInt64(rest)) {
+            file.partial.removeFirst(whole)
+        }
     }
 
     /// Hands bytes to the spool; false when it refused them (the agent's disk is full): reading pauses
