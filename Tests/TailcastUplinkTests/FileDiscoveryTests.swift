@@ -30,9 +30,9 @@ import Testing
 
     @Test func aNewFileIsReadFromItsStartOrOnTheFirstScanFromItsEnd() {
         var discovery = FileDiscovery(restored: [])
-        Self.expectEqual(Self.decide(&discovery, Self.identity("61")), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
-        Self.expectEqual(Self.decide(&discovery, Self.identity("61"), atEnd: true), .follow(fileOffset: 500, streamOffset: 0, resumes: false))
-        Self.expectEqual(Self.decide(&discovery, Self.identity(""), size: 0), .follow(fileOffset: 0, streamOffset: 0, resumes: false))  // empty files count
+        Self.expectEqual(Self.decide(&discovery, Self.identity("61")), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("61"), atEnd: true), .follow(fileOffset: 500, streamOffset: 0, resumes: false, checkpoint: nil))
+        Self.expectEqual(Self.decide(&discovery, Self.identity(""), size: 0), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))  // empty files count
     }
 
     @Test func theSameFileUnderAnotherPathIsNotReadTwice() {
@@ -40,8 +40,8 @@ import Testing
         // app.log renamed to app.log.1, which the patterns also match
         Self.expectEqual(Self.decide(&discovery, Self.identity("616263"), followed: [Self.identity("61")]), .known)
         // not the same file: another inode, or the same inode with another start (reused)
-        Self.expectEqual(Self.decide(&discovery, Self.identity("616263", inode: 8), followed: [Self.identity("61")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
-        Self.expectEqual(Self.decide(&discovery, Self.identity("7a", inode: 7), followed: [Self.identity("61")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("616263", inode: 8), followed: [Self.identity("61")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("7a", inode: 7), followed: [Self.identity("61")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
         // a file let go after its drain is not read again under its new name
         discovery.letGo(Self.identity("61", inode: 9), checkpoint: Self.checkpoint("/log/app.log", Self.identity("61", inode: 9), file: 1, stream: 1))
         Self.expectEqual(Self.decide(&discovery, Self.identity("6162", inode: 9)), .known)
@@ -56,7 +56,7 @@ import Testing
         discovery.truncated(copiedFingerprint: Self.full.replacingOccurrences(of: "6c", with: "6d"))
         Self.expectEqual(Self.decide(&discovery, Self.identity(Self.full.replacingOccurrences(of: "6c", with: "6d"), inode: 9)), .copy)
         // a short file with the same content as a short followed one is not taken for a copy
-        Self.expectEqual(Self.decide(&discovery, Self.identity("6c0a", inode: 10), followed: [Self.identity("6c0a")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("6c0a", inode: 10), followed: [Self.identity("6c0a")]), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
     }
 
     @Test func aCopyCaughtMidWriteWaitsUntilItIsWholeOrQuiet() {
@@ -65,27 +65,31 @@ import Testing
         let halfCopied = Self.identity(String(Self.full.prefix(600)), inode: 8)
         Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 0, followed: followed), .decideLater)
         Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 1, followed: followed), .decideLater)
-        Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 2, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 2, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
         discovery.truncated(copiedFingerprint: Self.full)
         Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 0), .decideLater)
         // an empty new file is no copy in progress
-        Self.expectEqual(Self.decide(&discovery, Self.identity("", inode: 8), quiet: 0, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("", inode: 8), quiet: 0, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
     }
 
     @Test func aCheckpointOfThisVeryFileResumesItAndIsUsedOnce() {
         let saved = Self.checkpoint("/log/app.log", Self.identity("6c69"), file: 40, stream: 90)
         var discovery = FileDiscovery(restored: [saved])
         // found by identity, whatever its path now, and resumed even on a first scan
-        Self.expectEqual(Self.decide(&discovery, Self.identity("6c696e65"), path: "/log/app.log.1", atEnd: true), .follow(fileOffset: 40, streamOffset: 90, resumes: true))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("6c696e65"), path: "/log/app.log.1", atEnd: true), .follow(fileOffset: 40, streamOffset: 90, resumes: true, checkpoint: saved))
+        // kept until the file is followed: a failure in between (a full disk) decides the same again
+        #expect(discovery.restored == [saved])
+        discovery.recovered(saved)
         #expect(discovery.restored.isEmpty)
-        Self.expectEqual(Self.decide(&discovery, Self.identity("6c696e65", inode: 8), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 0, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("6c696e65", inode: 8), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
     }
 
     @Test func aNewFileAtACheckpointedPathContinuesThatPathsStreamFromItsOwnStart() {
         let saved = Self.checkpoint("/log/app.log", Self.identity("6c69"), file: 40, stream: 90)
         var discovery = FileDiscovery(restored: [saved])
         // the inode was reused by another file (logrotate: compress frees one, create takes it)
-        Self.expectEqual(Self.decide(&discovery, Self.identity("7a7a"), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 90, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("7a7a"), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 90, resumes: false, checkpoint: saved))
+        discovery.recovered(saved)
         #expect(discovery.restored.isEmpty)
     }
 
@@ -93,7 +97,7 @@ import Testing
         var discovery = FileDiscovery(restored: [Self.checkpoint("/log/app.log", Self.identity("61"), file: 1, stream: 1)])
         discovery.letGo(Self.identity("62", inode: 8), checkpoint: Self.checkpoint("/log/app.log", Self.identity("62", inode: 8), file: 5, stream: 30))
         #expect(discovery.restored == [Self.checkpoint("/log/app.log", Self.identity("62", inode: 8), file: 5, stream: 30)])
-        Self.expectEqual(Self.decide(&discovery, Self.identity("63", inode: 9), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 30, resumes: false))
+        Self.expectEqual(Self.decide(&discovery, Self.identity("63", inode: 9), path: "/log/app.log"), .follow(fileOffset: 0, streamOffset: 30, resumes: false, checkpoint: Self.checkpoint("/log/app.log", Self.identity("62", inode: 8), file: 5, stream: 30)))
     }
 
     @Test func aRecoveredCheckpointIsNotUsedAgain() {

@@ -45,13 +45,20 @@ extension JobRunner {
         if isTerminal {
             var keys = saved
             keys.c_lflag &= ~tcflag_t(ICANON | ECHO | ECHONL | IEXTEN)
+            // Enter goes as typed (\r); the job's terminal maps it, or a full-screen job reads it raw.
+            keys.c_iflag &= ~tcflag_t(ICRNL | INLCR | IGNCR)
             withUnsafeMutableBytes(of: &keys.c_cc) { cc in
                 cc[Int(VMIN)] = 1
                 cc[Int(VTIME)] = 0
             }
             _ = tcsetattr(0, TCSANOW, &keys)
         }
+        // Its own descriptor: `run` closes `master` when the job ends, and the number may be reused at
+        // once (the spool's job.json) while this thread still has input to write.
+        let target = dup(master)
+        guard target >= 0 else { return isTerminal ? { _ = tcsetattr(0, TCSANOW, &saved) } : nil }
         let thread = Thread { [self] in
+            defer { close(target) }
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             var last: UInt8 = 0x0A
             while !self.exitedFlag.isSet {
@@ -64,13 +71,13 @@ extension JobRunner {
                     // The end of piped input: ^D ends the job's read; one more after an unfinished line.
                     if !isTerminal {
                         let eof: [UInt8] = last == 0x0A ? [0x04] : [0x04, 0x04]
-                        _ = eof.withUnsafeBytes { tailcast_write_all(master, $0.baseAddress, $0.count) }
+                        _ = eof.withUnsafeBytes { tailcast_write_all(target, $0.baseAddress, $0.count) }
                     }
                     return
                 }
                 last = buffer[n - 1]
                 // A job that exited leaves a closed terminal: the write fails and nothing else happens.
-                let written = buffer.withUnsafeBytes { tailcast_write_all(master, $0.baseAddress, n) }
+                let written = buffer.withUnsafeBytes { tailcast_write_all(target, $0.baseAddress, n) }
                 if written != 0 { return }
             }
         }

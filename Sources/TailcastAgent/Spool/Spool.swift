@@ -186,6 +186,8 @@ public final class Spool: Sendable {
         var evicted = false
         let appended = self.state.withLock { state -> Bool in
             if state.unacknowledged + UInt64(bytes.count) > self.maxBytes {
+                // The caller keeps what is refused: nothing is given up for it.
+                if self.refusesWhatItCannotWrite { return false }
                 // Full: give up the oldest output nobody has read (an eighth of the spool at a time, so
                 // this is rare), marked where it was. If all of it may be on the server already (the
                 // uplink read it), the newest bytes are not kept instead, marked once room returns.
@@ -206,9 +208,10 @@ public final class Spool: Sendable {
         return appended
     }
 
-    /// Tries again to write what waits in memory; true when the spool can take more (the disk has room).
+    /// Tries again to write what waits in memory; true when the spool can take more (the disk has room,
+    /// and it holds less than `maxBytes`).
     public func canWrite() -> Bool {
-        self.state.withLock { self.writeOpenRecord(state: &$0) }
+        self.state.withLock { $0.unacknowledged < self.maxBytes && self.writeOpenRecord(state: &$0) }
     }
 
     /// Wakes the uplink after appends made with `notify: false`.

@@ -12,8 +12,9 @@ struct FileDiscovery: Equatable {
         case decideLater
         /// Follow it from `fileOffset`, its stream continuing at `streamOffset`. `resumes`: from a
         /// checkpoint of this very file (the bytes between the path's earlier file and it are the
-        /// server's already).
-        case follow(fileOffset: UInt64, streamOffset: UInt64, resumes: Bool)
+        /// server's already). `checkpoint`: the restored one this uses; it is given up (`recovered`)
+        /// only once the file is followed, so a failure in between (a full disk) decides again later.
+        case follow(fileOffset: UInt64, streamOffset: UInt64, resumes: Bool, checkpoint: Tailer.Checkpoint?)
     }
 
     /// Files read to their end after a rotation: found again under another path, they are not reread.
@@ -52,20 +53,20 @@ struct FileDiscovery: Equatable {
         {
             return .decideLater
         }
-        if let index = self.restored.firstIndex(where: { identity.continues($0.identity) }) {
-            let checkpoint = self.restored.remove(at: index)
-            return .follow(fileOffset: checkpoint.fileOffset, streamOffset: checkpoint.streamOffset, resumes: true)
+        if let checkpoint = self.restored.first(where: { identity.continues($0.identity) }) {
+            return .follow(fileOffset: checkpoint.fileOffset, streamOffset: checkpoint.streamOffset, resumes: true, checkpoint: checkpoint)
         }
         // Like tail -F: existing files from their end, others from their start. A new file at a known
         // path continues that path's stream; the old file's checkpoint is done.
         let fileOffset = startsAtEnd ? size : 0
-        if let index = self.restored.firstIndex(where: { $0.path == path }) {
-            return .follow(fileOffset: fileOffset, streamOffset: self.restored.remove(at: index).streamOffset, resumes: false)
+        if let checkpoint = self.restored.first(where: { $0.path == path }) {
+            return .follow(fileOffset: fileOffset, streamOffset: checkpoint.streamOffset, resumes: false, checkpoint: checkpoint)
         }
-        return .follow(fileOffset: fileOffset, streamOffset: 0, resumes: false)
+        return .follow(fileOffset: fileOffset, streamOffset: 0, resumes: false, checkpoint: nil)
     }
 
-    /// A file rotated away while the agent was down was found by identity: its checkpoint is in use.
+    /// A checkpoint is in use: by a file followed from it, or one rotated away while the agent was down
+    /// and found by identity.
     mutating func recovered(_ checkpoint: Tailer.Checkpoint) {
         self.restored.removeAll { $0.path == checkpoint.path && $0.identity == checkpoint.identity }
     }
