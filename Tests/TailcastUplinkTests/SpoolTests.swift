@@ -12,7 +12,7 @@ import TailcastProtocol
     }
 
     func append(_ spool: Spool, _ stream: UInt32, _ text: String, _ time: UInt64) {
-        Array(text.utf8).withUnsafeBytes { spool.append(stream: stream, bytes: $0, timeMs: time) }
+        Array(text.utf8).withUnsafeBytes { _ = spool.append(stream: stream, bytes: $0, timeMs: time) }
     }
 
     @Test func readsCloseInTimeShareOneRecord() throws {
@@ -124,7 +124,7 @@ import TailcastProtocol
             let stream: UInt32 = index % 3 == 0 ? 2 : 1
             let line = Array(String(format: "%05d %@\n", index, String(repeating: "z", count: index % 40)).utf8)
             written[stream, default: []] += line
-            line.withUnsafeBytes { spool.append(stream: stream, bytes: $0, timeMs: UInt64(index) * 30) }
+            line.withUnsafeBytes { _ = spool.append(stream: stream, bytes: $0, timeMs: UInt64(index) * 30) }
         }
         _ = spool.seal()
         let streams = try delivered(spool)
@@ -145,12 +145,12 @@ import TailcastProtocol
         let spool = try makeSpool(maxBytes: 64 << 10)
         defer { spool.remove() }
         let line = Array(String(repeating: "r", count: 99).utf8) + [0x0A]
-        for index in 0..<500 { line.withUnsafeBytes { spool.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 30) } }
+        for index in 0..<500 { line.withUnsafeBytes { _ = spool.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 30) } }
         // The uplink read (and may have sent) all of it; nothing was acknowledged.
         _ = spool.seal()
         let (sent, _) = try spool.read(from: 0, maxBytes: 1 << 20)
         #expect(sent.map(\.bytes.readableBytes).reduce(0, +) == 50_000)
-        for index in 0..<300 { line.withUnsafeBytes { spool.append(stream: 1, bytes: $0, timeMs: UInt64(10_000 + index) * 30) } }
+        for index in 0..<300 { line.withUnsafeBytes { _ = spool.append(stream: 1, bytes: $0, timeMs: UInt64(10_000 + index) * 30) } }
         _ = spool.seal()
         let streams = try delivered(spool)
         let text = String(decoding: streams[1]!, as: UTF8.self)
@@ -168,7 +168,7 @@ import TailcastProtocol
         let directory = spool!.directory
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for index in 0..<3000 {
-            Array("line \(index)\n".utf8).withUnsafeBytes { spool!.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 25) }
+            Array("line \(index)\n".utf8).withUnsafeBytes { _ = spool!.append(stream: 1, bytes: $0, timeMs: UInt64(index) * 25) }
         }
         _ = spool!.seal()
         let before = try delivered(spool!)

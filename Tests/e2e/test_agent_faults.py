@@ -2,11 +2,12 @@
 `tailcast flush`, and the server shows the job as "agent lost", never as still running."""
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
 
-from conftest import popen, py, tailcast, wait_until
+from conftest import fill, popen, py, tailcast, wait_until
 
 WRITE_THEN_WAIT = ("import os,sys,time\n"
                    "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
@@ -151,3 +152,32 @@ def test_evicted_spool_survives_a_killed_agent(make_server, env, tmp_path):
     flushed = tailcast("flush", "--server", server.url, env=env, timeout=90)
     assert flushed.returncode == 0, flushed.stderr
     check_newest_kept(server.archived("flood2"))
+
+
+def test_a_full_agent_disk_drops_new_output_and_says_how_much(server, env, small_disk):
+    """`run` on a full disk (its spool on a 4 MiB tmpfs filled with ballast): the job never waits;
+    output that cannot be spooled is dropped, and the stream says how many bytes where they were.
+    Everything else arrives once, in order, and the exit status too."""
+    job = ("import sys,time\n"
+           "for i in range(3000):\n"
+           "    sys.stdout.write('line %06d\\n' % i); sys.stdout.flush(); time.sleep(0.001)\n"
+           "sys.exit(7)")
+    running = popen("run", "--job", "agent-disk", "--no-pty", "--quiet", "--spool-dir", str(small_disk / "spool"),
+                    "--server", server.url, "--", *py(job), env=env)
+    def archived_size():
+        streams = server.jobs().get("agent-disk", {}).get("streams") or []
+        return streams[0]["size"] if streams else 0
+    wait_until(lambda: archived_size() > 2_000, what="first lines archived")
+    ballast = small_disk / "ballast"
+    assert fill(ballast) > 1 << 20
+    time.sleep(1.5)
+    ballast.unlink()
+    assert running.wait(60) == 7
+    archived = server.archived("agent-disk")
+    markers = re.findall(rb"\n\[tailcast: (\d+) bytes of output were dropped here: the agent's spool was full\]\n", archived)
+    assert markers, archived[-300:]
+    kept = re.sub(rb"\n\[tailcast: \d+ bytes of output were dropped here: [^\]]*\]\n", b"", archived)
+    numbers = [int(line.split()[1]) for line in kept.splitlines()]
+    assert numbers == sorted(set(numbers)) and numbers[0] == 0 and numbers[-1] == 2999  # in order, once, to the end
+    written = b"".join(b"line %06d\n" % i for i in range(3000))
+    assert len(written) - len(kept) == sum(int(n) for n in markers)  # the markers account for every byte missing

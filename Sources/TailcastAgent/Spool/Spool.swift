@@ -198,7 +198,12 @@ public final class Spool: Sendable {
                     return false
                 }
             }
-            self.noteDropped(stream: stream, timeMs: timeMs, state: &state)
+            // While the note of earlier dropped bytes cannot be written, these go the same way: written
+            // before it, they would stand where the lost ones were.
+            guard self.noteDropped(stream: stream, timeMs: timeMs, state: &state) else {
+                state.dropped[stream, default: 0] += UInt64(bytes.count)
+                return false
+            }
             return self.add(Array(bytes), stream: stream, timeMs: timeMs, state: &state)
         }
         // Written after the records moved, never before: a crash in between then shows as a gap the
@@ -270,10 +275,15 @@ public final class Spool: Sendable {
 
     /// Newest output that found the spool full (all of it possibly sent, so nothing could be given up)
     /// is marked where it would have been, once room returns or the job ends.
-    private func noteDropped(stream: UInt32, timeMs: UInt64, state: inout State) {
-        guard let dropped = state.dropped.removeValue(forKey: stream) else { return }
+    /// Returns false while the note cannot be written (the count is kept for it).
+    private func noteDropped(stream: UInt32, timeMs: UInt64, state: inout State) -> Bool {
+        guard let dropped = state.dropped[stream] else { return true }
+        // The note goes only once the spool writes again; the count used to be forgotten when the note
+        // was dropped too, and the loss went unmarked.
+        guard self.writeOpenRecord(state: &state) else { return false }
+        state.dropped[stream] = nil
         let note = Array("\n[tailcast: \(dropped) bytes of output were dropped here: the agent's spool was full]\n".utf8)
-        self.add(note, stream: stream, timeMs: timeMs, state: &state)
+        return self.add(note, stream: stream, timeMs: timeMs, state: &state)
     }
 
     @discardableResult
@@ -485,7 +495,7 @@ public final class Spool: Sendable {
     /// Records how the job ended, durably, so a later `tailcast` can still deliver it.
     public func finish(exit: ExitStatus, endedAtMs: UInt64) throws {
         self.state.withLock { state in
-            for stream in state.dropped.keys.sorted() { self.noteDropped(stream: stream, timeMs: endedAtMs, state: &state) }
+            for stream in state.dropped.keys.sorted() { _ = self.noteDropped(stream: stream, timeMs: endedAtMs, state: &state) }
             self.writeOpenRecord(state: &state)
             state.manifest.exit = exit
             state.manifest.endedAtMs = endedAtMs
