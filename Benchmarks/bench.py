@@ -79,6 +79,18 @@ class Relay:
                     pass
 
 
+def proc_stat(pid):
+    """(CPU seconds, peak RSS MiB) of a live process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = 0.0
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            rss = int(line.split()[1]) / 1024
+    return cpu, rss
+
+
 def wait4(process):
     """Waits for a child; returns (exit status, CPU seconds, max RSS MiB)."""
     _, status, usage = os.wait4(process.pid, 0)
@@ -111,15 +123,10 @@ class Bench:
         self.server.wait()
 
     def server_cpu(self):
-        with open(f"/proc/{self.server.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_stat(self.server.pid)[0]
 
     def server_rss_mib(self):
-        for line in open(f"/proc/{self.server.pid}/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0
+        return proc_stat(self.server.pid)[1]
 
     def wait_for_job(self, job):
         """Until the agent has said hello: a watcher started earlier would find no job."""
@@ -271,11 +278,7 @@ class Bench:
         agent = subprocess.Popen([self.binary, "tail", "--job", job, "--server", self.url, "--state-dir", str(folder) + ".state",
                                   str(folder / "*.log")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(3)  # opened every file
-        def cpu():
-            with open(f"/proc/{agent.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        before, start = cpu(), time.monotonic()
+        before, start = proc_stat(agent.pid)[0], time.monotonic()
         handles = [open(folder / f"f{index:04d}.log", "ab", buffering=0) for index in range(active)]
         line = 0
         while time.monotonic() - start < seconds:
@@ -283,7 +286,7 @@ class Bench:
                 handle.write(b"%08d a line of an active log file, written at a steady rate\n" % line)
             line += 1
             time.sleep(max(0, start + line / rate - time.monotonic()))
-        used = cpu() - before
+        used = proc_stat(agent.pid)[0] - before
         elapsed = time.monotonic() - start
         for handle in handles:
             handle.close()
@@ -294,10 +297,7 @@ class Bench:
                 break
             time.sleep(0.2)
         delivered = sum(p.stat().st_size for p in (self.workdir / "data" / "jobs" / job / "streams").glob("*.log"))
-        rss = 0
-        for entry in open(f"/proc/{agent.pid}/status"):
-            if entry.startswith("VmHWM:"):
-                rss = int(entry.split()[1]) / 1024
+        rss = proc_stat(agent.pid)[1]
         agent.terminate()
         agent.wait()
         assert delivered == expected * active, f"delivered {delivered} of {expected * active} bytes"

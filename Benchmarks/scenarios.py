@@ -22,25 +22,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import free_port  # noqa: E402
+from bench import free_port, proc_stat  # noqa: E402
 
 REPO = HERE.parent
 
 
 def step(text):
     print(f"... {text}", file=sys.stderr, flush=True)
-
-
-def proc_stat(pid):
-    """(CPU seconds, peak RSS MiB) of a live process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    rss = 0.0
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmHWM:"):
-            rss = int(line.split()[1]) / 1024
-    return cpu, rss
 
 
 def digest(paths):
