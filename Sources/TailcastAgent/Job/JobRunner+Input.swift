@@ -37,8 +37,7 @@ extension JobRunner {
     /// Our terminal stops echoing and stops collecting lines (the job's terminal does both, so what is
     /// typed is echoed once and is part of the output, as in `script`). Its signal keys still work:
     /// Ctrl-C and Ctrl-\ reach the job through us, and Ctrl-Z stops us, as before.
-    func forwardInput(to master: Int32) -> (() -> Void)? {
-        let source = Self.inputSource()
+    func forwardInput(from source: InputSource, to master: Int32) -> (() -> Void)? {
         if source == .backgroundTerminal { return nil }
         var saved = termios()
         let isTerminal = source == .terminal && tcgetattr(0, &saved) == 0
@@ -53,10 +52,11 @@ extension JobRunner {
             }
             _ = tcsetattr(0, TCSANOW, &keys)
         }
+        let restore: (() -> Void)? = isTerminal ? { _ = tcsetattr(0, TCSANOW, &saved) } : nil
         // Its own descriptor: `run` closes `master` when the job ends, and the number may be reused at
         // once (the spool's job.json) while this thread still has input to write.
         let target = dup(master)
-        guard target >= 0 else { return isTerminal ? { _ = tcsetattr(0, TCSANOW, &saved) } : nil }
+        guard target >= 0 else { return restore }
         let thread = Thread { [self] in
             defer { close(target) }
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
@@ -83,7 +83,6 @@ extension JobRunner {
         }
         thread.name = "tailcast-input"
         thread.start()
-        guard isTerminal else { return nil }
-        return { _ = tcsetattr(0, TCSANOW, &saved) }
+        return restore
     }
 }

@@ -61,11 +61,11 @@ public final class JobRunner: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
         var readers: [Thread] = []
         let finishedReading = DispatchGroup()
+        let input = Self.inputSource()
         if self.options.usePTY {
             let (master, slavePath) = try Self.openPTY()
             self.master = master
             Self.copyWindowSize(to: master)
-            let input = Self.inputSource()
             // Piped input is the job's input, not its output: the job's terminal does not echo it.
             if input == .pipe { Self.turnOffEcho(master) }
             try self.spawn(newSession: true) { actions in
@@ -91,7 +91,7 @@ public final class JobRunner: @unchecked Sendable {
         }
         self.forwardSignals()
         for reader in readers { reader.start() }
-        let restoreTerminal = self.master >= 0 ? self.forwardInput(to: self.master) : nil
+        let restoreTerminal = self.master >= 0 ? self.forwardInput(from: input, to: self.master) : nil
 
         var status: Int32 = 0
         while waitpid(self.pid, &status, 0) < 0 && errno == EINTR {}

@@ -194,7 +194,7 @@ public final class Spool: Sendable {
                 let needed = state.unacknowledged + UInt64(bytes.count) - self.maxBytes
                 evicted = self.evictOldest(needed: max(needed, self.maxBytes / 8), state: &state)
                 if !evicted {
-                    if !self.refusesWhatItCannotWrite { state.dropped[stream, default: 0] += UInt64(bytes.count) }
+                    state.dropped[stream, default: 0] += UInt64(bytes.count)
                     return false
                 }
             }

@@ -108,7 +108,6 @@ public final class Tailer: @unchecked Sendable {
     private var firstScan = true
     /// One read buffer for every file: reading is sequential.
     private var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
-    private var savedCheckpoints: [Checkpoint]? = nil
     /// Files with bytes in the spool the server has not acknowledged: the only ones whose checkpoints
     /// can move (most of a thousand files are idle).
     private var awaitingAcknowledgement: [Followed] = []
@@ -181,7 +180,7 @@ public final class Tailer: @unchecked Sendable {
                 self.spoolRefuses = false
                 self.warn("the disk of --state-dir has room again: reading resumed")
             }
-            if !self.spoolRefuses, self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
+            if self.mayRead {
                 let reading = self.reading
                 // A reconcile looks at every file; otherwise only those events named, those draining or
                 // holding a partial line, and those in polled directories.
@@ -194,7 +193,7 @@ public final class Tailer: @unchecked Sendable {
                         }
                 readLastPass = []
                 // Checked per file: a reconcile reads up to 1 MiB from each of a thousand files.
-                for file in candidates where !self.spoolRefuses && self.spool.unacknowledgedBytes < self.options.maxUnacknowledged {
+                for file in candidates where self.mayRead {
                     let read = self.pump(file)
                     busy = read || busy
                     if read { readLastPass.append(file) }
@@ -239,6 +238,10 @@ public final class Tailer: @unchecked Sendable {
         }
         self.advanceCheckpoints(force: true)
     }
+
+    /// Reading goes on while the spool takes what is read and holds less than `maxUnacknowledged`: the
+    /// files themselves are the buffer.
+    private var mayRead: Bool { !self.spoolRefuses && self.spool.unacknowledgedBytes < self.options.maxUnacknowledged }
 
     /// The tailer runs on its own thread (blocking reads and inotify), so it sleeps the thread.
     static func sleep(_ duration: Duration) {
@@ -289,7 +292,7 @@ public final class Tailer: @unchecked Sendable {
                 close(fd)
                 if same { continue }
             }
-            let directory = (checkpoint.path as NSString).deletingLastPathComponent
+            let directory = Self.directory(of: checkpoint.path)
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
                 let candidate = directory + "/" + name
                 let fd = open(candidate, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
@@ -492,11 +495,9 @@ public final class Tailer: @unchecked Sendable {
             }
         }
         guard force || (self.checkpointsChanged && ContinuousClock.now >= self.checkpointsSavedAt + .seconds(1)) else { return }
-        // Draining files too: after a restart they are found by identity and read to their end first.
-        let checkpoints = self.followed.map(\.state.checkpoint) + self.discovery.restored
         self.checkpointsChanged = false
-        guard force || checkpoints.map(\.fileOffset) != self.savedCheckpoints?.map(\.fileOffset) else { return }
         do {
+            // Draining files too: after a restart they are found by identity and read to their end first.
             var json = Data("[".utf8)
             for (index, file) in self.followed.enumerated() {
                 if file.encoded?.checkpoint != file.state.checkpoint {
@@ -511,7 +512,6 @@ public final class Tailer: @unchecked Sendable {
             }
             json.append(UInt8(ascii: "]"))
             try AtomicFile.replace(self.checkpointPath, with: json)
-            self.savedCheckpoints = checkpoints
             self.checkpointsSavedAt = ContinuousClock.now
         } catch {
             self.warn("\(error)")
