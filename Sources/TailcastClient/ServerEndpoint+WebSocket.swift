@@ -10,6 +10,7 @@ import WSClient
 extension ServerEndpoint {
     /// Connects once to one of the server's WebSocket paths, with the subprotocol, token, TLS trust,
     /// proxy and keep-alive of this endpoint, and runs `handler` on the connection until it ends.
+    /// A refusal the server gives over HTTP (401, 403) is thrown as `ConnectionRefused`.
     ///
     /// The server's first answer (the handler calls `answered` when it has it) must come within a
     /// deadline: swift-websocket 1.6.2 waits forever when a peer closes before answering the upgrade
@@ -39,7 +40,13 @@ extension ServerEndpoint {
         }
         defer { deadline.cancel() }
         try await withTaskCancellationHandler {
-            try await attempt.outcome()
+            do {
+                try await attempt.outcome()
+            } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+                // Refused before the upgrade (a token, an origin): find out why, for the person and the exit code.
+                if let report = await self.refusal(of: path) { throw ConnectionRefused(report: report) }
+                throw error
+            }
         } onCancel: {
             // The library may not notice cancellation while it waits for an answer; we stop waiting.
             run.cancel()

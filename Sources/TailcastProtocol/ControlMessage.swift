@@ -156,11 +156,10 @@ public enum ControlMessage: Equatable, Sendable {
     }
 
     public struct ErrorReport: Codable, Equatable, Sendable {
-        /// Machine-readable: bad_message, unknown_job, job_conflict, gap, storage, limit, replaced,
-        /// unauthorized, forbidden, subprotocol.
-        public var code: String
+        public var code: ErrorCode
+        /// For people: what happened and what to do.
         public var message: String
-        public init(code: String, message: String) {
+        public init(code: ErrorCode, message: String) {
             self.code = code
             self.message = message
         }

@@ -72,7 +72,6 @@ public struct StreamInfo: Codable, Equatable, Sendable {
 /// A job as the server knows it: returned by `GET /v1/jobs`, sent to watchers in `job`.
 public struct JobInfo: Codable, Equatable, Sendable {
     public var id: String
-    public var runId: String
     public var meta: JobMeta
     public var state: JobState
     public var exit: ExitStatus?
@@ -83,11 +82,10 @@ public struct JobInfo: Codable, Equatable, Sendable {
     public var progress: [ProgressState]
 
     public init(
-        id: String, runId: String, meta: JobMeta, state: JobState, exit: ExitStatus? = nil, endedAtMs: UInt64? = nil,
+        id: String, meta: JobMeta, state: JobState, exit: ExitStatus? = nil, endedAtMs: UInt64? = nil,
         lastSeenMs: UInt64, streams: [StreamInfo], progress: [ProgressState] = []
     ) {
         self.id = id
-        self.runId = runId
         self.meta = meta
         self.state = state
         self.exit = exit
@@ -100,14 +98,13 @@ public struct JobInfo: Codable, Equatable, Sendable {
     public var bytes: UInt64 { self.streams.reduce(0) { $0 + $1.size } }
 
     private enum CodingKeys: String, CodingKey {
-        case id, runId, meta, state, exit, endedAtMs, lastSeenMs, streams, progress
+        case id, meta, state, exit, endedAtMs, lastSeenMs, streams, progress
     }
 
     /// `progress` came after version 0.1.0's archives were written: absent means none.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(String.self, forKey: .id)
-        self.runId = try container.decode(String.self, forKey: .runId)
         self.meta = try container.decode(JobMeta.self, forKey: .meta)
         self.state = try container.decode(JobState.self, forKey: .state)
         self.exit = try container.decodeIfPresent(ExitStatus.self, forKey: .exit)

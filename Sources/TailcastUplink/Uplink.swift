@@ -54,6 +54,14 @@ public final class Uplink: Sendable {
     private let refusal = Mutex<ControlMessage.ErrorReport?>(nil)
     private let welcomed = Atomic<Bool>(false)
 
+    private let attempted = Atomic<Bool>(false)
+
+    /// True once a first connection attempt ended (failed, refused or dropped): the server's first answer is in.
+    public var hasAttempted: Bool { self.attempted.load(ordering: .acquiring) }
+
+    /// The server's final refusal of this job, once it gave one.
+    public var refused: ControlMessage.ErrorReport? { self.refusal.withLock { $0 } }
+
     public init(configuration: Configuration, spool: Spool, progress: ProgressTracker?, logger: Logger, onEvent: @escaping @Sendable (Event) -> Void) {
         self.configuration = configuration
         self.spool = spool
@@ -89,12 +97,15 @@ public final class Uplink: Sendable {
                 try await self.connectOnce {
                     if unreachable.exchange(false, ordering: .relaxed) { self.onEvent(.connected) }
                 }
+            } catch let refused as ConnectionRefused where refused.report.code.isFinal {
+                self.refusal.withLock { $0 = refused.report }
             } catch {
                 if !Task.isCancelled && !unreachable.exchange(true, ordering: .relaxed) {
                     self.onEvent(.unreachable(ServerEndpoint.describe(error)))
                 }
                 self.logger.debug("uplink connection failed: \(error)")
             }
+            self.attempted.store(true, ordering: .releasing)
             if self.machine.withLock({ $0.isFinished }) { return .delivered }
             if let refusal = self.refusal.withLock({ $0 }) {
                 self.onEvent(.refused(refusal))
@@ -164,7 +175,7 @@ public final class Uplink: Sendable {
     /// Refusals that reconnecting would only meet again: stop, keep the spool, say why. Everything else
     /// (`storage`: a full disk on the server, `replaced`, errors without a code we know) is retried.
     static func isFinal(_ error: ControlMessage.ErrorReport) -> Bool {
-        ["job_conflict", "bad_message", "gap", "limit", "unauthorized", "forbidden", "subprotocol"].contains(error.code)
+        error.code.isFinal
     }
 
     /// Sends spool records, then the end, as the state machine decides.

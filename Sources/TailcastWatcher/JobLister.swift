@@ -27,6 +27,8 @@ public enum JobLister {
                     }
                 }
             }
+        } catch let refused as ConnectionRefused {
+            throw WatchError.refused(code: refused.report.code, message: refused.report.message)
         } catch {
             if answer.withLock({ $0 }) == nil { throw WatchError.unreachable(endpoint.url, ServerEndpoint.describe(error)) }
         }

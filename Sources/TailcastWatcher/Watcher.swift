@@ -43,7 +43,7 @@ public final class Watcher: Sendable {
         /// Not following, and everything archived was printed.
         case caughtUp(JobState)
         /// The server said no (unknown job, bad request).
-        case refused(code: String, message: String)
+        case refused(code: ErrorCode, message: String)
     }
 
     struct StreamState {
@@ -99,6 +99,8 @@ public final class Watcher: Sendable {
             do {
                 try await self.connectOnce()
                 attempt = 0
+            } catch let refused as ConnectionRefused {
+                throw WatchError.refused(code: refused.report.code, message: refused.report.message)
             } catch {
                 self.logger.debug("watch connection failed: \(error)")
                 let connectedBefore = self.state.withLock { $0.connectedOnce }
@@ -160,7 +162,7 @@ public final class Watcher: Sendable {
                         self.state.withLock { $0.outcome = .finished(finished.exit) }
                     case .caughtUp(let caughtUp):
                         self.state.withLock { $0.outcome = .caughtUp(caughtUp.state) }
-                    case .error(let error) where error.code == "busy":
+                    case .error(let error) where error.code == .busy:
                         // Full for now: the follow loop retries with backoff.
                         self.onNotice(error.message)
                         return
@@ -222,7 +224,7 @@ public final class Watcher: Sendable {
 public enum WatchError: Error, CustomStringConvertible {
     case unreachable(String, String)
     /// The server answered with an `error` (code, message).
-    case refused(code: String, message: String)
+    case refused(code: ErrorCode, message: String)
     public var description: String {
         switch self {
         case .unreachable(let server, let detail): "cannot reach the server at \(server): \(detail)"

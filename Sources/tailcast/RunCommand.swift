@@ -66,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
         let meta = JobMeta(
             kind: "run", command: self.command, host: ProcessInfo.processInfo.hostName, user: Self.userName(),
             cwd: FileManager.default.currentDirectoryPath, pid: getpid(), pty: !self.noPty, startedAtMs: UnixTime.nowMs()
-        )
+        ).fitted()
         let hello = ControlMessage.Hello(job: jobID, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
         let spoolRoot = self.spoolDir ?? ProcessInfo.processInfo.environment["TAILCAST_SPOOL"] ?? Self.defaultSpoolRoot()
         let abandoned = Spool.abandoned(under: spoolRoot)
@@ -97,7 +97,8 @@ struct RunCommand: AsyncParsableCommand {
             spool: spool, progress: progress, logger: logger
         ) { event in
             switch event {
-            case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
+            case .unreachable(let why):
+                notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
             case .refused(let why): notice("server refused the job: \(why.message)")
             }
@@ -105,6 +106,13 @@ struct RunCommand: AsyncParsableCommand {
         let delivery = Task { await uplink.run() }
         let sealer = Task { await spool.keepSealed() }
         defer { sealer.cancel() }
+        // Ask before starting the job whether the server takes it (token, job id): a job that runs for
+        // hours and is then found unarchived is worse than one that does not start. A server that is down
+        // or slow does not hold the job back: its output is spooled meanwhile.
+        if let refusal = await Self.firstAnswer(of: uplink) {
+            spool.remove()
+            throw ExitCode(ExitCodes.forRefusal(refusal.code))
+        }
 
         let runner = JobRunner(
             options: .init(command: self.command, usePTY: !self.noPty, mirror: !self.quiet, environment: environment),
@@ -134,11 +142,22 @@ struct RunCommand: AsyncParsableCommand {
         case .delivered:
             spool.remove()
         case .refused(let why):
-            notice("not archived: \(why.message); output kept in \(spool.directory)")
+            notice("not archived: \(why.message); output kept in \(spool.directory) (`tailcast flush --discard` lets it go)")
+            throw ExitCode(ExitCodes.forRefusal(why.code))
         case .cancelled:
             notice("the server has not acknowledged \(uplink.pendingBytes) bytes and the exit status after \(Int(self.wait))s; output kept in \(spool.directory)")
         }
         if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
+    }
+
+    /// Waits at most 5 s for the server's first answer; its refusal, if it refused.
+    static func firstAnswer(of uplink: Uplink) async -> ControlMessage.ErrorReport? {
+        for _ in 0..<250 {
+            if let refusal = uplink.refused { return refusal }
+            if uplink.hasConnected || uplink.hasAttempted { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 
     /// The uplink's outcome, or `.cancelled` once `seconds` pass (the uplink is stopped then).

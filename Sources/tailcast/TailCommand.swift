@@ -79,7 +79,8 @@ struct TailCommand: AsyncParsableCommand {
         let checkpoints = Tailer.loadCheckpoints(stateRoot + "/checkpoints.json", warn: warn)
         let meta = JobMeta(
             kind: "tail", command: ["tailcast", "tail"] + self.patterns, host: ProcessInfo.processInfo.hostName,
-            user: RunCommand.userName(), cwd: FileManager.default.currentDirectoryPath, pid: getpid(), startedAtMs: UnixTime.nowMs())
+            user: RunCommand.userName(), cwd: FileManager.default.currentDirectoryPath, pid: getpid(), startedAtMs: UnixTime.nowMs()
+        ).fitted()
         let hello = ControlMessage.Hello(job: self.job, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
         let spool = try Spool(directory: stateRoot + "/spool", hello: hello, streams: [], maxBytes: 512 << 20, refusesWhatItCannotWrite: true)
 

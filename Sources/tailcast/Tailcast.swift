@@ -1,4 +1,5 @@
 import ArgumentParser
+import TailcastProtocol
 
 @main
 struct Tailcast: AsyncParsableCommand {
@@ -10,7 +11,7 @@ struct Tailcast: AsyncParsableCommand {
         discussion: """
             Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`, list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
 
-            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token); 64 bad usage.
+            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token, or a web origin the server does not serve); 5 the job id is taken (another run or another token created it, or it has ended); 64 bad usage. `run`, `tail` and `flush` exit with 1, 4 or 5 when the server refused their output, even if the job itself succeeded.
             """,
         version: version,
         subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self, FlushCommand.self]
@@ -23,12 +24,14 @@ enum ExitCodes {
     static let unknownJob: Int32 = 2
     static let unreachable: Int32 = 3
     static let denied: Int32 = 4
+    static let jobTaken: Int32 = 5
 
     /// The exit code for a server's `error` code.
-    static func forRefusal(_ code: String) -> Int32 {
+    static func forRefusal(_ code: ErrorCode) -> Int32 {
         switch code {
-        case "unknown_job": unknownJob
-        case "unauthorized", "forbidden": denied
+        case .unknownJob: unknownJob
+        case .unauthorized, .forbidden: denied
+        case .jobConflict, .jobEnded: jobTaken
         default: failure
         }
     }

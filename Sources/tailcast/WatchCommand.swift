@@ -65,6 +65,9 @@ struct WatchCommand: AsyncParsableCommand {
         let outcome: Watcher.Outcome
         do {
             outcome = try await watcher.run()
+        } catch WatchError.refused(let code, let message) {
+            notice(message)
+            throw ExitCode(ExitCodes.forRefusal(code))
         } catch {
             notice("\(error)")
             throw ExitCode(ExitCodes.unreachable)

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import BINARY, Server, free_port, popen, py, tailcast, wait_until
@@ -39,9 +40,8 @@ def http_get(url, token=None, context=None):
 
 
 def test_every_refusal_is_seen_at_once(guarded, env):
-    """A refusal sent with the 101 response stalled swift-websocket's client about one time in twelve
-    (CLOSE-WAIT, until a 10 s deadline); the server now refuses after the client's first message.
-    Sixty refusals in a row, each seen well before that deadline."""
+    """Tokens are refused before the upgrade (401/403): sixty refusals in a row, each seen at once, with
+    the reason the server gave and exit 4."""
     slowest = 0.0
     for i in range(30):
         for token in (WATCH, None):
@@ -49,7 +49,7 @@ def test_every_refusal_is_seen_at_once(guarded, env):
             refused = tailcast("run", "--job", f"refused-{i}", "--no-pty", "--quiet", "--server", guarded.url, "--", "true",
                                env={**env, **({"TAILCAST_TOKEN": token} if token else {})}, timeout=60)
             slowest = max(slowest, time.monotonic() - started)
-            assert b"server refused the job" in refused.stderr, refused.stderr
+            assert b"server refused the job" in refused.stderr and refused.returncode == 4, refused.stderr
     assert slowest < 5, f"a refusal took {slowest:.1f} s: the client stalled until its deadline"
 
 
@@ -60,14 +60,15 @@ def test_roles_decide_who_publishes_watches_and_lists(guarded, env):
     assert ok.returncode == 0 and ok.stdout == b"secret line\n", ok.stderr
     assert guarded.archived("allowed") == b"secret line\n"
 
-    # A watch token cannot publish: the job still runs (and its status is kept), nothing is archived.
-    wrong = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--server", url, "--", *py("print(1)"),
+    # A watch token cannot publish: run asks before it starts the job, which then never runs; exit 4.
+    started = os.path.join(env["TAILCAST_SPOOL"], "started")
+    job = py(f"open({started!r}, 'w').write('ran')")
+    wrong = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--server", url, "--", *job,
                      env={**env, "TAILCAST_TOKEN": WATCH}, timeout=60)
-    assert wrong.returncode == 0
-    assert b"this token may not publish" in wrong.stderr
-    none = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--server", url, "--", *py("print(1)"),
-                    env=env, timeout=60)
-    assert b"this server needs a token" in none.stderr
+    assert wrong.returncode == 4 and b"this token may not publish" in wrong.stderr, wrong.stderr
+    none = tailcast("run", "--job", "intruder", "--no-pty", "--quiet", "--server", url, "--", *job, env=env, timeout=60)
+    assert none.returncode == 4 and b"this server needs a token" in none.stderr
+    assert not os.path.exists(started), "a refused run started its job"
 
     # Watching and listing need a watch token; a publish token or an unknown one exits 4.
     watch = tailcast("watch", "allowed", "--server", url, env={**env, "TAILCAST_TOKEN": WATCH}, timeout=30)
@@ -104,7 +105,7 @@ def test_roles_decide_who_publishes_watches_and_lists(guarded, env):
 
 
 def test_an_independent_client_lists_and_is_refused_by_protocol(guarded, env):
-    """Python's websockets, written from PROTOCOL.md: `list`, and 4401/4403 close codes."""
+    """Python's websockets, written from PROTOCOL.md: `list`, and 401/403 before any upgrade."""
     tailcast("run", "--job", "one", "--no-pty", "--quiet", "--token", PUBLISH, "--server", guarded.url, "--", "true",
              env=env, timeout=60)
     with connect(guarded.url + "/v1/watch", subprotocols=[SUBPROTOCOL],
@@ -112,14 +113,13 @@ def test_an_independent_client_lists_and_is_refused_by_protocol(guarded, env):
         ws.send(json.dumps({"type": "list"}))
         answer = json.loads(ws.recv())
     assert answer["type"] == "jobs" and [job["id"] for job in answer["jobs"]] == ["one"]
-    for headers, code in (({}, 4401), ({"Authorization": f"Bearer {UNKNOWN}"}, 4401),
-                          ({"Authorization": f"Bearer {WATCH}"}, 4403)):
-        with connect(guarded.url + "/v1/publish", subprotocols=[SUBPROTOCOL], additional_headers=headers) as ws:
-            error = json.loads(ws.recv())
-            with pytest.raises(Exception):
-                ws.recv()
-            assert ws.close_code == code
-            assert error["type"] == "error" and error["code"] in ("unauthorized", "forbidden")
+    for headers, status in (({}, 401), ({"Authorization": f"Bearer {UNKNOWN}"}, 401),
+                            ({"Authorization": f"Bearer {WATCH}"}, 403)):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(guarded.url + "/v1/publish", subprotocols=[SUBPROTOCOL], additional_headers=headers)
+        assert refused.value.response.status_code == status
+        if status == 401:
+            assert refused.value.response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_without_tokens_the_server_stays_on_loopback(tmp_path):

@@ -63,8 +63,8 @@ def test_job_limit_refuses_new_jobs_only(make_server, env):
     for job in ("one", "two"):
         assert tailcast("run", "--job", job, "--quiet", "--server", server.url, "--", "true", env=env, timeout=60).returncode == 0
     third = tailcast("run", "--job", "three", "--quiet", "--wait", "5", "--server", server.url, "--", "true", env=env, timeout=60)
-    assert third.returncode == 0  # the job ran; the server would not take it
-    assert b"limit of 2 jobs" in third.stderr and b"not archived" in third.stderr
+    # run asks before it starts the job: refused, the job never runs, and run says so with exit 1.
+    assert third.returncode == 1 and b"limit of 2 jobs" in third.stderr, third.stderr
     assert sorted(server.jobs()) == ["one", "two"]
 
 
@@ -72,7 +72,7 @@ def test_bytes_per_job_limit(make_server, env):
     server = make_server(["--max-job-bytes", "100000"]).start()
     big = tailcast("run", "--job", "big", "--no-pty", "--quiet", "--wait", "5", "--server", server.url, "--",
                    *py("import sys\nfor i in range(20000): print('%09d' % i)"), env=env, timeout=60)
-    assert b"limit of 100000 bytes" in big.stderr
+    assert big.returncode == 1 and b"limit of 100000 bytes" in big.stderr and b"not archived" in big.stderr
     assert len(server.archived("big")) <= 100000
     assert b"".join(b"%09d\n" % i for i in range(20000)).startswith(server.archived("big"))
     small = tailcast("run", "--job", "small", "--quiet", "--server", server.url, "--", "echo", "fits", env=env, timeout=60)

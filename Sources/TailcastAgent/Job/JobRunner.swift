@@ -128,7 +128,7 @@ public final class JobRunner: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, flags)
         if !newSession { posix_spawnattr_setpgroup(&attributes, 0) }
 
-        var environment = ProcessInfo.processInfo.environment
+        var environment = JobEnvironment.withoutSecrets(ProcessInfo.processInfo.environment)
         for (key, value) in self.options.environment { environment[key] = value }
         let argv: [UnsafeMutablePointer<CChar>?] = self.options.command.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -20,16 +20,6 @@ public struct Archive: Sendable {
 
     func jobDirectory(_ id: String) -> String { self.jobsDirectory + "/" + id }
 
-    /// What job.json holds.
-    struct StoredJob: Codable {
-        struct Stream: Codable {
-            var name: String
-            var file: String
-        }
-        var info: JobInfo
-        var streams: [Stream]
-    }
-
     func loadJobs() throws -> [(StoredJob, [StreamFile])] {
         let ids = (try? FileManager.default.contentsOfDirectory(atPath: self.jobsDirectory)) ?? []
         var jobs: [(StoredJob, [StreamFile])] = []

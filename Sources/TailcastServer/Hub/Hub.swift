@@ -26,16 +26,16 @@ public final class Hub: Sendable {
         self.jobs.withLock { Array($0.values) }.map(\.info).sorted { $0.meta.startedAtMs < $1.meta.startedAtMs }
     }
 
-    /// The job a hello names, created (directory and job.json, durably) on first sight, unless the
-    /// archive already holds `maxJobs` jobs.
-    func jobForPublisher(_ hello: ControlMessage.Hello, maxJobs: Int) throws -> LiveJob {
+    /// The job a hello names, created (directory and job.json, durably) on first sight for `owner`, unless
+    /// the archive already holds `maxJobs` jobs.
+    func jobForPublisher(_ hello: ControlMessage.Hello, owner: String, maxJobs: Int) throws -> LiveJob {
         if let job = self.job(hello.job) { return job }
         let count = self.jobs.withLock { $0.count }
         guard count < maxJobs else { throw JobLimitReached(limit: maxJobs) }
         try self.archive.createJobDirectory(hello.job)
         let stored = Archive.StoredJob(
-            info: JobInfo(id: hello.job, runId: hello.runId, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
-            streams: []
+            info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
+            streams: [], runId: hello.runId, owner: owner
         )
         let created = LiveJob(stored: stored, files: [], archive: self.archive)
         let job = self.jobs.withLock { jobs in

@@ -70,6 +70,7 @@ public final class LiveJob: Sendable {
     // MARK: publishing
 
     public enum PublishRefusal: Error, CustomStringConvertible {
+        /// Another run, or another token, created this job.
         case otherRun(String)
         public var description: String {
             switch self {
@@ -78,19 +79,25 @@ public final class LiveJob: Sendable {
         }
     }
 
-    /// Makes `connection` the publisher. The same run may take over from a stale connection of its own
-    /// (a reconnect the server has not noticed yet); another run may not.
-    func attachPublisher(_ hello: ControlMessage.Hello, connection: UInt64) throws -> (replaced: UInt64?, welcome: ControlMessage.Welcome) {
+    /// Makes `connection` the publisher. Only the run that created the job, with the token that created
+    /// it, may: the same run takes over from a stale connection of its own (a reconnect the server has
+    /// not noticed yet). Both must match, so neither a leaked `run_id` nor another publish token is enough.
+    func attachPublisher(_ hello: ControlMessage.Hello, owner: String, connection: UInt64) throws -> (replaced: UInt64?, welcome: ControlMessage.Welcome) {
         try self.state.withLock { state in
-            guard state.stored.info.runId == hello.runId else { throw PublishRefusal.otherRun(self.id) }
-            let replaced = state.publisher
-            state.publisher = connection
-            state.stored.info.lastSeenMs = UnixTime.nowMs()
+            guard AccessTokens.constantTimeEqual(Array(state.stored.runId.utf8), Array(hello.runId.utf8)),
+                AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8))
+            else { throw PublishRefusal.otherRun(self.id) }
+            let ended = state.stored.info.exit != nil
             let welcome = ControlMessage.Welcome(
                 job: self.id,
                 streams: state.files.map { StreamInfo(name: $0.name, size: $0.durableSize) },
-                ended: state.stored.info.exit != nil
+                ended: ended
             )
+            // An ended job takes no publisher: the welcome tells the agent it has nothing more to send.
+            if ended { return (nil, welcome) }
+            let replaced = state.publisher
+            state.publisher = connection
+            state.stored.info.lastSeenMs = UnixTime.nowMs()
             return (replaced, welcome)
         }
     }
@@ -133,11 +140,14 @@ public final class LiveJob: Sendable {
     func append(_ chunk: DataChunk, to file: StreamFile, connection: UInt64) throws -> Int {
         try self.state.withLock { state in
             guard state.publisher == connection else { throw Replaced() }
+            guard state.stored.info.exit == nil else { throw Ended() }
             return try file.append(chunk.bytes, at: chunk.offset, timeMs: chunk.timeMs)
         }
     }
 
     struct Replaced: Error {}
+    /// The job's end is stored: nothing more goes into it.
+    struct Ended: Error {}
 
     /// Merges new states of some bars. Saved to job.json at most once a second (and at the end):
     /// progress is a view of the output, the output itself is what must never be lost.
@@ -169,8 +179,10 @@ public final class LiveJob: Sendable {
     }
 
     /// Records the exit durably; every bar ends in its final state.
-    func end(_ end: ControlMessage.End) throws {
-        self.state.withLock { state in
+    func end(_ end: ControlMessage.End, connection: UInt64) throws {
+        try self.state.withLock { state in
+            guard state.publisher == connection else { throw Replaced() }
+            guard state.stored.info.exit == nil else { throw Ended() }
             state.stored.info.exit = end.exit
             state.stored.info.endedAtMs = end.endedAtMs
             for index in state.stored.info.progress.indices { state.stored.info.progress[index].done = true }

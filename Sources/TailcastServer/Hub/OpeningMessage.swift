@@ -10,7 +10,7 @@ func openingMessage<Message>(
 ) async throws -> Message? {
     guard case .text(let text) = try await messages.next() else {
         logger.notice("refused a connection: the first message was not \"\(name)\" text")
-        try await outbound.refuse(CloseCode.badMessage, "bad_message", "the first message must be a \"\(name)\" text message")
+        try await outbound.refuse(.badMessage, "the first message must be a \"\(name)\" text message")
         return nil
     }
     let message: Message
@@ -19,12 +19,12 @@ func openingMessage<Message>(
         message = extracted
     } catch {
         logger.notice("refused a connection: expected \"\(name)\": \(error)")
-        try await outbound.refuse(CloseCode.badMessage, "bad_message", "expected \"\(name)\": \(error)")
+        try await outbound.refuse(.badMessage, "expected \"\(name)\": \(error)")
         return nil
     }
     if let id = job(message), let problem = JobID.problem(with: id) {
         logger.notice("refused a connection: \(problem)")
-        try await outbound.refuse(CloseCode.badMessage, "bad_message", problem)
+        try await outbound.refuse(.badMessage, problem)
         return nil
     }
     return message

@@ -12,32 +12,58 @@ struct PublishSession {
     let metrics: ServerMetrics
     let logger: Logger
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, owner: String) async throws {
         let serial = self.hub.nextSerial()
+        var machine = PublishStateMachine(limits: .init(
+            maxStreamsPerJob: self.configuration.maxStreamsPerJob, maxJobBytes: self.configuration.maxJobBytes, maxBars: LiveJob.maxBars))
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
-        guard let hello = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "hello", {
-            if case .hello(let hello) = $0 { hello } else { nil }
-        }, job: \.job) else { return }
+        let hello: ControlMessage.Hello
+        do {
+            guard let first = try await messages.next() else { return }
+            let opening: ControlMessage
+            switch first {
+            case .text(let text): opening = try ControlMessage.decode(text)
+            case .binary: throw Refusal(code: .badMessage, message: "the first message must be a \"hello\" text message")
+            }
+            switch machine.received(opening) {
+            case .attach(let attach): hello = attach
+            case .refuse(let code, let message): throw Refusal(code: code, message: message)
+            default: return
+            }
+        } catch let refusal as Refusal {
+            self.logger.notice("refused an agent: \(refusal.message)")
+            return try await outbound.refuse(refusal.code, refusal.message)
+        } catch let error as ControlMessage.DecodeError {
+            self.logger.notice("refused an agent: expected \"hello\": \(error)")
+            return try await outbound.refuse(.badMessage, "expected \"hello\": \(error)")
+        }
         let job: LiveJob
         let welcome: ControlMessage.Welcome
         do {
-            job = try self.hub.jobForPublisher(hello, maxJobs: self.configuration.maxJobs)
-            let attached = try job.attachPublisher(hello, connection: serial)
+            job = try self.hub.jobForPublisher(hello, owner: owner, maxJobs: self.configuration.maxJobs)
+            let attached = try job.attachPublisher(hello, owner: owner, connection: serial)
             welcome = attached.welcome
             if attached.replaced != nil {
                 self.logger.info("agent reconnected; the older connection is replaced", metadata: ["job": "\(hello.job)"])
             }
         } catch let refusal as LiveJob.PublishRefusal {
             self.logger.notice("refused an agent: \(refusal.description)", metadata: ["job": "\(hello.job)"])
-            return try await outbound.refuse(CloseCode.jobConflict, "job_conflict", refusal.description)
+            return try await outbound.refuse(.jobConflict, refusal.description)
         } catch let full as JobLimitReached {
             self.logger.warning("refused a new job: the archive holds \(full.limit) jobs (--max-jobs)")
-            return try await outbound.refuse(CloseCode.limit, "limit", "the server holds its limit of \(full.limit) jobs (serve --max-jobs)")
+            return try await outbound.refuse(.limit, "the server holds its limit of \(full.limit) jobs (serve --max-jobs)")
         } catch let error as ArchiveError {
             return try await self.refuseForStorage(error, outbound: outbound, logger: self.logger)
         }
+        machine.welcomed(ended: welcome.ended)
         var logger = self.logger
         logger[metadataKey: "job"] = "\(hello.job)"
+        if welcome.ended {
+            // The same run again after its end was stored (its last ack was lost): it only needs to hear so.
+            logger.info("agent of an ended job reconnected; told it has ended")
+            try await outbound.write(.text(ControlMessage.welcome(welcome).encoded()))
+            return try await self.serveEnded(&messages, outbound: outbound, machine: &machine, logger: logger)
+        }
         logger.info("agent connected", metadata: ["host": "\(hello.meta.host)", "agent": "\(hello.agent)"])
         self.metrics.agentsConnected.increment()
         job.notifyWatchers()
@@ -60,7 +86,8 @@ struct PublishSession {
                     for await _ in syncRequests {
                         try await Task.sleep(for: acknowledger.interval)
                         let ack = try await acknowledger.syncAndAcknowledge(streams: await acknowledger.streams)
-                        try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                        // Nothing moved (an fsync that found nothing new): an empty ack tells the agent nothing.
+                        if !ack.offsets.isEmpty { try await outbound.write(.text(ControlMessage.ack(ack).encoded())) }
                     }
                 } catch let error as ArchiveError {
                     try? await self.refuseForStorage(error, outbound: outbound, logger: jobLogger)
@@ -69,79 +96,88 @@ struct PublishSession {
             defer { requestSync.finish() }
             do {
                 while let message = try await messages.next() {
+                    let action: PublishStateMachine.Action
                     switch message {
                     case .binary(let buffer):
-                        let chunks = try DataMessage.decode(buffer)
-                        var added = 0
-                        let incoming = chunks.reduce(UInt64(0)) { $0 + UInt64($1.bytes.readableBytes) }
-                        if job.totalBytes + incoming > self.configuration.maxJobBytes {
-                            throw Refusal(
-                                code: CloseCode.limit, name: "limit",
-                                message: "the job would pass its limit of \(self.configuration.maxJobBytes) bytes (serve --max-job-bytes)")
-                        }
-                        for chunk in chunks {
-                            guard let file = streams[chunk.stream] else {
-                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "data for stream \(chunk.stream), which was not opened")
-                            }
-                            added += try job.append(chunk, to: file, connection: serial)
+                        action = machine.received(chunks: try DataMessage.decode(buffer), jobBytes: job.totalBytes)
+                    case .text(let text):
+                        action = machine.received(
+                            try ControlMessage.decode(text), heldSize: { streams[$0]?.size }, streamCount: job.streamCount,
+                            hasStream: { job.file(named: $0) != nil })
+                    }
+                    switch action {
+                    case .append(let chunks):
+                        // Writes block (a slow disk, a full one): they run on NIO's thread pool, not on the
+                        // cooperative threads every session shares.
+                        let files = streams
+                        let added = try await NIOThreadPool.singleton.runIfActive {
+                            try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
                         }
                         self.metrics.bytesArchived.increment(by: added)
                         job.notifyWatchers()
                         requestSync.yield()
-                    case .text(let text):
-                        switch try ControlMessage.decode(text) {
-                        case .open(let open):
-                            if let problem = StreamName.problem(with: open.name) {
-                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: problem)
-                            }
-                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
-                            guard job.streamCount < self.configuration.maxStreamsPerJob || job.file(named: open.name) != nil else {
-                                throw Refusal(code: CloseCode.limit, name: "limit", message: "more than \(self.configuration.maxStreamsPerJob) streams in one job")
-                            }
-                            let file = try job.openStream(named: open.name)
-                            streams[open.stream] = file
-                            await acknowledger.track(open.stream, file)
-                        case .progress(let progress):
-                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
-                            guard progress.bars.count <= LiveJob.maxBars, progress.bars.allSatisfy({ $0.key.utf8.count <= 256 }) else {
-                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "at most \(LiveJob.maxBars) bars, keys of at most 256 bytes")
-                            }
-                            job.updateProgress(progress.bars)
-                        case .end(let end):
-                            guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
-                            for (id, size) in end.sizes {
-                                guard let file = UInt32(id).flatMap({ streams[$0] }), file.size >= size else {
-                                    throw Refusal(code: CloseCode.gap, name: "gap", message: "end names size \(size) for stream \(id), which the server does not hold")
-                                }
-                            }
-                            var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
-                            try job.end(end)
-                            ack.ended = true
-                            try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
-                            logger.info("job ended", metadata: ["exit": "\(end.exit.description)"])
-                        default:
-                            throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "an agent may not send \"\(text.prefix(40))\"")
-                        }
+                    case .openStream(let id, let name):
+                        guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
+                        let file = try job.openStream(named: name)
+                        streams[id] = file
+                        await acknowledger.track(id, file)
+                    case .updateProgress(let bars):
+                        guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
+                        job.updateProgress(bars)
+                    case .storeEnd(let end):
+                        var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
+                        try job.end(end, connection: serial)
+                        machine.endStored()
+                        ack.ended = true
+                        try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                        logger.info("job ended", metadata: ["exit": "\(end.exit.description)"])
+                    case .refuse(let code, let message):
+                        throw Refusal(code: code, message: message)
+                    case .attach:
+                        throw Refusal(code: .badMessage, message: "\"hello\" comes once, first")
                     }
                 }
             } catch let refusal as Refusal {
                 logger.warning("closing agent connection: \(refusal.message)")
-                try await outbound.refuse(refusal.code, refusal.name, refusal.message)
+                try await outbound.refuse(refusal.code, refusal.message)
             } catch let error as DataMessage.DecodeError {
                 logger.warning("closing agent connection: \(error)")
-                try await outbound.refuse(CloseCode.badMessage, "bad_message", error.description)
+                try await outbound.refuse(.badMessage, error.description)
             } catch let error as ControlMessage.DecodeError {
                 logger.warning("closing agent connection: \(error)")
-                try await outbound.refuse(CloseCode.badMessage, "bad_message", error.description)
+                try await outbound.refuse(.badMessage, error.description)
             } catch let gap as StreamFile.Gap {
                 logger.warning("closing agent connection: \(gap)")
-                try await outbound.refuse(CloseCode.gap, "gap", gap.description)
+                try await outbound.refuse(.gap, gap.description)
             } catch is LiveJob.Replaced {
-                try await outbound.refuse(CloseCode.replaced, "replaced", "a newer connection of this run took over")
+                try await outbound.refuse(.replaced, "a newer connection of this run took over")
+            } catch is LiveJob.Ended {
+                try await outbound.refuse(.jobEnded, "the job has ended: its exit status is stored, nothing more is accepted")
             } catch let error as ArchiveError {
                 try await self.refuseForStorage(error, outbound: outbound, logger: logger)
             }
             group.cancelAll()
+        }
+    }
+
+    /// After a welcome with `ended`: the agent closes; anything it sends instead is refused.
+    private func serveEnded(
+        _ messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter,
+        machine: inout PublishStateMachine, logger: Logger
+    ) async throws {
+        guard let message = try await messages.next() else { return }
+        let action: PublishStateMachine.Action
+        switch message {
+        case .binary: action = machine.received(chunks: [], jobBytes: 0)
+        case .text(let text):
+            guard let control = try? ControlMessage.decode(text) else {
+                return try await outbound.refuse(.badMessage, "not a control message")
+            }
+            action = machine.received(control)
+        }
+        if case .refuse(let code, let text) = action {
+            logger.notice("refused an agent of an ended job: \(text)")
+            try await outbound.refuse(code, text)
         }
     }
 
@@ -152,12 +188,11 @@ struct PublishSession {
         logger.error("\(why): \(error); not acknowledging until writes succeed again")
         self.metrics.storageErrors.increment()
         self.metrics.storageFailing.record(1)
-        try await outbound.refuse(CloseCode.storageUnavailable, "storage", "\(why) on the server (\(error)); retrying")
+        try await outbound.refuse(.storage, "\(why) on the server (\(error)); retrying")
     }
 
     struct Refusal: Error {
-        var code: UInt16
-        var name: String
+        var code: ErrorCode
         var message: String
     }
 }

@@ -37,7 +37,7 @@ struct WatchSession {
             request = watch
         }
         guard let job = self.hub.job(request.job) else {
-            return try await outbound.refuse(CloseCode.unknownJob, "unknown_job", "no job \"\(request.job.prefix(128))\" on this server")
+            return try await outbound.refuse(.unknownJob, "no job \"\(request.job.prefix(128))\" on this server")
         }
         let serial = self.hub.nextSerial()
         let wakeUps = job.subscribe(serial)

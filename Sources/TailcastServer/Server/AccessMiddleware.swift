@@ -1,21 +1,24 @@
 import Hummingbird
+import Logging
 
-/// Guards the HTTP API: a request needs a token with `role` when tokens are configured.
+/// Guards the HTTP API (and the plain-HTTP side of the WebSocket paths): see `Admission`.
 struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
-    let access: AccessTokens
-    let role: AccessTokens.Role
+    let admission: Admission
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch self.access.decide(authorization: request.headers[.authorization], for: self.role) {
-        case .allowed:
-            return try await next(request, context)
-        case .missing:
-            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer"], message: "this server needs a token: send Authorization: Bearer TOKEN\n")
-        case .unknown:
-            context.logger.notice("refused \(request.uri.path): unknown token")
-            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""], message: "unknown token\n")
-        case .forbidden(let role):
-            throw HTTPError(.forbidden, message: "this token may not \(role.rawValue)\n")
-        }
+        try self.check(request, logger: context.logger)
+        return try await next(request, context)
+    }
+
+    /// Throws the HTTP error (403, 401) that refuses `request`, before any work is done for it.
+    func check(_ request: Request, logger: Logger) throws {
+        guard let role = Admission.role(forPath: request.uri.path),
+            let refusal = self.admission.check(
+                role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization])
+        else { return }
+        Admission.log(refusal, path: request.uri.path, logger: logger)
+        var headers: HTTPFields = [:]
+        if let challenge = refusal.wwwAuthenticate { headers[.wwwAuthenticate] = challenge }
+        throw HTTPError(HTTPResponse.Status(code: refusal.status), headers: headers, message: refusal.message + "\n")
     }
 }

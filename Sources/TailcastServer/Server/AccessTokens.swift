@@ -30,8 +30,7 @@ public struct AccessTokens: Sendable {
     /// time independent of where the bytes differ, so timing tells nothing about any token.
     public func decide(authorization: String?, for role: Role) -> Decision {
         if self.tokens.isEmpty { return .allowed }
-        guard let header = authorization, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return .missing }
-        let presented = Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
+        guard let presented = Self.presentedToken(authorization) else { return .missing }
         var roles: Set<Role> = []
         for (tokenRole, bytes) in self.tokens where Self.constantTimeEqual(presented, bytes) {
             roles.insert(tokenRole)

@@ -21,6 +21,6 @@ final class ConnectionGate: Sendable {
 
     func refuse(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         logger.warning("refused a connection: \(self.limit) are open (--max-connections)")
-        try await outbound.refuseAtStart(inbound, CloseCode.busy, "busy", "the server has its limit of \(self.limit) connections open (serve --max-connections); retrying later")
+        try await outbound.refuseAtStart(inbound, .busy, "the server has its limit of \(self.limit) connections open (serve --max-connections); retrying later")
     }
 }

@@ -14,6 +14,8 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let idleTimeout: TimeAmount
+    let admission: Admission
+    let logger: Logger
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
@@ -23,6 +25,9 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             return channel.eventLoop.makeFailedFuture(error)
         }
         return self.base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(
+                UpgradeAdmissionHandler(admission: self.admission, logger: self.logger), position: .after(decoder))
             try channel.pipeline.syncOperations.addHandler(CloseOnBadRequest())
             return value
         }

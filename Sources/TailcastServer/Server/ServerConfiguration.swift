@@ -24,6 +24,15 @@ public struct ServerConfiguration: Sendable {
     public var access: AccessTokens
     /// Serve wss:// and https:// when set.
     public var tls: TLSConfiguration?
+    /// Web page origins allowed besides the server's own (`serve --allow-origin`).
+    public var allowedOrigins: [String] = []
+    /// Answer requests sent to any host name even without tokens (`serve --insecure-listen-any`).
+    public var anyHostWithoutTokens = false
+
+    /// Who may send requests from a browser, and to which host names (see `RequestOriginGuard`).
+    public var originGuard: RequestOriginGuard {
+        RequestOriginGuard(allowedOrigins: self.allowedOrigins, loopbackHostsOnly: self.access.isEmpty && !self.anyHostWithoutTokens)
+    }
 
     public init(
         host: String = "127.0.0.1",
@@ -31,9 +40,9 @@ public struct ServerConfiguration: Sendable {
         dataDirectory: String = "tailcast-data",
         maxMessageBytes: Int = Wire.defaultMaxMessageBytes,
         ackInterval: Duration = .milliseconds(200),
-        maxStreamsPerJob: Int = 10_000,
+        maxStreamsPerJob: Int = 2_048,
         maxConnections: Int = 4096,
-        maxJobs: Int = 100_000,
+        maxJobs: Int = 10_000,
         maxJobBytes: UInt64 = 1 << 40,
         pingInterval: Duration = .seconds(20),
         access: AccessTokens = AccessTokens(),

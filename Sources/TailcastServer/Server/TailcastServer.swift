@@ -27,7 +27,8 @@ public enum TailcastServer {
             return String(decoding: buffer, as: UTF8.self)
         }
         // The HTTP API shows what watchers see, so it needs a watch token when tokens are configured.
-        let api = router.group("v1/jobs").add(middleware: AccessMiddleware(access: configuration.access, role: .watch))
+        let admission = Admission(access: configuration.access, originGuard: configuration.originGuard, tls: configuration.tls != nil)
+        let api = router.group("v1/jobs").add(middleware: AccessMiddleware(admission: admission))
         api.get { _, _ -> Response in
             try Self.json(ControlMessage.JobList(jobs: hub.list()))
         }
@@ -58,21 +59,25 @@ public enum TailcastServer {
         }
 
         let connections = ConnectionGate(limit: configuration.maxConnections)
-        router.ws(RouterPath(Wire.publishPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
-            guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
-            defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
-            let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .publish)
-            if try await outbound.refuseUnless(decision, inbound: inbound, logger: context.logger) { return }
-            try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
-                .run(inbound: inbound, outbound: outbound)
+        // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
+        // client gets 401 or 403 over HTTP and never holds a WebSocket session. The same check here answers
+        // plain HTTP requests to these paths alike, which is how our clients learn why an upgrade failed.
+        let checkUpgrade: @Sendable (Request, BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade = { request, context in
+            try AccessMiddleware<BasicWebSocketRequestContext>(admission: admission).check(request, logger: context.logger)
+            return try await Self.checkUpgrade(request, context)
         }
-        router.ws(RouterPath(Wire.watchPath), shouldUpgrade: Self.checkUpgrade) { inbound, outbound, context in
+        router.ws(RouterPath(Wire.publishPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
             if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
-            let decision = configuration.access.decide(authorization: context.request.headers[.authorization], for: .watch)
-            if try await outbound.refuseUnless(decision, inbound: inbound, logger: context.logger) { return }
+            let owner = configuration.access.identity(authorization: context.request.headers[.authorization])
+            try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+                .run(inbound: inbound, outbound: outbound, owner: owner)
+        }
+        router.ws(RouterPath(Wire.watchPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
+            guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
+            defer { connections.leave() }
+            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
@@ -93,8 +98,10 @@ public enum TailcastServer {
         let tls = configuration.tls
         let server = HTTPServerBuilder { responder -> any ServerChildChannel in
             let base = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration)
-            if let tls { return GuardedChannel(base: try TLSChannel(base, tlsConfiguration: tls), idleTimeout: idleTimeout) }
-            return GuardedChannel(base: base, idleTimeout: idleTimeout)
+            if let tls {
+                return GuardedChannel(base: try TLSChannel(base, tlsConfiguration: tls), idleTimeout: idleTimeout, admission: admission, logger: logger)
+            }
+            return GuardedChannel(base: base, idleTimeout: idleTimeout, admission: admission, logger: logger)
         }
         return Application(
             router: router,
@@ -125,7 +132,7 @@ public enum TailcastServer {
     ) async throws -> Bool {
         guard !self.offersSubprotocol(request) else { return false }
         logger.notice("refused a connection: no \(Wire.subprotocol) subprotocol offered")
-        try await outbound.refuseAtStart(inbound, CloseCode.subprotocolRequired, "subprotocol", "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
+        try await outbound.refuseAtStart(inbound, .subprotocol, "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
         return true
     }
 

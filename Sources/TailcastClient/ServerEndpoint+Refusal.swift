@@ -1,0 +1,47 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TailcastProtocol
+
+extension ServerEndpoint {
+    /// Why the server would not upgrade a request to `path`, when it said so over HTTP. The server checks
+    /// tokens and origins before the upgrade (a refused client holds no WebSocket), but swift-websocket's
+    /// client reports any answer other than 101 as one error without its status; so the same request is
+    /// sent once more as plain HTTP, which the server answers with 401 or 403 and a reason.
+    /// nil when the answer is something else, or no answer comes within 5 s.
+    public func refusal(of path: String) async -> ControlMessage.ErrorReport? {
+        var http = self.url
+        if http.lowercased().hasPrefix("ws") { http = "http" + http.dropFirst(2) }
+        guard let url = URL(string: http + path) else { return nil }
+        var request = URLRequest(url: url, timeoutInterval: 5)
+        if let token = self.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        guard let (data, response) = try? await URLSession.shared.data(for: request), let status = (response as? HTTPURLResponse)?.statusCode
+        else { return nil }
+        let code: ErrorCode
+        switch status {
+        case 401: code = .unauthorized
+        case 403: code = .forbidden
+        default: return nil
+        }
+        return .init(code: code, message: Self.reason(in: data) ?? "the server answered \(status)")
+    }
+
+    /// Hummingbird's error body, `{"error":{"message":"…"}}`, or plain text.
+    private static func reason(in body: Data) -> String? {
+        struct Body: Decodable {
+            struct Error: Decodable { var message: String? }
+            var error: Error
+        }
+        let text = (try? JSONDecoder().decode(Body.self, from: body))?.error.message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return line.isEmpty ? nil : line
+    }
+}
+
+/// A connection the server refused for a reason it gave.
+public struct ConnectionRefused: Error, CustomStringConvertible {
+    public var report: ControlMessage.ErrorReport
+    public var description: String { self.report.message }
+}
+

@@ -1,0 +1,140 @@
+import TailcastProtocol
+
+/// Decides, without I/O, what an agent's connection may do next: the order of `hello`, `open`, data,
+/// `progress` and `end`, and that nothing is accepted once the job's end is stored. The session does
+/// the I/O each action names and reports back (`welcomed`, `endStored`). Limits on sizes and counts
+/// are here too, so that every refusal of a publisher is decided in one place.
+struct PublishStateMachine {
+    enum State: Equatable {
+        /// Nothing received yet: the first message must be `hello`.
+        case awaitingHello
+        /// `hello` accepted; waiting for the hub to attach this connection to the job.
+        case attaching
+        /// Publishing: stream ids this connection opened, by id.
+        case publishing(opened: [UInt32: String])
+        /// `end` accepted and being stored.
+        case ending
+        /// The job's end is stored (by this connection or an earlier one): nothing more is accepted.
+        case ended
+        /// A refusal was sent; the connection is closing.
+        case closed
+    }
+
+    enum Action: Equatable {
+        /// Attach to (or create) the job this `hello` names.
+        case attach(ControlMessage.Hello)
+        /// Open (or continue) the stream `name` as `id` on this connection.
+        case openStream(id: UInt32, name: String)
+        /// Append these chunks, each to the stream its id names (all of them were opened).
+        case append([DataChunk])
+        /// Merge these bars into the job's progress.
+        case updateProgress([ProgressState])
+        /// Make every stream and the exit durable, then acknowledge with `ended: true`.
+        case storeEnd(ControlMessage.End)
+        /// Send an `error` with this code and close.
+        case refuse(ErrorCode, String)
+    }
+
+    struct Limits: Equatable {
+        var maxStreamsPerJob: Int
+        var maxJobBytes: UInt64
+        var maxBars: Int = 32
+        var maxBarKeyBytes: Int = 256
+    }
+
+    private(set) var state: State = .awaitingHello
+    let limits: Limits
+
+    init(limits: Limits) {
+        self.limits = limits
+    }
+
+    /// A control message arrived. `heldSize` says how many bytes the server holds of an opened stream,
+    /// `streamCount` how many streams the job has, `hasStream` whether it has one of that name.
+    mutating func received(
+        _ message: ControlMessage, heldSize: (UInt32) -> UInt64? = { _ in nil }, streamCount: Int = 0,
+        hasStream: (String) -> Bool = { _ in false }
+    ) -> Action {
+        switch (self.state, message) {
+        case (.awaitingHello, .hello(let hello)):
+            if let problem = JobID.problem(with: hello.job) { return self.refuse(.badMessage, problem) }
+            if let problem = JobMeta.problem(with: hello.meta, agent: hello.agent) { return self.refuse(.limit, problem) }
+            self.state = .attaching
+            return .attach(hello)
+        case (.awaitingHello, _):
+            return self.refuse(.badMessage, "the first message must be \"hello\", not \"\(message.typeName)\"")
+
+        case (.ended, .open), (.ended, .progress), (.ended, .end), (.ending, .open), (.ending, .progress), (.ending, .end):
+            return self.refuse(.jobEnded, "the job has ended: its exit status is stored, nothing more is accepted")
+
+        case (.publishing(var opened), .open(let open)):
+            if let problem = StreamName.problem(with: open.name) { return self.refuse(.badMessage, problem) }
+            if let existing = opened[open.stream], existing != open.name {
+                return self.refuse(.badMessage, "stream id \(open.stream) is open as another name on this connection")
+            }
+            guard streamCount < self.limits.maxStreamsPerJob || hasStream(open.name) else {
+                return self.refuse(.limit, "more than \(self.limits.maxStreamsPerJob) streams in one job (serve --max-streams-per-job)")
+            }
+            opened[open.stream] = open.name
+            self.state = .publishing(opened: opened)
+            return .openStream(id: open.stream, name: open.name)
+
+        case (.publishing, .progress(let progress)):
+            guard progress.bars.count <= self.limits.maxBars, progress.bars.allSatisfy({ $0.key.utf8.count <= self.limits.maxBarKeyBytes }) else {
+                return self.refuse(.badMessage, "\"bars\": at most \(self.limits.maxBars) bars, each \"key\" at most \(self.limits.maxBarKeyBytes) bytes")
+            }
+            return .updateProgress(progress.bars)
+
+        case (.publishing(let opened), .end(let end)):
+            if let problem = end.exit.problem { return self.refuse(.badMessage, "\"exit\": \(problem)") }
+            for (key, size) in end.sizes.sorted(by: { $0.key < $1.key }) {
+                guard let id = UInt32(key), opened[id] != nil else {
+                    return self.refuse(.badMessage, "\"sizes\" names stream \(key.prefix(20)), which was not opened on this connection")
+                }
+                guard let held = heldSize(id), held >= size else {
+                    return self.refuse(.gap, "\"sizes\" names size \(size) for stream \(id), which the server does not hold: send every byte before \"end\"")
+                }
+            }
+            self.state = .ending
+            return .storeEnd(end)
+
+        case (_, let other):
+            return self.refuse(.badMessage, "an agent may not send \"\(other.typeName)\" here")
+        }
+    }
+
+    /// A data message arrived with these chunks; `jobBytes` is what the job holds now.
+    mutating func received(chunks: [DataChunk], jobBytes: UInt64) -> Action {
+        switch self.state {
+        case .publishing(let opened):
+            for chunk in chunks where opened[chunk.stream] == nil {
+                return self.refuse(.badMessage, "data for stream \(chunk.stream), which was not opened")
+            }
+            let incoming = chunks.reduce(UInt64(0)) { $0 + UInt64($1.bytes.readableBytes) }
+            if jobBytes + incoming > self.limits.maxJobBytes {
+                return self.refuse(.limit, "the job would pass its limit of \(self.limits.maxJobBytes) bytes (serve --max-job-bytes)")
+            }
+            return .append(chunks)
+        case .ended, .ending:
+            return self.refuse(.jobEnded, "the job has ended: its exit status is stored, nothing more is accepted")
+        case .awaitingHello, .attaching, .closed:
+            return self.refuse(.badMessage, "data before \"welcome\"")
+        }
+    }
+
+    /// The hub attached this connection; `ended` when the job's end was stored before.
+    mutating func welcomed(ended: Bool) {
+        guard self.state == .attaching else { return }
+        self.state = ended ? .ended : .publishing(opened: [:])
+    }
+
+    /// The end is durable and acknowledged.
+    mutating func endStored() {
+        if self.state == .ending { self.state = .ended }
+    }
+
+    private mutating func refuse(_ code: ErrorCode, _ message: String) -> Action {
+        self.state = .closed
+        return .refuse(code, message)
+    }
+}
