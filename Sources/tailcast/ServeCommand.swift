@@ -51,6 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Listen on a non-loopback address without tokens: anyone who can connect may publish and watch.")
     var insecureListenAny = false
 
+    @Option(help: ArgumentHelp(
+        "A web page origin (https://dash.example.com) whose scripts may use this server, besides its own (repeatable). Requests from any other page are refused with 403.",
+        valueName: "origin"))
+    var allowOrigin: [String] = []
+
     @Option(help: ArgumentHelp("Certificate chain (PEM) to serve wss:// with; needs --tls-key.", valueName: "file"))
     var tlsCert: String?
 
@@ -64,13 +69,13 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnections = 4096
 
     @Option(help: ArgumentHelp("Most jobs the archive holds; agents of new jobs are refused beyond it.", valueName: "n"))
-    var maxJobs = 100_000
+    var maxJobs = 10_000
 
     @Option(help: ArgumentHelp("Most bytes one job may archive, all its streams together.", valueName: "bytes"))
     var maxJobBytes: UInt64 = 1 << 40
 
     @Option(help: ArgumentHelp("Most streams (files, for tail) in one job.", valueName: "n"))
-    var maxStreamsPerJob = 10_000
+    var maxStreamsPerJob = 2_048
 
     func validate() throws {
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
@@ -83,6 +88,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
         for token in self.publishToken + self.watchToken {
             if let problem = AccessTokens.problem(with: token) { throw ValidationError("--publish-token/--watch-token: \(problem)") }
+        }
+        for origin in self.allowOrigin where RequestOriginGuard.normalizedOrigin(origin) == nil {
+            throw ValidationError("--allow-origin must be an origin such as https://dash.example.com (got \"\(origin)\")")
         }
         if (self.tlsCert == nil) != (self.tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         let hasTokens = !self.publishToken.isEmpty || !self.watchToken.isEmpty || self.tokensFile != nil
@@ -136,6 +144,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxJobs = self.maxJobs
         configuration.maxJobBytes = self.maxJobBytes
         configuration.maxStreamsPerJob = self.maxStreamsPerJob
+        configuration.allowedOrigins = self.allowOrigin
+        configuration.anyHostWithoutTokens = self.insecureListenAny
         let app: any ApplicationProtocol
         do {
             app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)

@@ -43,7 +43,7 @@ public struct RequestOriginGuard: Sendable {
 
     /// `scheme://host[:port]` in lower case with the default port left out, or nil for anything else
     /// (including `null`, the origin of sandboxed and file pages).
-    static func normalizedOrigin(_ origin: String) -> String? {
+    public static func normalizedOrigin(_ origin: String) -> String? {
         guard let components = URLComponents(string: origin.lowercased()), let scheme = components.scheme,
             ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty,
             components.path.isEmpty || components.path == "/", components.query == nil, components.user == nil
