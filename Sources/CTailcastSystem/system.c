@@ -1,9 +1,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "CTailcastSystem.h"
+
+int tailcast_spawn_close_from(void *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, from);
+}
 
 int tailcast_open_pty(char *name, size_t name_length) {
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -23,8 +23,8 @@ public enum ControlMessage: Equatable, Sendable {
     case ack(Ack)
     // watcher → server
     case watch(Watch)
-    /// Asks for every job the server holds instead of following one.
-    case list
+    /// Asks for the jobs the server holds, a page at a time, instead of following one.
+    case list(ListRequest)
     // server → watcher
     case job(JobInfo)
     /// The answer to `list`.
@@ -145,9 +145,26 @@ public enum ControlMessage: Equatable, Sendable {
         }
     }
 
+    public struct ListRequest: Codable, Equatable, Sendable {
+        /// At most this many jobs (the server may send fewer: it also keeps a page under a byte budget).
+        public var limit: Int?
+        /// The `next` of the previous page: the jobs after it.
+        public var after: String?
+        public init(limit: Int? = nil, after: String? = nil) {
+            self.limit = limit
+            self.after = after
+        }
+    }
+
     public struct JobList: Codable, Equatable, Sendable {
+        /// Oldest first.
         public var jobs: [JobInfo]
-        public init(jobs: [JobInfo]) { self.jobs = jobs }
+        /// Present when more jobs follow: pass it as `after` for the next page.
+        public var next: String?
+        public init(jobs: [JobInfo], next: String? = nil) {
+            self.jobs = jobs
+            self.next = next
+        }
     }
 
     public struct CaughtUp: Codable, Equatable, Sendable {
@@ -201,8 +218,6 @@ public enum ControlMessage: Equatable, Sendable {
 
 extension ControlMessage {
     private struct TypeOnly: Decodable { var type: String }
-    /// The payload of messages that carry nothing but their type.
-    private struct Empty: Encodable {}
     private struct Typed<Payload: Encodable>: Encodable {
         var type: String
         var payload: Payload
@@ -231,7 +246,7 @@ extension ControlMessage {
         case .welcome(let m): return text(m)
         case .ack(let m): return text(m)
         case .watch(let m): return text(m)
-        case .list: return text(Empty())
+        case .list(let m): return text(m)
         case .jobs(let m): return text(m)
         case .job(let m): return text(m)
         case .stream(let m): return text(m)
@@ -265,7 +280,7 @@ extension ControlMessage {
         case "welcome": return .welcome(try payload(Welcome.self))
         case "ack": return .ack(try payload(Ack.self))
         case "watch": return .watch(try payload(Watch.self))
-        case "list": return .list
+        case "list": return .list(try payload(ListRequest.self))
         case "jobs": return .jobs(try payload(JobList.self))
         case "job": return .job(try payload(JobInfo.self))
         case "stream": return .stream(try payload(StreamAnnounce.self))

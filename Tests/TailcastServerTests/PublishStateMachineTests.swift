@@ -108,7 +108,7 @@ import Testing
         #expect(code(machine.received(.progress(.init(bars: [bar])))) == .badMessage)
     }
 
-    @Test(arguments: [ControlMessage.welcome(.init(job: "j", streams: [], ended: false)), .list, .hello(hello)])
+    @Test(arguments: [ControlMessage.welcome(.init(job: "j", streams: [], ended: false)), .list(.init()), .hello(hello)])
     func serverAndWatcherMessagesAreRefused(_ message: ControlMessage) {
         var machine = self.publishing()
         #expect(code(machine.received(message)) == .badMessage)

@@ -162,3 +162,12 @@ def test_two_mib_of_metadata_cannot_break_ls(server, env):
     assert answers[0]["code"] == "limit" and "meta.command" in answers[0]["message"] and code == 4029
     listed = tailcast("ls", "--server", server.url, env=env, timeout=30)
     assert listed.returncode == 0 and b"wide" in listed.stdout, listed.stderr
+
+
+def test_the_job_gets_no_descriptor_of_the_agent(guarded, env):
+    """The uplink connects before the job starts; its socket (not close-on-exec in NIO) once leaked into the job,
+    which could then write into the stream, and kept a killed agent's connection open."""
+    run = tailcast("run", "--job", "fds", "--no-pty", "--quiet", "--token", OWNER, "--server", guarded.url, "--",
+                   *py("import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))"), env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert guarded.archived("fds") == b"[0, 1, 2, 3]\n"  # 3: the listing's own directory

@@ -11,6 +11,9 @@ int tailcast_open_pty(char *name, size_t name_length);
 /// pipe2(fds, O_CLOEXEC).
 int tailcast_pipe_cloexec(int fds[2]);
 
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the child closes every descriptor from `from` on.
+int tailcast_spawn_close_from(void *actions, int from);
+
 /// Frees the blocks of [offset, offset+length) while keeping the file's size and offsets.
 int tailcast_punch_hole(int fd, off_t offset, off_t length);
 

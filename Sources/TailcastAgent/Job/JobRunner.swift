@@ -110,6 +110,10 @@ public final class JobRunner: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         fileActions(&actions)
+        // The job gets its three standard descriptors and nothing else of ours: not every library opens its
+        // descriptors close-on-exec (the uplink's socket, connected before the job starts, is not), and a
+        // job holding it could write into the stream, and keeps a killed agent's connection open.
+        tailcast_spawn_close_from(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -22,8 +22,37 @@ public final class Hub: Sendable {
 
     public func job(_ id: String) -> LiveJob? { self.jobs.withLock { $0[id] } }
 
-    public func list() -> [JobInfo] {
-        self.jobs.withLock { Array($0.values) }.map(\.info).sorted { $0.meta.startedAtMs < $1.meta.startedAtMs }
+    /// Most jobs in one page of a list, and the most bytes of JSON: a page must fit in a message
+    /// (`--max-message-bytes`, at least 64 KiB) whatever the archive holds.
+    public static let maxPageJobs = 500
+
+    /// One page of the jobs, oldest first (by start, then id), after the cursor `after` (the `next` of
+    /// the page before). A page holds at least one job, and stops before `maxBytes` of JSON.
+    public func list(_ request: ControlMessage.ListRequest = .init(), maxBytes: Int) -> ControlMessage.JobList {
+        let limit = min(max(request.limit ?? Self.maxPageJobs, 1), Self.maxPageJobs)
+        func key(_ info: JobInfo) -> String { "\(info.meta.startedAtMs)/\(info.id)" }
+        func precedes(_ a: JobInfo, _ b: JobInfo) -> Bool {
+            (a.meta.startedAtMs, a.id) < (b.meta.startedAtMs, b.id)
+        }
+        var infos = self.jobs.withLock { Array($0.values) }.map(\.info).sorted(by: precedes)
+        if let after = request.after, let cut = Self.parse(cursor: after) {
+            infos = infos.filter { ($0.meta.startedAtMs, $0.id) > cut }
+        }
+        var page: [JobInfo] = []
+        var bytes = 64
+        for info in infos.prefix(limit) {
+            let size = (try? ProtocolJSON.encode(info).count) ?? 0
+            if !page.isEmpty && bytes + size > maxBytes { break }
+            page.append(info)
+            bytes += size + 1
+        }
+        return .init(jobs: page, next: page.count < infos.count ? page.last.map(key) : nil)
+    }
+
+    private static func parse(cursor: String) -> (UInt64, String)? {
+        let parts = cursor.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let started = UInt64(parts[0]) else { return nil }
+        return (started, String(parts[1]))
     }
 
     /// The job a hello names, created (directory and job.json, durably) on first sight for `owner`, unless

@@ -9,7 +9,7 @@ import WSCore
 struct WatchSession {
     enum Request {
         case watch(ControlMessage.Watch)
-        case list
+        case list(ControlMessage.ListRequest)
     }
 
     let hub: Hub
@@ -22,7 +22,7 @@ struct WatchSession {
         let opening = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "watch\" or \"list", {
             switch $0 {
             case .watch(let watch): Request.watch(watch)
-            case .list: Request.list
+            case .list(let list): Request.list(list)
             default: nil
             }
         }, job: { if case .watch(let watch) = $0 { watch.job } else { nil } })
@@ -30,8 +30,9 @@ struct WatchSession {
         switch opening {
         case .none:
             return
-        case .list:
-            try await outbound.write(.text(ControlMessage.jobs(.init(jobs: self.hub.list())).encoded()))
+        case .list(let list):
+            let page = self.hub.list(list, maxBytes: self.configuration.maxMessageBytes / 2)
+            try await outbound.write(.text(ControlMessage.jobs(page).encoded()))
             return try await outbound.close(.normalClosure, reason: "listed")
         case .watch(let watch):
             request = watch

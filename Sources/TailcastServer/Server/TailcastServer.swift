@@ -29,8 +29,13 @@ public enum TailcastServer {
         // The HTTP API shows what watchers see, so it needs a watch token when tokens are configured.
         let admission = Admission(access: configuration.access, originGuard: configuration.originGuard, tls: configuration.tls != nil)
         let api = router.group("v1/jobs").add(middleware: AccessMiddleware(admission: admission))
-        api.get { _, _ -> Response in
-            try Self.json(ControlMessage.JobList(jobs: hub.list()))
+        api.get { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard query.get("limit").map({ Int($0) != nil }) ?? true else {
+                throw HTTPError(.badRequest, message: "limit must be a whole number (at most \(Hub.maxPageJobs))\n")
+            }
+            let page = ControlMessage.ListRequest(limit: query.get("limit").flatMap { Int($0) }, after: query.get("after"))
+            return try Self.json(hub.list(page, maxBytes: configuration.maxMessageBytes / 2))
         }
         api.get("{job}") { _, context -> Response in
             let id = try context.parameters.require("job")
