@@ -72,18 +72,22 @@ struct PublishSession {
                     switch message {
                     case .binary(let buffer):
                         let chunks = try DataMessage.decode(buffer)
-                        var added = 0
                         let incoming = chunks.reduce(UInt64(0)) { $0 + UInt64($1.bytes.readableBytes) }
                         if job.totalBytes + incoming > self.configuration.maxJobBytes {
                             throw Refusal(
                                 code: CloseCode.limit, name: "limit",
                                 message: "the job would pass its limit of \(self.configuration.maxJobBytes) bytes (serve --max-job-bytes)")
                         }
-                        for chunk in chunks {
-                            guard let file = streams[chunk.stream] else {
-                                throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "data for stream \(chunk.stream), which was not opened")
+                        let opened = streams
+                        let added = try await NIOThreadPool.singleton.runIfActive {
+                            var added = 0
+                            for chunk in chunks {
+                                guard let file = opened[chunk.stream] else {
+                                    throw Refusal(code: CloseCode.badMessage, name: "bad_message", message: "data for stream \(chunk.stream), which was not opened")
+                                }
+                                added += try job.append(chunk, to: file, connection: serial)
                             }
-                            added += try job.append(chunk, to: file, connection: serial)
+                            return added
                         }
                         self.metrics.bytesArchived.increment(by: added)
                         job.notifyWatchers()
