@@ -78,3 +78,5 @@ unsigned int tailcast_inotify_structural_mask(void) { return 0; }
 unsigned int tailcast_inotify_overflow_mask(void) { return 0; }
 unsigned int tailcast_inotify_ignored_mask(void) { return 0; }
 #endif
+
+int tailcast_syncfs(int fd) { return syncfs(fd); }

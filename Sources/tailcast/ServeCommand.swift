@@ -77,6 +77,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most streams (files, for tail) in one job.", valueName: "n"))
     var maxStreamsPerJob = 2_048
 
+    @Option(help: ArgumentHelp("Most descriptors the archive's stream files hold at once (2 per stream); the least recently used are closed. Default: half of ulimit -n, at most 4096.", valueName: "n"))
+    var maxOpenFiles: Int?
+
     func validate() throws {
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
@@ -84,6 +87,15 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...10_000).contains(self.ackIntervalMs) else { throw ValidationError("--ack-interval-ms must be between 1 and 10000") }
         guard self.maxConnections >= 1, self.maxJobs >= 1, self.maxJobBytes >= 1, self.maxStreamsPerJob >= 1 else {
             throw ValidationError("--max-connections, --max-jobs, --max-job-bytes and --max-streams-per-job must be at least 1")
+        }
+        if let maxOpenFiles {
+            guard maxOpenFiles >= 2 else { throw ValidationError("--max-open-files must be at least 2 (one stream's two files)") }
+            if let limit = ServerConfiguration.descriptorLimit, maxOpenFiles > limit - Self.reservedDescriptors {
+                throw ValidationError("""
+                    --max-open-files \(maxOpenFiles) leaves too few of the \(limit) descriptors this process may open (ulimit -n) \
+                    for connections: give at most \(max(2, limit - Self.reservedDescriptors)), or raise the limit
+                    """)
+            }
         }
         guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
         for token in self.publishToken + self.watchToken {
@@ -101,6 +113,9 @@ struct ServeCommand: AsyncParsableCommand {
                 """)
         }
     }
+
+    /// Descriptors kept out of --max-open-files: the listener, event loops, logs, a few connections.
+    static let reservedDescriptors = 64
 
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
@@ -146,6 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxStreamsPerJob = self.maxStreamsPerJob
         configuration.allowedOrigins = self.allowOrigin
         configuration.anyHostWithoutTokens = self.insecureListenAny
+        if let maxOpenFiles { configuration.maxOpenFiles = maxOpenFiles }
         let app: any ApplicationProtocol
         do {
             app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)

@@ -86,10 +86,12 @@ def fill(path):
 class Server:
     """A `tailcast serve` process; restartable on the same port and data directory."""
 
-    def __init__(self, data: Path, port: int, extra=()):
+    def __init__(self, data: Path, port: int, extra=(), preexec_fn=None):
         self.data = data
         self.port = port
         self.extra = list(extra)
+        # Runs in the child before exec: resource limits, umask.
+        self.preexec_fn = preexec_fn
         self.process = None
         self.log = data.parent / f"serve-{port}.log"
 
@@ -105,7 +107,7 @@ class Server:
         out = open(self.log, "ab")
         self.process = subprocess.Popen(
             [BINARY, "serve", "--port", str(self.port), "--data", str(self.data), *self.extra],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out, stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn,
         )
         wait_until(self.healthy, what="server to listen")
         return self

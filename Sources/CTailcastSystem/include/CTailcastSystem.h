@@ -8,6 +8,9 @@
 /// slave's path into `name`. Returns the master fd, or -1 with errno set.
 int tailcast_open_pty(char *name, size_t name_length);
 
+/// syncfs(fd): flushes the whole file system that holds fd.
+int tailcast_syncfs(int fd);
+
 /// pipe2(fds, O_CLOEXEC).
 int tailcast_pipe_cloexec(int fds[2]);
 

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import Logging
 import NIOCore
 import TailcastProtocol
 
@@ -9,10 +13,15 @@ import TailcastProtocol
 ///     DATA/jobs/JOB/streams/F.idx   when each part was read (see StreamFile)
 public struct Archive: Sendable {
     public let root: String
+    let openFiles: OpenFiles
+    let logger: Logger
 
-    public init(root: String) throws {
+    /// `maxOpenFiles` bounds the descriptors the stream files hold, all jobs together.
+    public init(root: String, maxOpenFiles: Int, logger: Logger) throws {
         self.root = root
-        try POSIXFile.makeDirectory(root)
+        self.openFiles = OpenFiles(maxDescriptors: maxOpenFiles)
+        self.logger = logger
+        try POSIXFile.makeDirectory(root, mayBeLink: true)
         try POSIXFile.makeDirectory(self.jobsDirectory)
     }
 
@@ -20,19 +29,41 @@ public struct Archive: Sendable {
 
     func jobDirectory(_ id: String) -> String { self.jobsDirectory + "/" + id }
 
+    /// Every job record, with its streams' sizes; no stream file is opened or read. A job reached
+    /// through a symbolic link is left out (and logged), never followed.
     func loadJobs() throws -> [(StoredJob, [StreamFile])] {
+        // Agents are told that what the archive holds is durable: one flush of the file system makes
+        // what an earlier run wrote so, where an fsync per file would open every file.
+        try POSIXFile.syncFileSystem(self.jobsDirectory)
         let ids = (try? FileManager.default.contentsOfDirectory(atPath: self.jobsDirectory)) ?? []
         var jobs: [(StoredJob, [StreamFile])] = []
         for id in ids.sorted() where JobID.problem(with: id) == nil {
-            let path = self.jobDirectory(id) + "/job.json"
-            guard FileManager.default.fileExists(atPath: path) else { continue }
-            let stored = try ProtocolJSON.decode(StoredJob.self, from: Data(try POSIXFile.readAll(path)))
-            let files = try stored.streams.map { try self.openStream(job: id, name: $0.name, file: $0.file) }
-            jobs.append((stored, files))
+            do {
+                if let job = try self.loadJob(id) { jobs.append(job) }
+            } catch let error as ArchiveError where error.errno == ELOOP {
+                self.logger.error("not loading job \(id): \(error)")
+            }
         }
         return jobs
     }
 
+    private func loadJob(_ id: String) throws -> (StoredJob, [StreamFile])? {
+        let path = self.jobDirectory(id) + "/job.json"
+        guard try POSIXFile.isDirectory(self.jobDirectory(id)), try POSIXFile.regularFileSize(path) != nil else { return nil }
+        let stored = try ProtocolJSON.decode(StoredJob.self, from: Data(try POSIXFile.readAll(path)))
+        _ = try POSIXFile.isDirectory(self.jobDirectory(id) + "/streams")  // throws for a symbolic link
+        let files = try stored.streams.map { stream in
+            do {
+                return try self.openStream(job: id, name: stream.name, file: stream.file)
+            } catch let error as ArchiveError where error.errno == ELOOP {
+                // Kept in the job (so its record is never rewritten without it), but it reads as
+                // empty and every write to it fails with the same error.
+                self.logger.error("stream \"\(stream.name)\" of job \(id) is unreadable: \(error)")
+                return self.streamFile(job: id, name: stream.name, file: stream.file, size: 0)
+            }
+        }
+        return (stored, files)
+    }
     func createJobDirectory(_ id: String) throws {
         try POSIXFile.makeDirectory(self.jobDirectory(id))
         try POSIXFile.makeDirectory(self.jobDirectory(id) + "/streams")
@@ -44,9 +75,16 @@ public struct Archive: Sendable {
         try POSIXFile.writeAtomically(Array(bytes), to: self.jobDirectory(job.info.id) + "/job.json")
     }
 
+    /// A stream's file, whose size is what its `.log` holds (nothing if there is no `.log` yet).
     func openStream(job: String, name: String, file: String) throws -> StreamFile {
         let base = self.jobDirectory(job) + "/streams/" + file
-        return try StreamFile(name: name, dataPath: base + ".log", indexPath: base + ".idx")
+        _ = try POSIXFile.regularFileSize(base + ".idx")
+        return self.streamFile(job: job, name: name, file: file, size: try POSIXFile.regularFileSize(base + ".log") ?? 0)
+    }
+
+    private func streamFile(job: String, name: String, file: String, size: UInt64) -> StreamFile {
+        let base = self.jobDirectory(job) + "/streams/" + file
+        return StreamFile(name: name, dataPath: base + ".log", indexPath: base + ".idx", size: size, openFiles: self.openFiles)
     }
 
     /// A file name for a stream: its safe characters, made unique among `taken`. Names are free text

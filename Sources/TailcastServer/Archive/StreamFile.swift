@@ -4,16 +4,30 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOPosix
 import Synchronization
 import TailcastProtocol
 
 /// One stream of a job on disk. `NAME.log` holds the bytes exactly as the job wrote them (so `cat` reads
-/// it); `NAME.idx` holds 16-byte little-endian records (offset, Unix ms) marking when the bytes from that
-/// offset on were read by the agent. One writer (the job's publisher) appends; any number of watchers read.
+/// it); `NAME.idx` holds its `TimeMarks`. One writer (the job's publisher) appends; any number of
+/// watchers read.
+///
+/// Nothing is open until it is used: every read, write and sync checks the file out of the archive's
+/// `OpenFiles`, which bounds the descriptors of the whole archive and may close this file between uses.
+/// The marks are read from `.idx` when first needed and dropped when the file is closed; only the end of
+/// the index (where the next record goes, and the last mark) stays in memory.
 public final class StreamFile: Sendable {
-    public struct Mark: Equatable, Sendable {
-        public var offset: UInt64
-        public var timeMs: UInt64
+    static let descriptorsPerStream = 2
+
+    struct Descriptors {
+        var data: Int32
+        var index: Int32
+    }
+
+    /// What an append needs of the index, known from its first reading on.
+    struct IndexEnd {
+        var size: UInt64
+        var last: TimeMarks.Mark?
     }
 
     struct State {
@@ -21,91 +35,147 @@ public final class StreamFile: Sendable {
         var size: UInt64
         /// Bytes known to be on stable storage (acknowledged to agents).
         var durableSize: UInt64
-        var marks: [Mark]
-        var indexSize: UInt64
+        var descriptors: Descriptors?
+        /// Nil until `.idx` is first read: its torn or stale tail is cut then.
+        var indexEnd: IndexEnd?
+        var marks: TimeMarks?
     }
 
     public let name: String
     let dataPath: String
     let indexPath: String
-    private let dataFD: Int32
-    private let indexFD: Int32
+    private let openFiles: OpenFiles
     private let state: Mutex<State>
 
-    /// Opens (creating if needed) the files; what is already there counts as durable, after an fsync.
-    init(name: String, dataPath: String, indexPath: String) throws {
+    /// A stream whose `.log` holds `size` bytes, all durable (the archive syncs its file system when it
+    /// loads). The files are created at the first use.
+    init(name: String, dataPath: String, indexPath: String, size: UInt64, openFiles: OpenFiles) {
         self.name = name
         self.dataPath = dataPath
         self.indexPath = indexPath
-        self.dataFD = try POSIXFile.open(dataPath, flags: O_RDWR | O_CREAT)
-        self.indexFD = try POSIXFile.open(indexPath, flags: O_RDWR | O_CREAT)
-        let size = try POSIXFile.size(self.dataFD, path: dataPath)
-        try POSIXFile.dataSync(self.dataFD, path: dataPath)
-        let indexBytes = try POSIXFile.pread(
-            self.indexFD, from: 0, count: Int(try POSIXFile.size(self.indexFD, path: indexPath)), path: indexPath)
-        var marks: [Mark] = []
-        var reader = indexBytes
-        // A crash can leave a torn last record or marks past the data: both are dropped.
-        while let offset = reader.readInteger(endianness: .little, as: UInt64.self),
-            let time = reader.readInteger(endianness: .little, as: UInt64.self), offset < size
-        {
-            if let last = marks.last, offset < last.offset { break }
-            marks.append(Mark(offset: offset, timeMs: time))
-        }
-        self.state = Mutex(State(size: size, durableSize: size, marks: marks, indexSize: UInt64(marks.count * 16)))
+        self.openFiles = openFiles
+        self.state = Mutex(State(size: size, durableSize: size))
     }
 
     deinit {
-        close(self.dataFD)
-        close(self.indexFD)
+        self.closeDescriptors()
     }
 
     public var size: UInt64 { self.state.withLock { $0.size } }
     public var durableSize: UInt64 { self.state.withLock { $0.durableSize } }
+    var hasUnsyncedBytes: Bool { self.state.withLock { $0.size > $0.durableSize } }
+    var isOpen: Bool { self.state.withLock { $0.descriptors != nil } }
+    var hasMarksLoaded: Bool { self.state.withLock { $0.marks != nil } }
+
+    /// Called by `OpenFiles` only, when no caller has this file checked out.
+    func closeDescriptors() {
+        let descriptors = self.state.withLock { state -> Descriptors? in
+            state.marks = nil
+            defer { state.descriptors = nil }
+            return state.descriptors
+        }
+        guard let descriptors else { return }
+        // A write-back error on bytes not yet synced is still reported to the next fdatasync, through
+        // the descriptor opened then (Linux reports such an error once to whoever syncs next).
+        close(descriptors.data)
+        close(descriptors.index)
+    }
+
+    /// Runs `body` with the file open; it stays open (and counted) until `body` returns.
+    private func withDescriptors<R>(_ body: (Descriptors) throws -> R) throws -> R {
+        self.openFiles.checkOut(self)
+        defer { self.openFiles.checkIn(self) }
+        let descriptors = try self.state.withLock { state -> Descriptors in
+            if let descriptors = state.descriptors { return descriptors }
+            let data = try POSIXFile.openOrCreate(self.dataPath)
+            do {
+                state.descriptors = Descriptors(data: data, index: try POSIXFile.openOrCreate(self.indexPath))
+            } catch {
+                close(data)
+                throw error
+            }
+            return state.descriptors!
+        }
+        return try body(descriptors)
+    }
+
+    /// The end of the index; on first use, reads it and cuts what a crash left torn or past the data.
+    private func indexEnd(_ descriptors: Descriptors, _ state: inout State) throws -> IndexEnd {
+        if let end = state.indexEnd { return end }
+        let length = try POSIXFile.size(descriptors.index, path: self.indexPath)
+        let marks = try self.readMarks(descriptors, upTo: length, state: &state)
+        if length > marks.indexSize {
+            guard ftruncate(descriptors.index, off_t(marks.indexSize)) == 0 else {
+                throw ArchiveError(operation: "truncate", path: self.indexPath, errno: errno)
+            }
+        }
+        let end = IndexEnd(size: marks.indexSize, last: marks.marks.last)
+        state.indexEnd = end
+        return end
+    }
+
+    private func readMarks(_ descriptors: Descriptors, upTo indexSize: UInt64, state: inout State) throws -> TimeMarks {
+        let bytes = try POSIXFile.pread(descriptors.index, from: 0, count: Int(indexSize), path: self.indexPath)
+        let marks = TimeMarks(index: bytes, dataSize: state.size)
+        state.marks = marks
+        return marks
+    }
+
+    /// Runs `body` on the marks, read from the index if they are not in memory.
+    private func withMarks<R>(_ body: (TimeMarks, UInt64) -> R) throws -> R {
+        try self.withDescriptors { descriptors in
+            try self.state.withLock { state in
+                if let marks = state.marks { return body(marks, state.size) }
+                let end = try self.indexEnd(descriptors, &state)
+                let marks = try state.marks ?? self.readMarks(descriptors, upTo: end.size, state: &state)
+                return body(marks, state.size)
+            }
+        }
+    }
 
     /// Appends the part of a chunk the file does not have yet. Returns the bytes added.
     /// Throws `StreamFile.Gap` if the chunk starts past the end (bytes would be missing).
     @discardableResult
     func append(_ bytes: ByteBuffer, at offset: UInt64, timeMs: UInt64) throws -> Int {
-        let (size, lastMark, indexSize) = self.state.withLock { ($0.size, $0.marks.last, $0.indexSize) }
+        let size = self.size
         guard offset <= size else { throw Gap(stream: self.name, have: size, got: offset) }
         let end = offset + UInt64(bytes.readableBytes)
         guard end > size else { return 0 }
-        let skip = Int(size - offset)
-        let fresh = bytes.getSlice(at: bytes.readerIndex + skip, length: bytes.readableBytes - skip)!
-        do {
-            try POSIXFile.pwriteAll(self.dataFD, fresh, at: size, path: self.dataPath)
-        } catch {
-            // A full disk can take part of a write: cut it off, so the file holds exactly what was
-            // accepted and the agent's resend starts where the file ends.
-            _ = ftruncate(self.dataFD, off_t(size))
-            throw error
-        }
-        var mark: Mark?
-        // Written without adding to a time an agent chose, which could overflow.
-        if let lastMark, timeMs >= lastMark.timeMs, timeMs - lastMark.timeMs < Wire.timeMarkResolutionMs {
-            mark = nil
-        } else {
-            mark = Mark(offset: size, timeMs: timeMs)
-            var record = ByteBuffer()
-            record.writeInteger(size, endianness: .little)
-            record.writeInteger(timeMs, endianness: .little)
+        return try self.withDescriptors { descriptors in
+            let indexEnd = try self.state.withLock { try self.indexEnd(descriptors, &$0) }
+            let skip = Int(size - offset)
+            let fresh = bytes.getSlice(at: bytes.readerIndex + skip, length: bytes.readableBytes - skip)!
             do {
-                try POSIXFile.pwriteAll(self.indexFD, record, at: indexSize, path: self.indexPath)
+                try POSIXFile.pwriteAll(descriptors.data, fresh, at: size, path: self.dataPath)
             } catch {
-                _ = ftruncate(self.indexFD, off_t(indexSize))
-                _ = ftruncate(self.dataFD, off_t(size))
+                // A full disk can take part of a write: cut it off, so the file holds exactly what was
+                // accepted and the agent's resend starts where the file ends.
+                _ = ftruncate(descriptors.data, off_t(size))
                 throw error
             }
-        }
-        self.state.withLock { state in
-            state.size = end
-            if let mark {
-                state.marks.append(mark)
-                state.indexSize += 16
+            var mark: TimeMarks.Mark?
+            // Compared without adding to a time an agent chose, which could overflow.
+            if let last = indexEnd.last, timeMs >= last.timeMs, timeMs - last.timeMs < Wire.timeMarkResolutionMs {
+                mark = nil
+            } else {
+                mark = TimeMarks.Mark(offset: size, timeMs: timeMs)
+                do {
+                    try POSIXFile.pwriteAll(descriptors.index, TimeMarks.record(mark!), at: indexEnd.size, path: self.indexPath)
+                } catch {
+                    _ = ftruncate(descriptors.index, off_t(indexEnd.size))
+                    _ = ftruncate(descriptors.data, off_t(size))
+                    throw error
+                }
             }
+            self.state.withLock { state in
+                state.size = end
+                if let mark {
+                    state.indexEnd = IndexEnd(size: indexEnd.size + TimeMarks.recordSize, last: mark)
+                    state.marks?.append(mark)
+                }
+            }
+            return fresh.readableBytes
         }
-        return fresh.readableBytes
     }
 
     /// Flushes to stable storage; returns the size that is now durable.
@@ -113,9 +183,12 @@ public final class StreamFile: Sendable {
     func sync() throws -> UInt64 {
         let size = self.size
         if size == self.durableSize { return size }
-        try POSIXFile.dataSync(self.dataFD, path: self.dataPath)
-        try POSIXFile.dataSync(self.indexFD, path: self.indexPath)
-        self.state.withLock { $0.durableSize = max($0.durableSize, size) }
+        try self.withDescriptors { descriptors in
+            try POSIXFile.dataSync(descriptors.data, path: self.dataPath)
+            try POSIXFile.dataSync(descriptors.index, path: self.indexPath)
+            // Before the check-in, so the file is no longer pinned open once it is synced.
+            self.state.withLock { $0.durableSize = max($0.durableSize, size) }
+        }
         return size
     }
 
@@ -123,31 +196,36 @@ public final class StreamFile: Sendable {
     public func read(from offset: UInt64, maxBytes: Int) throws -> ByteBuffer {
         let size = self.size
         guard offset < size else { return ByteBuffer() }
-        return try POSIXFile.pread(self.dataFD, from: offset, count: Int(min(UInt64(maxBytes), size - offset)), path: self.dataPath)
+        return try self.withDescriptors { descriptors in
+            try POSIXFile.pread(descriptors.data, from: offset, count: Int(min(UInt64(maxBytes), size - offset)), path: self.dataPath)
+        }
+    }
+
+    /// `read` on NIO's thread pool, off the cooperative threads that reads could block.
+    public func read(from offset: UInt64, maxBytes: Int) async throws -> ByteBuffer {
+        try await NIOThreadPool.singleton.runIfActive { try self.read(from: offset, maxBytes: maxBytes) }
     }
 
     /// When the byte at `offset` was read, and where the next mark starts (the chunk must end there).
-    public func timing(at offset: UInt64) -> (timeMs: UInt64, nextMark: UInt64?) {
-        self.state.withLock { state in
-            let marks = state.marks
-            // last mark with offset <= target
-            var low = 0
-            var high = marks.count
-            while low < high {
-                let mid = (low + high) / 2
-                if marks[mid].offset <= offset { low = mid + 1 } else { high = mid }
-            }
-            let time = low > 0 ? marks[low - 1].timeMs : (marks.first?.timeMs ?? 0)
-            let next = low < marks.count ? marks[low].offset : nil
-            return (time, next)
+    public func timing(at offset: UInt64) throws -> (timeMs: UInt64, nextMark: UInt64?) {
+        // At or past the last mark (a watcher that has caught up) the end of the index says it all.
+        let known = self.state.withLock { state -> (UInt64, UInt64?)? in
+            if let marks = state.marks { return marks.timing(at: offset) }
+            guard let end = state.indexEnd, end.last.map({ offset >= $0.offset }) ?? true else { return nil }
+            return (end.last?.timeMs ?? 0, nil)
         }
+        if let known { return known }
+        return try self.withMarks { marks, _ in marks.timing(at: offset) }
     }
 
-    /// First offset whose bytes were read at or after `timeMs`.
-    public func offset(sinceMs timeMs: UInt64) -> UInt64 {
-        self.state.withLock { state in
-            state.marks.first(where: { $0.timeMs >= timeMs })?.offset ?? state.size
-        }
+    /// First offset whose bytes were read at or after `timeMs` (the end if none was).
+    public func offset(sinceMs timeMs: UInt64) throws -> UInt64 {
+        try self.withMarks { marks, size in marks.offset(sinceMs: timeMs) ?? size }
+    }
+
+    /// `offset(sinceMs:)` on NIO's thread pool: it may read the index.
+    public func offset(sinceMs timeMs: UInt64) async throws -> UInt64 {
+        try await NIOThreadPool.singleton.runIfActive { try self.offset(sinceMs: timeMs) }
     }
 
     /// Offset where the last `lines` lines begin (a final line without newline counts as a line).
@@ -177,6 +255,11 @@ public final class StreamFile: Sendable {
             position = start
         }
         return 0
+    }
+
+    /// `offset(tailLines:)` on NIO's thread pool: it reads the file backwards.
+    public func offset(tailLines lines: UInt64) async throws -> UInt64 {
+        try await NIOThreadPool.singleton.runIfActive { try self.offset(tailLines: lines) }
     }
 
     public struct Gap: Error, CustomStringConvertible {

@@ -44,12 +44,12 @@ public final class LiveJob: Sendable {
     }
 
     /// What a watcher needs to decide its next step.
-    func snapshot(headTimes offsets: (String) -> UInt64?) -> JobSnapshot {
+    func snapshot(headTimes offsets: (String) -> UInt64?) throws -> JobSnapshot {
         let (files, info, progressVersion) = self.state.withLock { ($0.files, Self.info(of: $0), $0.progressVersion) }
         return JobSnapshot(
-            streams: files.map { file in
+            streams: try files.map { file in
                 let offset = offsets(file.name) ?? 0
-                return JobSnapshot.Stream(name: file.name, size: file.size, headTimeMs: file.timing(at: offset).timeMs)
+                return JobSnapshot.Stream(name: file.name, size: file.size, headTimeMs: try file.timing(at: offset).timeMs)
             },
             exit: info.exit,
             endedAtMs: info.endedAtMs,

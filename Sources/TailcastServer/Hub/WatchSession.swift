@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import TailcastProtocol
 import WSCore
@@ -77,7 +78,7 @@ struct WatchSession {
         let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
         while true {
             try Task.checkCancellation()
-            let snapshot = job.snapshot(headTimes: { cursor.offset(of: $0) })
+            let snapshot = try job.snapshot(headTimes: { cursor.offset(of: $0) })
             switch cursor.next(snapshot) {
             case .announce(let name):
                 guard let file = job.file(named: name) else { continue }
@@ -85,9 +86,9 @@ struct WatchSession {
                 if let explicit = start[name] {
                     offset = min(explicit, file.size)
                 } else if let lines = request.tailLines {
-                    offset = try file.offset(tailLines: lines)
+                    offset = try await file.offset(tailLines: lines)
                 } else if let since = request.sinceMs {
-                    offset = file.offset(sinceMs: since)
+                    offset = try await file.offset(sinceMs: since)
                 } else {
                     offset = 0
                 }
@@ -95,7 +96,7 @@ struct WatchSession {
                 try await outbound.write(.text(ControlMessage.stream(.init(stream: id, name: name, offset: offset)).encoded()))
             case .send(let name, let id, let from, let upTo):
                 guard let file = job.file(named: name) else { continue }
-                let (message, end) = try Self.dataMessage(file: file, id: id, from: from, upTo: upTo)
+                let (message, end) = try await NIOThreadPool.singleton.runIfActive { try Self.dataMessage(file: file, id: id, from: from, upTo: upTo) }
                 try await outbound.write(.binary(message))
                 self.metrics.bytesRelayed.increment(by: Int(end - from))
                 cursor.sent(name, upTo: end)
@@ -127,7 +128,7 @@ struct WatchSession {
         var position = from
         let end = from + UInt64(bytes.readableBytes)
         while position < end {
-            let (time, nextMark) = file.timing(at: position)
+            let (time, nextMark) = try file.timing(at: position)
             let chunkEnd = min(end, nextMark ?? end)
             let slice = bytes.getSlice(at: bytes.readerIndex + Int(position - from), length: Int(chunkEnd - position))!
             DataMessage.appendChunk(stream: id, offset: position, timeMs: time, bytes: slice, into: &message)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOSSL
 import TailcastProtocol
 
@@ -18,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var maxJobs: Int
     /// Bytes one job may archive, all streams together.
     public var maxJobBytes: UInt64
+    /// Descriptors the archive's stream files may hold at once (two per open stream), all jobs together.
+    public var maxOpenFiles: Int
     /// Ping idle connections this often, well inside the 60 s idle timeouts of common proxies.
     public var pingInterval: Duration
     /// Tokens and their roles; empty means no checks (loopback only, see `serve`).
@@ -44,6 +49,7 @@ public struct ServerConfiguration: Sendable {
         maxConnections: Int = 4096,
         maxJobs: Int = 10_000,
         maxJobBytes: UInt64 = 1 << 40,
+        maxOpenFiles: Int = ServerConfiguration.defaultMaxOpenFiles,
         pingInterval: Duration = .seconds(20),
         access: AccessTokens = AccessTokens(),
         tls: TLSConfiguration? = nil
@@ -57,8 +63,21 @@ public struct ServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.maxJobs = maxJobs
         self.maxJobBytes = maxJobBytes
+        self.maxOpenFiles = maxOpenFiles
         self.pingInterval = pingInterval
         self.access = access
         self.tls = tls
+    }
+
+    /// The process's descriptor limit (`ulimit -n`), nil if unlimited.
+    public static var descriptorLimit: Int? {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur <= rlim_t(Int.max) else { return nil }
+        return Int(limit.rlim_cur)
+    }
+
+    /// Half the descriptor limit, at most 4096: the other half is for connections and the server itself.
+    public static var defaultMaxOpenFiles: Int {
+        max(StreamFile.descriptorsPerStream, min(4096, (self.descriptorLimit ?? .max) / 2))
     }
 }

@@ -14,7 +14,7 @@ import WSCore
 /// Builds the server application: WebSocket endpoints for agents and watchers, and a small HTTP API.
 public enum TailcastServer {
     public static func makeApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
-        let hub = try Hub(archive: Archive(root: configuration.dataDirectory))
+        let hub = try Hub(archive: Archive(root: configuration.dataDirectory, maxOpenFiles: configuration.maxOpenFiles, logger: logger))
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let metrics = ServerMetrics()
@@ -54,7 +54,7 @@ public enum TailcastServer {
             let body = ResponseBody { writer in
                 var offset: UInt64 = 0
                 while offset < size {
-                    let bytes = try file.read(from: offset, maxBytes: Int(min(size - offset, 1 << 20)))
+                    let bytes = try await file.read(from: offset, maxBytes: Int(min(size - offset, 1 << 20)))
                     offset += UInt64(bytes.readableBytes)
                     try await writer.write(bytes)
                 }
