@@ -12,8 +12,13 @@ public struct ServerConfiguration: Sendable {
     /// At most one fsync and acknowledgement per agent per interval.
     public var ackInterval: Duration
     public var maxStreamsPerJob: Int
-    /// WebSocket connections at once, agents and watchers together.
+    /// WebSocket connections at once, agents and watchers together; more are told `busy` (4429).
     public var maxConnections: Int
+    /// TCP connections accepted beyond `maxConnections`: room for handshakes, HTTP requests and `busy` refusals in
+    /// progress. Every connection is counted when accepted, up to `maxConnections + connectionHeadroom`.
+    public var connectionHeadroom: Int
+    /// A connection's first request head must be complete this long after the accept (slow-loris), however it trickles.
+    public var requestHeadTimeout: Duration
     /// Jobs the archive may hold; agents of new jobs are refused beyond it.
     public var maxJobs: Int
     /// Bytes one job may archive, all streams together.
@@ -33,6 +38,8 @@ public struct ServerConfiguration: Sendable {
         ackInterval: Duration = .milliseconds(200),
         maxStreamsPerJob: Int = 10_000,
         maxConnections: Int = 4096,
+        connectionHeadroom: Int = 256,
+        requestHeadTimeout: Duration = .seconds(10),
         maxJobs: Int = 100_000,
         maxJobBytes: UInt64 = 1 << 40,
         pingInterval: Duration = .seconds(20),
@@ -46,6 +53,8 @@ public struct ServerConfiguration: Sendable {
         self.ackInterval = ackInterval
         self.maxStreamsPerJob = maxStreamsPerJob
         self.maxConnections = maxConnections
+        self.connectionHeadroom = connectionHeadroom
+        self.requestHeadTimeout = requestHeadTimeout
         self.maxJobs = maxJobs
         self.maxJobBytes = maxJobBytes
         self.pingInterval = pingInterval
