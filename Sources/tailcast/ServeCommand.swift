@@ -68,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most WebSocket connections at once, agents and watchers together; more are told to retry later.", valueName: "n"))
     var maxConnections = 4096
 
+    @Option(help: ArgumentHelp("Close a connection whose request head is not complete this long after it was accepted, in seconds.", valueName: "seconds"))
+    var requestHeadTimeout: Double = 10
+
     @Option(help: ArgumentHelp("Most jobs the archive holds; agents of new jobs are refused beyond it.", valueName: "n"))
     var maxJobs = 10_000
 
@@ -98,6 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
+        guard (0.1...3600).contains(self.requestHeadTimeout) else { throw ValidationError("--request-head-timeout must be between 0.1 and 3600 seconds") }
         for token in self.publishToken + self.watchToken {
             if let problem = AccessTokens.problem(with: token) { throw ValidationError("--publish-token/--watch-token: \(problem)") }
         }
@@ -156,6 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
             access: access, tls: tls
         )
         configuration.maxConnections = self.maxConnections
+        configuration.requestHeadTimeout = .milliseconds(Int(self.requestHeadTimeout * 1000))
         configuration.maxJobs = self.maxJobs
         configuration.maxJobBytes = self.maxJobBytes
         configuration.maxStreamsPerJob = self.maxStreamsPerJob

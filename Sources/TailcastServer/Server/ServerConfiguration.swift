@@ -15,8 +15,13 @@ public struct ServerConfiguration: Sendable {
     /// At most one fsync and acknowledgement per agent per interval.
     public var ackInterval: Duration
     public var maxStreamsPerJob: Int
-    /// WebSocket connections at once, agents and watchers together.
+    /// WebSocket connections at once, agents and watchers together; more are told `busy` (4429).
     public var maxConnections: Int
+    /// TCP connections accepted beyond `maxConnections`: room for handshakes, HTTP requests and `busy` refusals in
+    /// progress. Every connection is counted when accepted, up to `maxConnections + connectionHeadroom`.
+    public var connectionHeadroom: Int
+    /// A connection's first request head must be complete this long after the accept (slow-loris), however it trickles.
+    public var requestHeadTimeout: Duration
     /// Jobs the archive may hold; agents of new jobs are refused beyond it.
     public var maxJobs: Int
     /// Bytes one job may archive, all streams together.
@@ -47,6 +52,8 @@ public struct ServerConfiguration: Sendable {
         ackInterval: Duration = .milliseconds(200),
         maxStreamsPerJob: Int = 2_048,
         maxConnections: Int = 4096,
+        connectionHeadroom: Int = 256,
+        requestHeadTimeout: Duration = .seconds(10),
         maxJobs: Int = 10_000,
         maxJobBytes: UInt64 = 1 << 40,
         maxOpenFiles: Int = ServerConfiguration.defaultMaxOpenFiles,
@@ -61,6 +68,8 @@ public struct ServerConfiguration: Sendable {
         self.ackInterval = ackInterval
         self.maxStreamsPerJob = maxStreamsPerJob
         self.maxConnections = maxConnections
+        self.connectionHeadroom = connectionHeadroom
+        self.requestHeadTimeout = requestHeadTimeout
         self.maxJobs = maxJobs
         self.maxJobBytes = maxJobBytes
         self.maxOpenFiles = maxOpenFiles

@@ -72,17 +72,18 @@ public enum TailcastServer {
             return try await Self.checkUpgrade(request, context)
         }
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
+            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
+            // Only sessions that may run take a place: a refused client must not make the server busy for others.
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             let owner = configuration.access.identity(authorization: context.request.headers[.authorization])
             try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound, owner: owner)
         }
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
+            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
-            if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
                 .run(inbound: inbound, outbound: outbound)
         }
@@ -101,12 +102,18 @@ public enum TailcastServer {
         )
         let idleTimeout = TimeAmount.nanoseconds(Int64(max(Duration.seconds(60), configuration.pingInterval * 3).components.seconds) * 1_000_000_000)
         let tls = configuration.tls
+        let connectionMetrics = ConnectionMetrics()
+        let gate = AcceptGate(limit: configuration.maxConnections + configuration.connectionHeadroom, metrics: connectionMetrics)
+        let requestHeadTimeout = TimeAmount(configuration.requestHeadTimeout)
         let server = HTTPServerBuilder { responder -> any ServerChildChannel in
             let base = HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration)
-            if let tls {
-                return GuardedChannel(base: try TLSChannel(base, tlsConfiguration: tls), idleTimeout: idleTimeout, admission: admission, logger: logger)
+            func guarded<Base: ServerChildChannel>(_ base: Base) -> GuardedChannel<Base> {
+                GuardedChannel(
+                    base: base, idleTimeout: idleTimeout, requestHeadTimeout: requestHeadTimeout, gate: gate, metrics: connectionMetrics,
+                    admission: admission)
             }
-            return GuardedChannel(base: base, idleTimeout: idleTimeout, admission: admission, logger: logger)
+            if let tls { return guarded(try TLSChannel(base, tlsConfiguration: tls)) }
+            return guarded(base)
         }
         return Application(
             router: router,
