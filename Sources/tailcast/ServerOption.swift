@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import TailcastClient
+import TailcastProtocol
 
-/// How clients reach the server: `--server`, `--token`, `--ca`, `--proxy`, with environment defaults.
+/// How clients reach the server: `--server`, `--token` or `--token-file`, `--ca`, `--proxy`, with
+/// environment defaults.
 struct ServerOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Server to talk to (env TAILCAST_SERVER).", valueName: "url"))
     var server: String = ProcessInfo.processInfo.environment["TAILCAST_SERVER"] ?? "ws://127.0.0.1:7070"
@@ -60,9 +62,11 @@ func stateHome() -> String {
     return environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")
 }
 
-/// Messages from tailcast itself go to stderr, prefixed, so they never mix into a job's output.
+/// Messages from tailcast itself go to stderr, prefixed, so they never mix into a job's output. They
+/// quote file names, job metadata and the server's error texts, which others wrote: one line each,
+/// with their control characters escaped.
 func notice(_ message: String) {
-    FileHandle.standardError.write(Data("tailcast: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("tailcast: \(message.escapingControlCharacters)\n".utf8))
 }
 
 enum Terminal {

@@ -38,7 +38,7 @@ struct PublishSession {
         }
         var logger = self.logger
         logger[metadataKey: "job"] = "\(hello.job)"
-        logger.info("agent connected", metadata: ["host": "\(hello.meta.host)", "agent": "\(hello.agent)"])
+        logger.info("agent connected", metadata: ["host": "\(hello.meta.host.escapingControlCharacters)", "agent": "\(hello.agent.escapingControlCharacters)"])
         self.metrics.agentsConnected.increment()
         job.notifyWatchers()
         defer {
