@@ -25,7 +25,8 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
-        // Wire format only: messages, framing, offsets. No I/O, no server or agent code.
+        // Wire format: messages, framing, offsets; and the rules every side applies to text others wrote
+        // (control characters) and to token files (owner only). No server or agent code.
         .target(
             name: "TailcastProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -47,7 +48,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
-        // How every client reaches a server: URL, token, TLS trust, proxy, keep-alive pings.
+        // How every client reaches a server: URL, token, TLS trust and policy, proxy, keep-alive pings.
         .target(
             name: "TailcastClient",
             dependencies: [

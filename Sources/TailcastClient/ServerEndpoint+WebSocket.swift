@@ -71,6 +71,7 @@ extension ServerEndpoint {
         var tls: TLSConfiguration?
         if self.usesTLS {
             var client = TLSConfiguration.makeClientConfiguration()
+            client.requireModernTLS()
             if let file = self.certificateAuthorityFile { client.additionalTrustRoots = [.file(file)] }
             tls = client
         }

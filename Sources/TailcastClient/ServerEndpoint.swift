@@ -30,4 +30,11 @@ public struct ServerEndpoint: Sendable {
         guard let components = URLComponents(string: self.url), let host = components.host, !host.isEmpty else { return nil }
         return (host, components.port ?? (self.usesTLS ? 443 : 80))
     }
+
+    /// A token would cross the network readable by anyone on the way: plain ws:// to a host that is
+    /// not certainly this machine.
+    public var sendsTokenInTheClear: Bool {
+        guard self.token != nil, !self.usesTLS, let (host, _) = self.hostAndPort else { return false }
+        return !Loopback.contains(host: host)
+    }
 }

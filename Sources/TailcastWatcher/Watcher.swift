@@ -186,7 +186,7 @@ public final class Watcher: Sendable {
                 // A file's unfinished line (a partial line the agent sent after a quiet spell) ends here,
                 // and a blank line separates files, as with tail.
                 if let last = state.lastFile { header = Array((state.byName[last]?.atLineStart ?? true ? "\n" : "\n\n").utf8) }
-                header += Array("==> \(name) <==\n".utf8)
+                header += Array("==> \(name.escapingControlCharacters) <==\n".utf8)
                 state.lastFile = name
             }
             return (name, Int(stream.printed - chunk.offset), self.options.timestamps, header)

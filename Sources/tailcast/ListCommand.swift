@@ -53,6 +53,8 @@ struct ListCommand: AsyncParsableCommand {
             ])
             states.append(job.state == .running ? "\u{1B}[32m" : job.state == .lost ? "\u{1B}[33m" : (job.exit?.shellStatus == 0 ? "" : "\u{1B}[31m"))
         }
+        // Hosts, commands and progress units come from the agents: escaped before they reach the terminal.
+        rows = rows.map { $0.map(\.escapingControlCharacters) }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
         for (index, row) in rows.enumerated() {
             var line = ""

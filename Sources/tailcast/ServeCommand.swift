@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOSSL
+import TailcastClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
 
             Access: with no tokens the server trusts everyone who can connect, so it listens on loopback only (unless --insecure-listen-any). Tokens have a role: publish (agents) or watch (watchers, ls, the HTTP API). Put them in --tokens-file (one "publish TOKEN" or "watch TOKEN" per line; tokens on the command line show in `ps`). Clients give theirs with --token or TAILCAST_TOKEN. /healthz and /metrics need no token.
 
-            TLS: --tls-cert and --tls-key (PEM) serve wss:// and https://; clients trust a private CA with --ca.
+            TLS: --tls-cert and --tls-key (PEM) serve wss:// and https://; clients trust a private CA with --ca. TLS 1.2 or newer only, and under TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305.
             """
     )
 
@@ -45,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A token watchers may watch and list with (repeatable).", valueName: "token"))
     var watchToken: [String] = []
 
-    @Option(help: ArgumentHelp("File of tokens, one \"publish TOKEN\" or \"watch TOKEN\" per line; # comments.", valueName: "file"))
+    @Option(help: ArgumentHelp("File of tokens, one \"publish TOKEN\" or \"watch TOKEN\" per line; # comments. Only its owner may read it (chmod 600).", valueName: "file"))
     var tokensFile: String?
 
     @Flag(help: "Listen on a non-loopback address without tokens: anyone who can connect may publish and watch.")
@@ -110,7 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if (self.tlsCert == nil) != (self.tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         let hasTokens = !self.publishToken.isEmpty || !self.watchToken.isEmpty || self.tokensFile != nil
-        if !hasTokens && !self.insecureListenAny && !Self.isLoopback(self.host) {
+        if !hasTokens && !self.insecureListenAny && !Loopback.contains(host: self.host) {
             throw ValidationError("""
                 refusing to listen on \(self.host) without tokens: anyone who reaches it could publish and read every job. \
                 Give --tokens-file (or --publish-token/--watch-token), or --insecure-listen-any if the network is trusted.
@@ -120,10 +121,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Descriptors kept out of --max-open-files: the listener, event loops, logs, a few connections.
     static let reservedDescriptors = 64
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
-    }
 
     /// Tokens from the flags and the file; a bad file stops the server before it listens.
     func accessTokens() throws -> AccessTokens {
@@ -135,7 +132,10 @@ struct ServeCommand: AsyncParsableCommand {
     func tlsConfiguration() throws -> TLSConfiguration? {
         guard let cert = self.tlsCert, let key = self.tlsKey else { return nil }
         let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        configuration.requireModernTLS()
+        return configuration
     }
 
     func run() async throws {

@@ -1,14 +1,23 @@
 import ArgumentParser
 import Foundation
 import TailcastClient
+import TailcastProtocol
 
-/// How clients reach the server: `--server`, `--token`, `--ca`, `--proxy`, with environment defaults.
+/// How clients reach the server: `--server`, `--token` or `--token-file`, `--ca`, `--proxy`, with
+/// environment defaults.
 struct ServerOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Server to talk to (env TAILCAST_SERVER).", valueName: "url"))
     var server: String = ProcessInfo.processInfo.environment["TAILCAST_SERVER"] ?? "ws://127.0.0.1:7070"
 
     @Option(name: .long, help: ArgumentHelp("Token for a server that requires one (env TAILCAST_TOKEN, which keeps it out of `ps`).", valueName: "token"))
     var token: String?
+
+    /// Read once, while the arguments are parsed: a file others may read, or that holds more than the
+    /// token, is a usage error before anything connects.
+    @Option(name: .customLong("token-file"), help: ArgumentHelp(
+        "File holding the token alone; only its owner may read it (chmod 600), as ssh wants of keys.", valueName: "file"),
+        transform: { try TokenFile.read($0) })
+    var tokenFromFile: String?
 
     @Option(name: .customLong("ca"), help: ArgumentHelp("PEM file of a certificate authority to trust for wss:// besides the system's.", valueName: "file"))
     var certificateAuthority: String?
@@ -31,12 +40,17 @@ struct ServerOption: ParsableArguments {
         if let file = self.certificateAuthority, !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--ca: cannot read \(file)")
         }
+        if self.token != nil && self.tokenFromFile != nil { throw ValidationError("give --token or --token-file, not both") }
         if let token = self.resolvedToken, token.isEmpty || token.contains(where: { $0.isWhitespace || !$0.isASCII }) {
             throw ValidationError("--token (or TAILCAST_TOKEN) must be printable ASCII without spaces")
         }
+        // Once per command: validation runs once, the endpoint is built again for every connection.
+        if self.endpoint.sendsTokenInTheClear {
+            notice("warning: the token goes to \(self.endpoint.hostAndPort?.host ?? self.server) over plain ws://, readable by anyone on the way; use wss:// (serve --tls-cert/--tls-key)")
+        }
     }
 
-    var resolvedToken: String? { self.token ?? ProcessInfo.processInfo.environment["TAILCAST_TOKEN"] }
+    var resolvedToken: String? { self.token ?? self.tokenFromFile ?? ProcessInfo.processInfo.environment["TAILCAST_TOKEN"] }
 
     var endpoint: ServerEndpoint {
         let environment = ProcessInfo.processInfo.environment
@@ -60,9 +74,11 @@ func stateHome() -> String {
     return environment["XDG_STATE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.local/state")
 }
 
-/// Messages from tailcast itself go to stderr, prefixed, so they never mix into a job's output.
+/// Messages from tailcast itself go to stderr, prefixed, so they never mix into a job's output. They
+/// quote file names, job metadata and the server's error texts, which others wrote: one line each,
+/// with their control characters escaped.
 func notice(_ message: String) {
-    FileHandle.standardError.write(Data("tailcast: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("tailcast: \(message.escapingControlCharacters)\n".utf8))
 }
 
 enum Terminal {

@@ -36,19 +36,53 @@ import Testing
     @Test func tokensFile() throws {
         let path = NSTemporaryDirectory() + "tokens-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try "# agents\npublish aaaaaaaaaaaaaaaa\n\nwatch bbbbbbbbbbbbbbbb  # laptops\n".write(toFile: path, atomically: true, encoding: .utf8)
+        func write(_ text: String, mode: Int = 0o600) throws {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        }
+        try write("# agents\npublish aaaaaaaaaaaaaaaa\n\nwatch bbbbbbbbbbbbbbbb  # laptops\n  # indented comment\nwatch cccccccccccccccc\t#tabbed\n")
         let parsed = try AccessTokens.parse(file: path)
-        #expect(parsed.map(\.role) == [.publish, .watch])
-        #expect(parsed.map(\.token) == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"])
+        #expect(parsed.map(\.role) == [.publish, .watch, .watch])
+        #expect(parsed.map(\.token) == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"])
 
-        try "publish short\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try write("publish short\n")
         #expect(throws: AccessTokens.FileError.self) { try AccessTokens.parse(file: path) }
-        try "admin aaaaaaaaaaaaaaaa\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try write("admin aaaaaaaaaaaaaaaa\n")
         do {
             _ = try AccessTokens.parse(file: path)
             Issue.record("expected a bad line")
         } catch {
             #expect("\(error)".contains(":1:"))
         }
+    }
+    @Test func aHashInsideATokenIsAnErrorNotAComment() throws {
+        let path = NSTemporaryDirectory() + "tokens-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Before, this was the token "aaaaaaaaaaaaaaaa" and the rest a comment: a silently different token.
+        for text in ["publish aaaaaaaaaaaaaaaa#bbbbbbbb\n", "watch aaaaaaaa#aaaaaaaaaaaaaaaa\n"] {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            #expect {
+                try AccessTokens.parse(file: path)
+            } throws: { error in
+                "\(error)".contains(":1:") && "\(error)".contains("'#'")
+            }
+        }
+    }
+
+    @Test func aTokensFileOthersMayReadIsRefused() throws {
+        let path = NSTemporaryDirectory() + "tokens-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "publish aaaaaaaaaaaaaaaa\n".write(toFile: path, atomically: true, encoding: .utf8)
+        for mode in [0o640, 0o644, 0o604, 0o660] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+            #expect {
+                try AccessTokens.parse(file: path)
+            } throws: { error in
+                "\(error)".contains("too open") && "\(error)".contains("chmod 600")
+            }
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
+        #expect(try AccessTokens.parse(file: path).map(\.token) == ["aaaaaaaaaaaaaaaa"])
     }
 }

@@ -26,6 +26,40 @@ import Testing
         #expect(PathPattern(root + "/a").files().isEmpty)  // a directory is not a file to follow
     }
 
+    /// Whoever can write into a followed directory must not make the sidecar read any other file.
+    @Test func linksFoundByThePatternAreReportedNotFollowed() throws {
+        let root = NSTemporaryDirectory() + "pattern-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/logs/real", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/outside", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: root) }
+        for path in ["/logs/app.log", "/logs/real/x.log", "/outside/secret.log", "/outside/x.log"] {
+            fm.createFile(atPath: root + path, contents: Data())
+        }
+        try fm.createSymbolicLink(atPath: root + "/logs/planted.log", withDestinationPath: root + "/outside/secret.log")
+        try fm.createSymbolicLink(atPath: root + "/logs/out", withDestinationPath: root + "/outside")
+        try fm.createSymbolicLink(atPath: root + "/chosen", withDestinationPath: root + "/logs")
+
+        let flat = PathPattern(root + "/logs/*.log").expand()
+        #expect(flat.files == [root + "/logs/app.log"] && flat.links == [root + "/logs/planted.log"])
+        // A directory link matched by a wildcard is not entered; under ** links are passed over silently.
+        let nested = PathPattern(root + "/logs/*/x.log").expand()
+        #expect(nested.files == [root + "/logs/real/x.log"] && nested.links == [root + "/logs/out"])
+        let deep = PathPattern(root + "/logs/**/*.log").expand()
+        #expect(deep.files.sorted() == [root + "/logs/app.log", root + "/logs/real/x.log"] && deep.links == [root + "/logs/planted.log"])
+        // A literal path is no exception for the file itself.
+        let literal = PathPattern(root + "/logs/planted.log").expand()
+        #expect(literal.files.isEmpty && literal.links == [root + "/logs/planted.log"])
+        // A directory the user names before any wildcard is theirs to choose: followed, with its own
+        // links still not.
+        let chosen = PathPattern(root + "/chosen/*.log").expand()
+        #expect(chosen.files == [root + "/chosen/app.log"] && chosen.links == [root + "/chosen/planted.log"])
+        #expect(chosen.directories == [root + "/chosen"])
+        // After a wildcard, a literal directory is found by the pattern, not named by the user.
+        let afterWildcard = PathPattern(root + "/lo*/out/x.log").expand()
+        #expect(afterWildcard.files.isEmpty && afterWildcard.links == [root + "/logs/out"])
+    }
+
     @Test func progressFilesAreJSONOrAnNOverMLine() throws {
         let json = try ProgressFile.parse(#"{"current": 4, "total": 10, "unit": "epochs", "label": "train"}"#)
         #expect(json.current == 4 && json.total == 10 && json.unit == "epochs" && json.label == "train")

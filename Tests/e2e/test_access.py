@@ -2,6 +2,7 @@
 clients through a real HTTP CONNECT proxy (Debian's tinyproxy)."""
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -21,10 +22,16 @@ WATCH = "watch-8c2d6b19aa4e4f03"
 UNKNOWN = "nobody-5b1e0f3d9c7a4e21"
 
 
+def owner_only(path, text):
+    """A tokens file as it must be: readable by its owner only."""
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
 @pytest.fixture
 def guarded(tmp_path):
-    tokens = tmp_path / "tokens"
-    tokens.write_text(f"# agents\npublish {PUBLISH}\nwatch {WATCH}  # laptops\n")
+    tokens = owner_only(tmp_path / "tokens", f"# agents\npublish {PUBLISH}\nwatch {WATCH}  # laptops\n")
     server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
     yield server
     server.stop()
@@ -123,27 +130,80 @@ def test_an_independent_client_lists_and_is_refused_by_protocol(guarded, env):
 
 
 def test_without_tokens_the_server_stays_on_loopback(tmp_path):
-    refused = subprocess.run([BINARY, "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--data", str(tmp_path / "d")],
-                             capture_output=True, timeout=30)
-    assert refused.returncode == 64
-    assert b"without tokens" in refused.stderr and b"--insecure-listen-any" in refused.stderr
+    # A host name that starts like a loopback address is not one: it may resolve anywhere.
+    for host in ("0.0.0.0", "127.evil.example", "127.0.0.1.evil.example"):
+        refused = subprocess.run([BINARY, "serve", "--host", host, "--port", str(free_port()), "--data", str(tmp_path / "d")],
+                                 capture_output=True, timeout=30)
+        assert refused.returncode == 64, host
+        assert b"without tokens" in refused.stderr and b"--insecure-listen-any" in refused.stderr
 
     for extra in (["--insecure-listen-any"], ["--watch-token", WATCH, "--publish-token", PUBLISH]):
         server = Server(tmp_path / "d", free_port(), ["--host", "0.0.0.0", *extra]).start()
         server.stop()
 
-    bad = tmp_path / "bad-tokens"
-    bad.write_text(f"publish {PUBLISH}\nadmin {WATCH}\n")
+    bad = owner_only(tmp_path / "bad-tokens", f"publish {PUBLISH}\nadmin {WATCH}\n")
     failed = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--tokens-file", str(bad)],
                             capture_output=True, timeout=30)
     assert failed.returncode == 1 and f"{bad}:2:".encode() in failed.stderr
-    empty = tmp_path / "empty-tokens"
-    empty.write_text("# nothing yet\n")
+    empty = owner_only(tmp_path / "empty-tokens", "# nothing yet\n")
     failed = subprocess.run([BINARY, "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--data", str(tmp_path / "d"),
                              "--tokens-file", str(empty)], capture_output=True, timeout=30)
     assert failed.returncode == 1 and b"holds no tokens" in failed.stderr
     short = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--publish-token", "short"], capture_output=True, timeout=30)
     assert short.returncode == 64 and b"at least 16 characters" in short.stderr
+
+
+def test_token_files_only_their_owner_may_read(tmp_path, env):
+    """Issue 11, item 7: a tokens file others may read is refused (as ssh refuses such a key), by the
+    server and by clients, and a '#' inside a token is an error, not a comment that cuts it short."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"publish {PUBLISH}\nwatch {WATCH}\n")
+    for mode in (0o640, 0o604):
+        os.chmod(tokens, mode)
+        refused = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--tokens-file", str(tokens)],
+                                 capture_output=True, timeout=30)
+        assert refused.returncode == 1 and b"too open" in refused.stderr and b"chmod 600" in refused.stderr, refused.stderr
+    cut = owner_only(tmp_path / "cut-tokens", f"publish {PUBLISH}#comment\n")
+    refused = subprocess.run([BINARY, "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--tokens-file", str(cut)],
+                             capture_output=True, timeout=30)
+    assert refused.returncode == 1 and f"{cut}:1:".encode() in refused.stderr and b"'#'" in refused.stderr
+    os.chmod(tokens, 0o600)
+    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
+    try:
+        publish = tmp_path / "publish-token"
+        publish.write_text(PUBLISH + "\n")
+        os.chmod(publish, 0o640)
+        job = ("run", "--job", "from-file", "--no-pty", "--quiet", "--server", server.url, "--token-file", str(publish), "--",
+               *py("print('token from a file')"))
+        refused = tailcast(*job, env=env, timeout=60)
+        assert refused.returncode == 64 and b"too open" in refused.stderr and b"chmod 600" in refused.stderr, refused.stderr
+        status, body = http_get(server.http + "/v1/jobs", WATCH)
+        assert status == 200 and b"from-file" not in body
+        os.chmod(publish, 0o600)
+        ran = tailcast(*job, env=env, timeout=60)
+        assert ran.returncode == 0, ran.stderr
+        watch = owner_only(tmp_path / "watch-token", WATCH[:8] + "#" + WATCH[8:] + "\n")
+        refused = tailcast("watch", "from-file", "--server", server.url, "--token-file", str(watch), env=env, timeout=30)
+        assert refused.returncode == 64 and b"'#'" in refused.stderr, refused.stderr
+        owner_only(watch, WATCH + "\n")
+        watched = tailcast("watch", "from-file", "--server", server.url, "--token-file", str(watch), env=env, timeout=30)
+        assert watched.returncode == 0 and watched.stdout == b"token from a file\n", watched.stderr
+    finally:
+        server.stop()
+
+
+def test_a_token_sent_over_plain_ws_to_another_host_is_warned_about_once(server, env):
+    """Issue 11, item 7: clients warn when a token would cross the network in the clear. The hosts
+    below are reached only through a proxy on loopback that is down: nothing leaves the machine."""
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    for host in ("192.0.2.1", "127.evil.example", "logs.example.com"):
+        sent = tailcast("ls", "--server", f"ws://{host}:7070", "--proxy", dead_proxy, "--token", PUBLISH, env=env, timeout=30)
+        assert sent.returncode == 3
+        assert sent.stderr.count(b"over plain ws://") == 1, sent.stderr
+    for url, token in ((server.url, ["--token", PUBLISH]), (f"ws://localhost:{server.port}", ["--token", PUBLISH]),
+                       (f"ws://[::1]:{server.port}", ["--token", PUBLISH]), ("ws://192.0.2.1:7070", [])):
+        quiet = tailcast("ls", "--server", url, "--proxy", dead_proxy, *token, env=env, timeout=30)
+        assert b"over plain ws://" not in quiet.stderr, (url, quiet.stderr)
 
 
 def make_certificates(directory):
@@ -199,6 +259,49 @@ def test_tls_with_a_private_ca(tmp_path, env):
         assert by_ip.returncode == 64 and b"host name" in by_ip.stderr
     finally:
         server.stop()
+
+
+def handshake(port, *args):
+    """An openssl s_client handshake with the server; the protocol and cipher it agreed on, or None."""
+    # @SECLEVEL=0: OpenSSL 3 itself refuses TLS 1.0/1.1 and SHA-1 suites otherwise, which would hide
+    # what the server accepts.
+    done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args],
+                          input=b"", capture_output=True, timeout=30)
+    # "New, TLSv1.2, Cipher is ECDHE-RSA-AES128-GCM-SHA256"; "New, (NONE), Cipher is (NONE)" when refused.
+    agreed = re.search(rb"^New, (\S+), Cipher is (\S+)$", done.stdout, re.MULTILINE)
+    return agreed.groups() if done.returncode == 0 and agreed and agreed.group(2) != b"(NONE)" else None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_tls_is_1_2_or_newer_with_ecdhe_and_aead_only(tmp_path, env):
+    """Issue 11, item 7: the server refuses TLS 1.0 and 1.1 and CBC-SHA1 suites; TLS 1.2 with an AEAD
+    suite and TLS 1.3 connect. A client refuses a server that offers only TLS 1.1."""
+    ca, cert, key = make_certificates(tmp_path)
+    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
+    server.context = ssl.create_default_context(cafile=str(ca))
+    server.start()
+    try:
+        old = "DEFAULT@SECLEVEL=0"
+        assert handshake(server.port, "-tls1", "-cipher", old) is None
+        assert handshake(server.port, "-tls1_1", "-cipher", old) is None
+        assert handshake(server.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA@SECLEVEL=0") is None
+        assert handshake(server.port, "-tls1_2", "-cipher", "AES128-GCM-SHA256") is None  # no forward secrecy
+        assert handshake(server.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256") == (b"TLSv1.2", b"ECDHE-RSA-AES128-GCM-SHA256")
+        assert handshake(server.port, "-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305") == (b"TLSv1.2", b"ECDHE-RSA-CHACHA20-POLY1305")
+        assert handshake(server.port, "-tls1_3")[0] == b"TLSv1.3"
+    finally:
+        server.stop()
+    port = free_port()
+    old_server = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-cert", str(cert), "-key", str(key),
+                                   "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-www"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: handshake(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"), what="openssl s_server")
+        refused = tailcast("ls", "--server", f"wss://localhost:{port}", "--ca", str(ca), env=env, timeout=30)
+        assert refused.returncode == 3 and b"TLS" in refused.stderr, refused.stderr
+    finally:
+        old_server.kill()
+        old_server.wait()
 
 
 @pytest.fixture

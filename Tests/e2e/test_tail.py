@@ -235,7 +235,7 @@ def test_a_sidecar_refused_by_the_server_exits_with_failure(server, tmp_path):
     try:
         wait_until(lambda: "owned" in server.jobs(), what="the first sidecar's job")
         second = popen("tail", "--job", "owned", "--server", server.url, "--state-dir", str(tmp_path / "other-state"), str(log))
-        assert second.wait(30) == 1
+        assert second.wait(30) == 5  # the job id is taken (tailcast --help)
         assert b"belongs to another run" in second.stderr.read()
     finally:
         first.send_signal(signal.SIGTERM)
@@ -446,3 +446,44 @@ def test_a_quiet_partial_line_goes_without_the_half_of_a_character(server, tmp_p
         assert stream(server, "half", str(log)) == b"whole line\nprice: 5 "
         append(log, "\u20ac".encode()[2:] + b" each\n")
         wait_until(lambda: stream(server, "half", str(log)) == "whole line\nprice: 5 \u20ac each\n".encode(), what="the rest")
+
+
+def test_symlinks_in_a_followed_directory_are_never_read(server, tmp_path):
+    """Issue 11, item 6: whoever can write into a followed directory plants `x.log -> a root-only file`
+    (there at start, planted later, put where a followed file was rotated away, or a directory link a
+    wildcard matches). None is read: not in the archive, not in `watch`; each is reported once. A
+    normal file beside them arrives byte-exact."""
+    secret = b"SECRET-4b1f0e-root-only"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shadow = outside / "shadow.log"
+    shadow.write_bytes(secret + b"\n")
+    os.chmod(shadow, 0o600)
+    logs = tmp_path / "logs"
+    (logs / "real").mkdir(parents=True)
+    (logs / "planted.log").symlink_to(shadow)
+    (logs / "out").symlink_to(outside, target_is_directory=True)
+    app = logs / "app.log"
+    app.write_bytes(b"")
+    payload = bytes(range(256)) + b"\n" + b"plain line\n"
+    with tailing(server, "links", tmp_path, f"{logs}/*.log", f"{logs}/*/shadow.log", extra=["--from-start"]):
+        time.sleep(1)
+        (logs / "later.log").symlink_to(shadow)
+        append(app, payload)
+        wait_until(lambda: stream(server, "links", str(app)) == payload, what="the normal file")
+        # A rotation that leaves a link where the followed file was: the old file drains, the link is not read.
+        os.rename(app, logs / "app.log.1")
+        app.symlink_to(shadow)
+        time.sleep(3)  # three scans at least: reported once, not on every pass
+        append(shadow, secret + b" appended\n")
+        time.sleep(1.5)
+    names = {s["name"] for s in server.jobs()["links"]["streams"]}
+    assert names == {str(app)}
+    assert stream(server, "links", str(app)) == payload
+    archived = [p for p in server.data.rglob("*") if p.is_file()]
+    assert archived and not [p for p in archived if secret in p.read_bytes()]
+    watched = tailcast("watch", "links", "--no-follow", "--raw", "--server", server.url, timeout=30)
+    assert watched.returncode == 0 and watched.stdout == payload
+    err = (tmp_path / "tail-links.err").read_text()
+    for link in ("planted.log", "later.log", "out", "app.log"):
+        assert err.count(f"{logs}/{link} is a symbolic link") == 1, err

@@ -4,7 +4,7 @@ import Foundation
 /// environment (CI scripts often do) would otherwise archive the publish token for every watcher.
 public enum JobEnvironment {
     /// Variables that hold tailcast's credentials: removed.
-    static let secrets: Set<String> = ["TAILCAST_TOKEN", "TAILCAST_TOKEN_FILE"]
+    static let secrets: Set<String> = ["TAILCAST_TOKEN"]
     /// Proxy variables: kept (the job may need the proxy too), but without a `user:password@` part.
     static let proxies: Set<String> = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
 

@@ -115,6 +115,9 @@ public final class Tailer: @unchecked Sendable {
     private var appendedThisPass = false
     /// The spool refused bytes (the agent's disk is full): nothing is read until it can write again.
     private var spoolRefuses = false
+    /// Symbolic links the patterns matched and that were reported: each is reported once while it is
+    /// there, not on every scan.
+    private var reportedLinks = Set<String>()
     private var checkpointsSavedAt = ContinuousClock.now - .seconds(3600)
     private var checkpointsChanged = false
     public private(set) var cutLines = 0
@@ -264,30 +267,39 @@ public final class Tailer: @unchecked Sendable {
         // First what was rotated away, so the new file at its path is opened in this same scan.
         for file in self.followed where !file.isDraining {
             directories.insert(Self.directory(of: file.path))
+            // lstat: a link put where the file was is another file (never followed), so this one drains.
             var st = stat()
-            file.state.pathNow(names: stat(file.path, &st) == 0 ? (device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) : nil)
+            file.state.pathNow(names: lstat(file.path, &st) == 0 ? (device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) : nil)
         }
         let current = Set(self.followed.lazy.filter { !$0.isDraining }.map(\.path))
+        var found: [String] = []
+        var links = Set<String>()
         for pattern in self.options.patterns {
-            let (files, reachable) = pattern.expand()
+            let (files, reachable, matchedLinks) = pattern.expand()
             directories.formUnion(reachable)
-            for path in files where !seen.contains(path) {
-                seen.insert(path)
-                // Excluded files are never opened.
-                guard !current.contains(path), !self.options.excludes.contains(where: { $0.matches(path) }) else { continue }
-                self.consider(path)
-            }
+            links.formUnion(matchedLinks)
+            for path in files where seen.insert(path).inserted { found.append(path) }
         }
+        func excluded(_ path: String) -> Bool { self.options.excludes.contains { $0.matches(path) } }
+        // Forgotten once gone: a link planted again is reported again.
+        self.reportedLinks.formIntersection(links)
+        for link in links.sorted() where !excluded(link) { self.reportLink(link) }
+        // Excluded files are never opened.
+        for path in found where !current.contains(path) && !excluded(path) { self.consider(path) }
         self.firstScan = false
         return directories
+    }
+
+    private func reportLink(_ path: String) {
+        guard self.reportedLinks.insert(path).inserted else { return }
+        self.warn("\(path) is a symbolic link (to \(RegularFile.target(ofLink: path))): not followed; tail never reads through a link it finds (name the target itself)")
     }
 
     /// A file rotated away while we were down is found by identity beside its old path and read to its
     /// end under its old stream, before the new file at that path; otherwise its last lines were lost.
     private func recoverRenamed() {
         for checkpoint in self.discovery.restored {
-            let fd = open(checkpoint.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-            if fd >= 0 {
+            if case .success(let fd) = RegularFile.open(checkpoint.path) {
                 let same = FileIdentity.of(fd: fd).map { $0.continues(checkpoint.identity) } ?? false
                 close(fd)
                 if same { continue }
@@ -295,8 +307,7 @@ public final class Tailer: @unchecked Sendable {
             let directory = Self.directory(of: checkpoint.path)
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
                 let candidate = directory + "/" + name
-                let fd = open(candidate, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-                guard fd >= 0 else { continue }
+                guard case .success(let fd) = RegularFile.open(candidate) else { continue }
                 guard let identity = FileIdentity.of(fd: fd), identity.continues(checkpoint.identity),
                     let stream = try? self.spool.streamID(named: checkpoint.path) ?? self.spool.addStream(named: checkpoint.path, at: checkpoint.streamOffset)
                 else {
@@ -316,8 +327,12 @@ public final class Tailer: @unchecked Sendable {
         // first. The new file at the path is opened at once and waits its turn: a second rotation
         // before the first file is drained would otherwise take it away unread.
         guard self.followed.allSatisfy({ $0.path != path || $0.isDraining }) else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return }
+        let fd: Int32
+        switch RegularFile.open(path) {
+        case .success(let opened): fd = opened
+        case .failure(.link): return self.reportLink(path)
+        case .failure(.other): return
+        }
         var st = stat()
         guard let identity = FileIdentity.of(fd: fd), fstat(fd, &st) == 0 else {
             close(fd)

@@ -18,12 +18,12 @@ func openingMessage<Message>(
         guard let extracted = extract(try ControlMessage.decode(text)) else { throw ControlMessage.DecodeError.unknownType("not \(name)") }
         message = extracted
     } catch {
-        logger.notice("refused a connection: expected \"\(name)\": \(error)")
+        logger.notice("refused a connection: expected \"\(name)\": \("\(error)".escapingControlCharacters)")
         try await outbound.refuse(.badMessage, "expected \"\(name)\": \(error)")
         return nil
     }
     if let id = job(message), let problem = JobID.problem(with: id) {
-        logger.notice("refused a connection: \(problem)")
+        logger.notice("refused a connection: \(problem.escapingControlCharacters)")
         try await outbound.refuse(.badMessage, problem)
         return nil
     }

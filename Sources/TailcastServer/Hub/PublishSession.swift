@@ -31,7 +31,7 @@ struct PublishSession {
             default: return
             }
         } catch let refusal as Refusal {
-            self.logger.notice("refused an agent: \(refusal.message)")
+            self.logger.notice("refused an agent: \(refusal.message.escapingControlCharacters)")
             return try await outbound.refuse(refusal.code, refusal.message)
         } catch let error as ControlMessage.DecodeError {
             self.logger.notice("refused an agent: expected \"hello\": \(error)")
@@ -64,7 +64,7 @@ struct PublishSession {
             try await outbound.write(.text(ControlMessage.welcome(welcome).encoded()))
             return try await self.serveEnded(&messages, outbound: outbound, machine: &machine, logger: logger)
         }
-        logger.info("agent connected", metadata: ["host": "\(hello.meta.host)", "agent": "\(hello.agent)"])
+        logger.info("agent connected", metadata: ["host": "\(hello.meta.host.escapingControlCharacters)", "agent": "\(hello.agent.escapingControlCharacters)"])
         self.metrics.agentsConnected.increment()
         job.notifyWatchers()
         defer {
@@ -138,7 +138,7 @@ struct PublishSession {
                     }
                 }
             } catch let refusal as Refusal {
-                logger.warning("closing agent connection: \(refusal.message)")
+                logger.warning("closing agent connection: \(refusal.message.escapingControlCharacters)")
                 try await outbound.refuse(refusal.code, refusal.message)
             } catch let error as DataMessage.DecodeError {
                 logger.warning("closing agent connection: \(error)")
@@ -176,7 +176,7 @@ struct PublishSession {
             action = machine.received(control)
         }
         if case .refuse(let code, let text) = action {
-            logger.notice("refused an agent of an ended job: \(text)")
+            logger.notice("refused an agent of an ended job: \(text.escapingControlCharacters)")
             try await outbound.refuse(code, text)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TailcastProtocol
 
 /// Who may do what: tokens with the role `publish` (agents) or `watch` (watchers, `ls`, the HTTP API).
 /// With no tokens configured everyone may do everything, which `serve` allows only on loopback.
@@ -52,33 +53,42 @@ public struct AccessTokens: Sendable {
     public enum FileError: Error, CustomStringConvertible {
         case unreadable(String, String)
         case badLine(String, Int, String)
+        /// Its group or others may read or write it (`SecretFile`).
+        case tooOpen(SecretFile.Problem)
         public var description: String {
             switch self {
             case .unreadable(let path, let why): "cannot read tokens file \(path): \(why)"
             case .badLine(let path, let line, let why): "\(path):\(line): \(why)"
+            case .tooOpen(let problem): problem.description
             }
         }
     }
 
-    /// Reads a tokens file: one `ROLE TOKEN` per line (`publish` or `watch`), `#` starts a comment.
-    /// Tokens are at least 16 characters: short ones can be guessed.
+    /// Reads a tokens file: one `ROLE TOKEN` per line (`publish` or `watch`); a comment starts with a
+    /// `#` at the start of a line or after a space. A `#` inside a token is an error, not the start of
+    /// a comment that would silently cut the token short. Tokens are at least 16 characters: short
+    /// ones can be guessed. Only the file's owner may read it (`SecretFile`).
     public static func parse(file path: String) throws(FileError) -> [(role: Role, token: String)] {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try SecretFile.read(path)
         } catch {
-            throw .unreadable(path, (error as NSError).localizedDescription)
+            switch error {
+            case .unreadable(_, let reason): throw .unreadable(path, reason)
+            case .tooOpen: throw .tooOpen(error)
+            }
         }
         var tokens: [(role: Role, token: String)] = []
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = Array(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).prefix { !$0.hasPrefix("#") })
             if fields.isEmpty { continue }
             guard fields.count == 2, let role = Role(rawValue: String(fields[0])) else {
                 throw .badLine(path, number + 1, "expected \"publish TOKEN\" or \"watch TOKEN\"")
             }
-            if let problem = problem(with: String(fields[1])) { throw .badLine(path, number + 1, problem) }
-            tokens.append((role, String(fields[1])))
+            let token = String(fields[1])
+            if token.contains("#") { throw .badLine(path, number + 1, "a token cannot contain '#' (a comment starts with '#' after a space)") }
+            if let problem = problem(with: token) { throw .badLine(path, number + 1, problem) }
+            tokens.append((role, token))
         }
         return tokens
     }

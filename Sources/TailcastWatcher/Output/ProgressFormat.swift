@@ -64,13 +64,14 @@ public enum ProgressFormat {
             let filled = Int((fraction * Double(cells)).rounded(.down))
             meter = "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: cells - filled) + "] "
         }
-        let text = "\(label)  \(meter)\(percent.isEmpty ? "" : percent + "  ")\(details)"
+        // Labels, units and messages come from the job: no control character reaches the terminal.
+        let text = "\(label)  \(meter)\(percent.isEmpty ? "" : percent + "  ")\(details)".escapingControlCharacters
         return String(text.prefix(max(10, width - 1)))
     }
 
     /// A line for logs and pipes: "progress train 45% 450/1000 it  12.3 it/s  ETA 0:45".
     public static func plain(_ bar: ProgressState) -> String {
         let percent = self.percent(bar)
-        return "progress \(bar.label ?? bar.key)\(percent.isEmpty ? "" : " " + percent) \(details(bar))"
+        return "progress \(bar.label ?? bar.key)\(percent.isEmpty ? "" : " " + percent) \(details(bar))".escapingControlCharacters
     }
 }
