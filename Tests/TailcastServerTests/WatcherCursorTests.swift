@@ -7,23 +7,23 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
 
 @Suite struct WatcherCursorTests {
     func snapshot(_ streams: [(String, UInt64, UInt64)], exit: ExitStatus? = nil, state: JobState = .running) -> JobSnapshot {
-        JobSnapshot(streams: streams.map { .init(name: $0.0, size: $0.1, headTimeMs: $0.2) }, exit: exit, endedAtMs: exit == nil ? nil : 9, state: state)
+        JobSnapshot(streams: streams.enumerated().map { .init(name: $1.0, id: UInt32($0 + 1), size: $1.1, headTimeMs: $1.2) }, exit: exit, endedAtMs: exit == nil ? nil : 9, state: state)
     }
 
     @Test func announcesEachStreamOnceBeforeSendingIt() {
         var cursor = WatcherCursor(follow: true, streams: nil)
         let s = snapshot([("stdout", 10, 0), ("stderr", 5, 0)])
-        #expect(cursor.next(s) == .announce(name: "stdout"))
-        #expect(cursor.announced("stdout", offset: 0) == 1)
-        #expect(cursor.next(s) == .announce(name: "stderr"))
-        #expect(cursor.announced("stderr", offset: 2) == 2)
+        #expect(cursor.next(s) == .announce(name: "stdout", id: 1))
+        cursor.announced("stdout", id: 1, offset: 0)
+        #expect(cursor.next(s) == .announce(name: "stderr", id: 2))
+        cursor.announced("stderr", id: 2, offset: 2)
         #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
     }
 
     @Test func replaysStreamsInTheOrderTheirBytesWereRead() {
         var cursor = WatcherCursor(follow: true, streams: nil)
-        _ = cursor.announced("stdout", offset: 0)
-        _ = cursor.announced("stderr", offset: 0)
+        cursor.announced("stdout", id: 1, offset: 0)
+        cursor.announced("stderr", id: 2, offset: 0)
         #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 100)])) == .send(name: "stderr", id: 2, from: 0, upTo: 5))
         cursor.sent("stderr", upTo: 5)
         #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 0)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
@@ -31,7 +31,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
 
     @Test func followingWaitsAtTheEndAndFinishesOnlyWhenEverythingWasSent() {
         var cursor = WatcherCursor(follow: true, streams: nil)
-        _ = cursor.announced("stdout", offset: 0)
+        cursor.announced("stdout", id: 1, offset: 0)
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(snapshot([("stdout", 10, 0)])) == .wait)
         // the job ended but 5 more bytes arrived first
@@ -43,10 +43,10 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
 
     @Test func withoutFollowSendsOnlyWhatExistedWhenTheWatchBegan() {
         var cursor = WatcherCursor(follow: false, streams: nil)
-        #expect(cursor.next(snapshot([("stdout", 10, 0)])) == .announce(name: "stdout"))
-        _ = cursor.announced("stdout", offset: 0)
-        #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .announce(name: "later"))
-        _ = cursor.announced("later", offset: 0)
+        #expect(cursor.next(snapshot([("stdout", 10, 0)])) == .announce(name: "stdout", id: 1))
+        cursor.announced("stdout", id: 1, offset: 0)
+        #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .announce(name: "later", id: 2))
+        cursor.announced("later", id: 2, offset: 0)
         #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .caughtUp(.running))
@@ -54,7 +54,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
 
     @Test func progressFollowsTheBytesAndPrecedesTheEnd() {
         var cursor = WatcherCursor(follow: true, streams: nil)
-        _ = cursor.announced("stdout", offset: 0)
+        cursor.announced("stdout", id: 1, offset: 0)
         var s = snapshot([("stdout", 10, 0)])
         s.progressVersion = 3
         #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
@@ -72,8 +72,9 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
     @Test func onlyTheStreamsAskedForAreSent() {
         var cursor = WatcherCursor(follow: true, streams: ["stderr"])
         let s = snapshot([("stdout", 10, 0), ("stderr", 0, 0)], exit: ExitStatus(code: 0))
-        #expect(cursor.next(s) == .announce(name: "stderr"))
-        _ = cursor.announced("stderr", offset: 0)
+        // Ids are the job's, not the watcher's: the only stream this watcher sees is still 2.
+        #expect(cursor.next(s) == .announce(name: "stderr", id: 2))
+        cursor.announced("stderr", id: 2, offset: 0)
         #expect(cursor.next(s) == .finish(ExitStatus(code: 0), endedAtMs: 9))
     }
 }

@@ -171,3 +171,29 @@ def test_the_job_gets_no_descriptor_of_the_agent(guarded, env):
                    *py("import os; print(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))"), env=env, timeout=60)
     assert run.returncode == 0, run.stderr
     assert guarded.archived("fds") == b"[0, 1, 2, 3]\n"  # 3: the listing's own directory
+
+
+def test_flush_keeps_a_refused_spool_until_told_to_discard_it(tmp_path, env):
+    """A run made while the server was down leaves its output in a spool; meanwhile another token took the job
+    id. flush reports the refusal (exit 5) and keeps the spool; flush --discard lets it go."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"publish {OWNER}\npublish {OTHER}\nwatch {WATCH}\n")
+    tokens.chmod(0o600)
+    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)])
+    offline = tailcast("run", "--job", "later", "--no-pty", "--quiet", "--wait", "1", "--token", OWNER,
+                       "--server", server.url, "--", "echo", "made offline", env=env, timeout=60)
+    assert offline.returncode == 0 and b"output kept in" in offline.stderr, offline.stderr
+    spools = os.listdir(env["TAILCAST_SPOOL"])
+    assert len(spools) == 1
+    server.start()
+    try:
+        answers, _ = publish(server, OTHER, hello("later", "squatter"))
+        assert answers[0]["type"] == "welcome"
+        kept = tailcast("flush", "--token", OWNER, "--server", server.url, "--wait", "10", env=env, timeout=60)
+        assert kept.returncode == 5 and b"--discard deletes it" in kept.stderr, kept.stderr
+        assert os.listdir(env["TAILCAST_SPOOL"]) == spools
+        discarded = tailcast("flush", "--discard", "--token", OWNER, "--server", server.url, "--wait", "10", env=env, timeout=60)
+        assert discarded.returncode == 0 and b"discarded" in discarded.stderr, discarded.stderr
+        assert os.listdir(env["TAILCAST_SPOOL"]) == []
+    finally:
+        server.stop()

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 import TailcastProtocol
 
@@ -47,9 +48,10 @@ public final class LiveJob: Sendable {
     func snapshot(headTimes offsets: (String) -> UInt64?) throws -> JobSnapshot {
         let (files, info, progressVersion) = self.state.withLock { ($0.files, Self.info(of: $0), $0.progressVersion) }
         return JobSnapshot(
-            streams: try files.map { file in
+            streams: try files.enumerated().map { index, file in
                 let offset = offsets(file.name) ?? 0
-                return JobSnapshot.Stream(name: file.name, size: file.size, headTimeMs: try file.timing(at: offset).timeMs)
+                return JobSnapshot.Stream(
+                    name: file.name, id: Self.streamID(index), size: file.size, headTimeMs: try file.timing(at: offset).timeMs)
             },
             exit: info.exit,
             endedAtMs: info.endedAtMs,
@@ -59,6 +61,31 @@ public final class LiveJob: Sendable {
     }
 
     var streamCount: Int { self.state.withLock { $0.files.count } }
+
+    /// A stream's id for every watcher of the job: its place in the job, from 1. Streams are only ever
+    /// added, so ids never change, and a batch prepared once reads the same to every watcher.
+    static func streamID(_ index: Int) -> UInt32 { UInt32(truncatingIfNeeded: index + 1) }
+
+    /// Prepared batches are kept up to this many bytes per job (message and deflated copy together).
+    static let maxPreparedBytes = 4 << 20
+    private let batches = Mutex(BatchCache(maxBytes: LiveJob.maxPreparedBytes))
+
+    /// The next data message for a watcher that has sent stream `id` (`file`) up to `from` and may send up
+    /// to `upTo`: a batch other watchers at that place share, or one made now (on NIO's thread pool: it
+    /// reads the archive and compresses) and kept for the watchers that come to the same place.
+    func preparedBatch(stream id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64) async throws -> PreparedBatch {
+        switch self.batches.withLock({ $0.plan(stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) }) {
+        case .use(let batch):
+            return batch
+        case .make(let from, let end):
+            let batch = try await NIOThreadPool.singleton.runIfActive {
+                let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
+                return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
+            }
+            self.batches.withLock { $0.keep(batch) }
+            return batch
+        }
+    }
 
     /// Bytes archived, all streams together.
     var totalBytes: UInt64 { self.state.withLock { $0.files.reduce(0) { $0 + $1.size } } }

@@ -31,10 +31,10 @@ struct PublishSession {
             default: return
             }
         } catch let refusal as Refusal {
-            self.logger.notice("refused an agent: \(refusal.message.escapingControlCharacters)")
+            self.logger.notice("refused a connection: \(refusal.message.escapingControlCharacters)")
             return try await outbound.refuse(refusal.code, refusal.message)
         } catch let error as ControlMessage.DecodeError {
-            self.logger.notice("refused an agent: expected \"hello\": \(error)")
+            self.logger.notice("refused a connection: expected \"hello\": \("\(error)".escapingControlCharacters)")
             return try await outbound.refuse(.badMessage, "expected \"hello\": \(error)")
         }
         let job: LiveJob

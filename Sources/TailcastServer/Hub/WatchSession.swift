@@ -18,7 +18,8 @@ struct WatchSession {
     let metrics: ServerMetrics
     let logger: Logger
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// `deflates`: the connection negotiated permessage-deflate, so data goes as prepared deflated batches.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, deflates: Bool) async throws {
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
         let opening = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "watch\" or \"list", {
             switch $0 {
@@ -65,14 +66,16 @@ struct WatchSession {
                 throw CancellationError()
             }
             group.addTask {
-                try await self.stream(job: job, request: request, wakeUps: wakeUps, outbound: outbound)
+                try await self.stream(job: job, request: request, wakeUps: wakeUps, outbound: outbound, deflates: deflates)
             }
             defer { group.cancelAll() }
             try await group.next()
         }
     }
 
-    private func stream(job: LiveJob, request: ControlMessage.Watch, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter) async throws {
+    private func stream(
+        job: LiveJob, request: ControlMessage.Watch, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter, deflates: Bool
+    ) async throws {
         var cursor = WatcherCursor(follow: request.follow, streams: request.streams)
         var wakeUp = wakeUps.makeAsyncIterator()
         let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
@@ -80,7 +83,7 @@ struct WatchSession {
             try Task.checkCancellation()
             let snapshot = try job.snapshot(headTimes: { cursor.offset(of: $0) })
             switch cursor.next(snapshot) {
-            case .announce(let name):
+            case .announce(let name, let id):
                 guard let file = job.file(named: name) else { continue }
                 let offset: UInt64
                 if let explicit = start[name] {
@@ -92,14 +95,19 @@ struct WatchSession {
                 } else {
                     offset = 0
                 }
-                let id = cursor.announced(name, offset: offset)
+                cursor.announced(name, id: id, offset: offset)
                 try await outbound.write(.text(ControlMessage.stream(.init(stream: id, name: name, offset: offset)).encoded()))
             case .send(let name, let id, let from, let upTo):
                 guard let file = job.file(named: name) else { continue }
-                let (message, end) = try await NIOThreadPool.singleton.runIfActive { try Self.dataMessage(file: file, id: id, from: from, upTo: upTo) }
-                try await outbound.write(.binary(message))
-                self.metrics.bytesRelayed.increment(by: Int(end - from))
-                cursor.sent(name, upTo: end)
+                let batch = try await job.preparedBatch(stream: id, file: file, from: from, upTo: upTo)
+                if deflates {
+                    // The same deflated bytes for every watcher: written as they are (BoundedDeflate passes them).
+                    try await outbound.write(.custom(WebSocketFrame(fin: true, rsv1: true, opcode: .binary, data: batch.deflated)))
+                } else {
+                    try await outbound.write(.binary(batch.message))
+                }
+                self.metrics.bytesRelayed.increment(by: Int(batch.end - from))
+                cursor.sent(name, upTo: batch.end)
             case .progress(let version):
                 try await outbound.write(.text(ControlMessage.progress(.init(bars: job.info.progress)).encoded()))
                 cursor.progressSent(version: version)

@@ -4,6 +4,8 @@ import TailcastProtocol
 struct JobSnapshot: Equatable {
     struct Stream: Equatable {
         var name: String
+        /// The stream's id for every watcher of the job.
+        var id: UInt32
         var size: UInt64
         /// When the byte at this watcher's position in the stream was read.
         var headTimeMs: UInt64
@@ -21,7 +23,7 @@ struct JobSnapshot: Equatable {
 struct WatcherCursor {
     enum Action: Equatable {
         /// Tell the watcher about a stream; the session resolves where it starts and calls `announced`.
-        case announce(name: String)
+        case announce(name: String, id: UInt32)
         /// Send bytes `from..<upTo` of a stream (the session may send fewer and call `sent`).
         case send(name: String, id: UInt32, from: UInt64, upTo: UInt64)
         /// The job's progress bars changed since they were last sent.
@@ -44,7 +46,6 @@ struct WatcherCursor {
     private let follow: Bool
     private let only: Set<String>?
     private var entries: [String: Entry] = [:]
-    private var nextID: UInt32 = 1
     /// Without follow: the sizes when the watch began; nothing beyond them is sent.
     private var limits: [String: UInt64]?
     private var isDone = false
@@ -64,7 +65,7 @@ struct WatcherCursor {
         }
         let wanted = snapshot.streams.filter { self.only?.contains($0.name) ?? true }
         if let new = wanted.first(where: { self.entries[$0.name] == nil }) {
-            return .announce(name: new.name)
+            return .announce(name: new.name, id: new.id)
         }
         // Of the streams with unsent bytes, the one whose next byte was read first: replay interleaves
         // stdout and stderr in the order they were written.
@@ -98,12 +99,9 @@ struct WatcherCursor {
         return .wait
     }
 
-    /// The stream was announced to the watcher starting at `offset`; returns its id on this connection.
-    mutating func announced(_ name: String, offset: UInt64) -> UInt32 {
-        let id = self.nextID
-        self.nextID += 1
+    /// The stream was announced to the watcher as `id`, starting at `offset`.
+    mutating func announced(_ name: String, id: UInt32, offset: UInt64) {
         self.entries[name] = Entry(id: id, offset: offset)
-        return id
     }
 
     mutating func progressSent(version: UInt64) {

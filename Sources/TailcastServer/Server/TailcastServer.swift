@@ -84,8 +84,9 @@ public enum TailcastServer {
             if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
+            let deflates = BoundedDeflateBuilder.negotiated(context.request.headers, maxDecompressedBytes: configuration.maxMessageBytes)
             try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
-                .run(inbound: inbound, outbound: outbound)
+                .run(inbound: inbound, outbound: outbound, deflates: deflates)
         }
 
         let webSocketResponder = router.buildResponder()

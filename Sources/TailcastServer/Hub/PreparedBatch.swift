@@ -1,0 +1,129 @@
+import CTailcastSystem
+import NIOCore
+import Synchronization
+import TailcastProtocol
+
+/// One data message of a job, made once for every watcher at the same place in a stream: the message, and
+/// the same message deflated on its own (RFC 7692 with no context: what `server_no_context_takeover`
+/// promises), ready to be written as the payload of an RSV1 frame to every watcher that negotiated
+/// permessage-deflate. A thousand watchers of one job then cost one read and one compression per batch.
+struct PreparedBatch: Equatable, Sendable {
+    /// Stream id (the same for every watcher of the job), and the bytes `from..<end` the message holds.
+    var stream: UInt32
+    var from: UInt64
+    var end: UInt64
+    var message: ByteBuffer
+    var deflated: ByteBuffer
+
+    var cost: Int { self.message.readableBytes + self.deflated.readableBytes }
+}
+
+/// Which prepared batch a watcher gets, decided without I/O. A batch is found by its stream and first byte,
+/// so watchers at the same place share it; a watcher that is elsewhere (it joined, or resumed, between two
+/// batches' edges) gets a batch of its own that ends where the next kept batch begins, and from there on
+/// shares again. Kept batches are bounded by bytes; the oldest go first (a watcher that needs one again
+/// makes it anew from the archive, which stays every watcher's queue).
+struct BatchCache {
+    enum Plan: Equatable {
+        /// Send this batch as it is.
+        case use(PreparedBatch)
+        /// Make (and keep) a batch of bytes `from..<upTo`.
+        case make(from: UInt64, upTo: UInt64)
+    }
+
+    private struct Key: Hashable {
+        var stream: UInt32
+        var from: UInt64
+    }
+
+    let maxBytes: Int
+    private var batches: [Key: PreparedBatch] = [:]
+    /// Insertion order, for eviction.
+    private var order: [Key] = []
+    private var head = 0
+    private(set) var bytes = 0
+
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    var count: Int { self.batches.count }
+
+    /// What a watcher that has sent `stream` up to `from` and may send up to `upTo` should send next.
+    func plan(stream: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int) -> Plan {
+        if let batch = self.batches[Key(stream: stream, from: from)], batch.end <= upTo {
+            return .use(batch)
+        }
+        var end = min(upTo, from + UInt64(maxBytes))
+        // Stop where a kept batch begins, so that the next step is shared.
+        for key in self.batches.keys where key.stream == stream && key.from > from && key.from < end {
+            end = key.from
+        }
+        return .make(from: from, upTo: end)
+    }
+
+    /// Keeps a batch just made (unless one for the same place is kept already) and drops the oldest
+    /// beyond the bound.
+    mutating func keep(_ batch: PreparedBatch) {
+        let key = Key(stream: batch.stream, from: batch.from)
+        guard self.batches[key] == nil, batch.cost <= self.maxBytes else { return }
+        self.batches[key] = batch
+        self.order.append(key)
+        self.bytes += batch.cost
+        while self.bytes > self.maxBytes, self.head < self.order.count {
+            let oldest = self.order[self.head]
+            self.head += 1
+            if let dropped = self.batches.removeValue(forKey: oldest) { self.bytes -= dropped.cost }
+        }
+        if self.head > 1024 && self.head * 2 > self.order.count {
+            self.order.removeFirst(self.head)
+            self.head = 0
+        }
+    }
+}
+
+/// Raw deflaters (window 15), reset for every batch: a few shared by all jobs instead of one per watcher.
+final class DeflaterPool: Sendable {
+    static let shared = DeflaterPool()
+
+    /// Level 6, zlib's default: batches are compressed once, so the better ratio is worth its time.
+    static let level: Int32 = 6
+
+    private struct Deflater: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private let idle = Mutex<[Deflater]>([])
+
+    /// `message` deflated as one RFC 7692 message with no context: a sync flush, without its 00 00 ff ff tail.
+    func deflate(_ message: ByteBuffer) throws -> ByteBuffer {
+        let deflater = try self.idle.withLock { $0.popLast() } ?? Deflater(pointer: Self.create())
+        defer {
+            if tailcast_deflater_reset(deflater.pointer) == 0 {
+                self.idle.withLock { if $0.count < 8 { $0.append(deflater) } else { tailcast_deflater_destroy(deflater.pointer) } }
+            } else {
+                tailcast_deflater_destroy(deflater.pointer)
+            }
+        }
+        let capacity = tailcast_deflater_bound(deflater.pointer, message.readableBytes)
+        var output = ByteBuffer()
+        let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { out in
+            message.withUnsafeReadableBytes { input in
+                let count = tailcast_deflater_compress(
+                    deflater.pointer, input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count,
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count)
+                return max(0, count)
+            }
+        }
+        guard written >= 4 else { throw DeflateFailed() }
+        output.moveWriterIndex(to: output.writerIndex - 4)
+        return output
+    }
+
+    private static func create() throws -> OpaquePointer {
+        guard let pointer = tailcast_deflater_create(Self.level, 15, 8) else { throw DeflateFailed() }
+        return pointer
+    }
+
+    struct DeflateFailed: Error {}
+}

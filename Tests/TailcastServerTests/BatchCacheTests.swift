@@ -1,0 +1,71 @@
+import NIOCore
+import Testing
+
+@testable import TailcastServer
+
+@Suite struct BatchCacheTests {
+    static func batch(_ stream: UInt32, _ from: UInt64, _ end: UInt64, cost: Int = 10) -> PreparedBatch {
+        PreparedBatch(
+            stream: stream, from: from, end: end, message: ByteBuffer(repeating: 1, count: cost / 2),
+            deflated: ByteBuffer(repeating: 2, count: cost - cost / 2))
+    }
+
+    @Test func watchersAtTheSamePlaceShareOneBatch() {
+        var cache = BatchCache(maxBytes: 1000)
+        #expect(cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
+        cache.keep(Self.batch(1, 0, 64))
+        // The second watcher at 0 gets the same batch, even though more has arrived since.
+        #expect(cache.plan(stream: 1, from: 0, upTo: 300, maxBytes: 64) == .use(Self.batch(1, 0, 64)))
+        // Another stream at the same offset is another batch.
+        #expect(cache.plan(stream: 2, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
+    }
+
+    @Test func aBatchReachingPastWhatAWatcherMaySendIsNotUsed() {
+        var cache = BatchCache(maxBytes: 1000)
+        cache.keep(Self.batch(1, 0, 64))
+        // A watcher that started without follow may send only up to 40: it makes its own batch.
+        #expect(cache.plan(stream: 1, from: 0, upTo: 40, maxBytes: 64) == .make(from: 0, upTo: 40))
+    }
+
+    @Test func aWatcherJoiningBetweenEdgesStopsAtTheNextKeptBatch() {
+        var cache = BatchCache(maxBytes: 1000)
+        cache.keep(Self.batch(1, 0, 50))
+        cache.keep(Self.batch(1, 50, 90))
+        // Joined at 20 (resumed by offset): its own batch up to 50, then it shares from 50 on.
+        #expect(cache.plan(stream: 1, from: 20, upTo: 90, maxBytes: 64) == .make(from: 20, upTo: 50))
+        #expect(cache.plan(stream: 1, from: 50, upTo: 90, maxBytes: 64) == .use(Self.batch(1, 50, 90)))
+        // Past every kept batch: a new edge, which the next watcher there will share.
+        #expect(cache.plan(stream: 1, from: 90, upTo: 95, maxBytes: 64) == .make(from: 90, upTo: 95))
+    }
+
+    @Test func theOldestBatchesGoFirstAndTheBoundHolds() {
+        var cache = BatchCache(maxBytes: 35)
+        cache.keep(Self.batch(1, 0, 10))
+        cache.keep(Self.batch(1, 10, 20))
+        cache.keep(Self.batch(1, 20, 30))
+        #expect(cache.count == 3 && cache.bytes == 30)
+        cache.keep(Self.batch(1, 30, 40))
+        #expect(cache.count == 3 && cache.bytes == 30)
+        #expect(cache.plan(stream: 1, from: 0, upTo: 40, maxBytes: 64) == .make(from: 0, upTo: 10))
+        #expect(cache.plan(stream: 1, from: 30, upTo: 40, maxBytes: 64) == .use(Self.batch(1, 30, 40)))
+        // A batch larger than the whole bound is sent but not kept.
+        cache.keep(Self.batch(2, 0, 100, cost: 100))
+        #expect(cache.count == 3)
+    }
+
+    @Test func aPlaceIsKeptOnceWhenTwoWatchersMadeItAtOnce() {
+        var cache = BatchCache(maxBytes: 1000)
+        cache.keep(Self.batch(1, 0, 64))
+        cache.keep(Self.batch(1, 0, 70))
+        #expect(cache.count == 1 && cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .use(Self.batch(1, 0, 64)))
+    }
+
+    @Test func aDeflatedBatchIsSmallAndStandsAlone() throws {
+        var message = ByteBuffer()
+        for i in 0..<2000 { message.writeString("line \(i) of a log that repeats itself\n") }
+        let deflated = try DeflaterPool.shared.deflate(message)
+        #expect(deflated.readableBytes < message.readableBytes / 4)
+        // Twice in a row from the pool: the deflater was reset, so both are the same stand-alone message.
+        #expect(try DeflaterPool.shared.deflate(message) == deflated)
+    }
+}
