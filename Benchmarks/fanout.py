@@ -158,19 +158,21 @@ def run_fanout(binary, quick):
 def table(rows, lines):
     alone = {peer: r for peer, count, r in rows if count == 1}
     out = [f"| {lines:,} lines at 2,000 lines/s | watchers complete | lines checked | latency ms p50 / p99 / max "
-           "| server CPU, cores busy | server CPU s (per added watcher, ms) | server RSS MiB: before / idle / peak "
+           "| until every line was at every watcher, s | server CPU, cores busy | server CPU s | server CPU ms per added watcher per MB | server RSS MiB: before / idle / peak "
            "| RSS per watcher KiB: idle / peak | wire per watcher kB (ratio) | load generator CPU, cores busy |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for peer, count, r in rows:
         latency = "–" if r["p50"] is None else f"{r['p50']:.1f} / {r['p99']:.1f} / {r['max']:.1f}"
         base = alone.get(peer)
-        added = f" ({(r['server_cpu'] - base['server_cpu']) / (count - 1) * 1000:.1f})" if base and count > 1 else ""
+        # CPU per added watcher, per MB of log it was sent: comparable between runs of any length.
+        added = (f"{(r['server_cpu'] - base['server_cpu']) / (count - 1) / (r['raw'] / 1e6) * 1000:.1f}"
+                 if base and count > 1 else "")
         per_idle = (r["rss_idle"] - r["rss_before"]) / count * 1024
         per_peak = (r["rss_peak"] - r["rss_before"]) / count * 1024
         wire = r["wire_per_watcher"]
         errors = f" ({r['errors'][0]})" if r["errors"] else ""
         out.append(f"| {peer}, N = {count:,} | {r['complete']:,}/{count:,}{errors} | {r['lines']:,}/{r['of_lines']:,} | {latency} "
-                   f"| {r['server_cpu'] / r['server_seconds']:.2f} | {r['server_cpu']:.2f}{added} "
+                   f"| {r['server_seconds']:.1f} | {r['server_cpu'] / r['server_seconds']:.2f} | {r['server_cpu']:.2f} | {added} "
                    f"| {r['rss_before']:.0f} / {r['rss_idle']:.0f} / {r['rss_peak']:.0f} | {per_idle:.0f} / {per_peak:.0f} "
                    f"| {wire / 1000:.0f} ({r['raw'] / wire:.2f}x) | {r['cpu'] / r['seconds']:.2f} |")
     return "\n".join(out)

@@ -351,6 +351,7 @@ def main():
         rows, lines = fanout.run_fanout(args.binary, args.quick)
         results["fanout"] = rows
         print(fanout.table(rows, lines), flush=True)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 
