@@ -33,7 +33,9 @@ def ensure_tools():
     modules = [module for module in ("websockets", "numpy") if importlib.util.find_spec(module) is None]
     if modules:
         print(f"... installing {' '.join(modules)} with pip", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--break-system-packages", *modules], check=True)
+        install = [sys.executable, "-m", "pip", "install", "-q", *modules]
+        if subprocess.run(install).returncode != 0:  # Debian's own Python refuses unless told
+            subprocess.run(install + ["--break-system-packages"], check=True)
 
 
 def raise_open_files():

@@ -8,6 +8,7 @@ order, each once. Each peer's one connection to its reader (tailcast: the agent'
 a counting relay, so every row pays the same hop; the throughput runs go without it.
 """
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -141,7 +142,7 @@ class Ssh:
             port = session.relay.port
         client = session.spawn(["ssh", "-C", "-o", "Compression=yes", "-i", str(self.dir / "user"), "-o", "BatchMode=yes",
                                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                                "-p", str(port), f"{os.environ.get('USER', 'root')}@127.0.0.1", "tail", "-F", "-n", "0", str(log)],
+                                "-p", str(port), f"{getpass.getuser()}@127.0.0.1", "tail", "-F", "-n", "0", str(log)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         wait_until(lambda: opened_by(sshd.pid, log), 20, "tail -F under sshd opening the file")
         session.spawn(writer, stdout=open(log, "ab"))
@@ -214,7 +215,6 @@ def measure(peer, workdir, writer, expected, relay, timeout):
         wait_until(lambda: session.reader.got >= len(READY) or session.reader.done.is_set(), 30, "the reader showing the first line")
         serving = CpuMeter(session.serving, session.serving_alone)
         reading = CpuMeter(session.reading, [])
-        wire = session.relay.counts() if relay else (0, 0)
         start = time.time()
         go.write_bytes(b"")
         finished = session.reader.done.wait(timeout)
@@ -225,7 +225,6 @@ def measure(peer, workdir, writer, expected, relay, timeout):
         if relay:
             up, down = session.relay.counts()
             result["up"], result["down"] = up, down
-            result["setup_wire"] = sum(wire)
         if session.reader.error or not finished:
             result["error"] = session.reader.error or f"{session.reader.got:,} of {len(expected):,} bytes within {timeout} s"
         return result

@@ -26,14 +26,6 @@ class Relay:
         up, down = self.process.stdout.readline().split()
         return int(up), int(down)
 
-    @property
-    def up(self):
-        return self.counts()[0]
-
-    @property
-    def down(self):
-        return self.counts()[1]
-
     def close(self):
         self.process.stdin.close()
         self.process.wait(timeout=10)
