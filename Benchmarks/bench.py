@@ -22,6 +22,8 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+from relay import Relay
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "logs"
@@ -34,49 +36,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Relay:
-    """A TCP relay that counts the bytes crossing it in each direction: the bytes on the wire."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.port = free_port()
-        self.up = 0
-        self.down = 0
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            for s in (client, server):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=self.pump, args=(client, server, "up"), daemon=True).start()
-            threading.Thread(target=self.pump, args=(server, client, "down"), daemon=True).start()
-
-    def pump(self, source, sink, direction):
-        try:
-            while True:
-                data = source.recv(1 << 16)
-                if not data:
-                    break
-                with self.lock:
-                    setattr(self, direction, getattr(self, direction) + len(data))
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def proc_stat(pid):
@@ -153,9 +112,11 @@ class Bench:
         status, cpu, rss = wait4(agent)
         assert status == 0, agent.stderr.read()
         time.sleep(0.3)
+        up, down = relay.counts()
+        relay.close()
         archived = (self.workdir / "data" / "jobs" / job / "streams" / "stdout.log").read_bytes()
         assert archived == self.corpus, "archive differs from what was written"
-        return {"raw": len(self.corpus), "up": relay.up, "down": relay.down, "agent_cpu": cpu, "agent_rss": rss}
+        return {"raw": len(self.corpus), "up": up, "down": down, "agent_cpu": cpu, "agent_rss": rss}
 
     # --- latency ------------------------------------------------------------------------------
     def latency(self, rate, seconds, terminal=False):
