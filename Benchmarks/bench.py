@@ -230,8 +230,8 @@ class Bench:
         pending = b""
         while len(delays) < lines:
             # A tail job never ends: its watcher is stopped once every line came (or a last line without
-            # newline waited its 5 s).
-            if agent == "tail" and not select.select([reader], [], [], 6)[0]:
+            # newline waited its 5 s and the next look).
+            if agent == "tail" and not select.select([reader], [], [], 8)[0]:
                 break
             try:
                 data = os.read(reader.fileno(), 1 << 16)  # returns what is there, like a terminal would show it
@@ -533,8 +533,19 @@ def main():
     for agent, window, rate, _, terminal in LATENCY_ROWS:
         if (l := results.get(f"latency_{agent}_{window}_{rate}_{'tty' if terminal else 'pipe'}")):
             print(f"| {agent} {setting_name(window)}, {rate:,} lines/s, watcher into a {'terminal' if terminal else 'pipe'} | {l['lines']:,}/{l['expected']:,} | {l['p50']:.1f} | {l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} | {l['up_p50']:.1f} / {l['up_p99']:.1f} |")
-    if (t := results.get("throughput")) is None:
-        return finish(args, results)
+    if (t := results.get("throughput")):
+        print_throughput(results, t)
+    if "fanout_none" in results:
+        print_fanout(results)
+    if "tail_events" in results:
+        print_tail(results)
+    if "parsing" in results:
+        print_parsing(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def print_throughput(results, t):
     print("\n| throughput: job → agent → server (archive) → one watcher | value |")
     print("|---|---|")
     print(f"| {t['bytes'] / 2**20:.0f} MiB of log, end to end | {t['mbps']:.1f} MB/s ({t['seconds']:.2f} s) |")
@@ -542,15 +553,17 @@ def main():
     print(f"| peak memory MiB: agent / server / watcher | {t['agent_rss']:.0f} / {results['server_rss_mib']:.0f} / {t['watch_rss']:.0f} |")
     if (w := results.get("wire_run_None_2000")):
         print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
-    if "fanout_none" not in results:
-        return finish(args, results)
+
+
+def print_fanout(results):
     f0, f4 = results["fanout_none"], results["fanout_stopped"]
     print(f"\n| {f0['bytes'] / 2**20:.0f} MiB job with one live watcher | job delivered (acknowledged) MB/s | live watcher MB/s |")
     print("|---|---|---|")
     print(f"| alone | {f0['mbps']:.1f} | {f0['watcher_mbps']:.1f} |")
     print(f"| beside 4 stopped (SIGSTOP) watchers | {f4['mbps']:.1f} ({f4['mbps'] / f0['mbps']:.2f}) | {f4['watcher_mbps']:.1f} ({f4['watcher_mbps'] / f0['watcher_mbps']:.2f}) |")
-    if "tail_events" not in results:
-        return finish(args, results)
+
+
+def print_tail(results):
     te, tp, tf = results["tail_events"], results["tail_poll"], results["tail_fast"]
     print("\n| `tailcast tail`: 1,000 files, 10 written at 100 lines/s each for 20 s | agent CPU (% of a core) | peak memory MiB |")
     print("|---|---|---|")
@@ -559,19 +572,14 @@ def main():
     tr = results["tail_read"]
     print(f"| one file written as fast as possible ({tf['bytes'] / 2**20:.0f} MiB, written at {tf['write_mbps']:.0f} MB/s), until archived (compression included) | {tf['mbps']:.1f} MB/s | |")
     print(f"| the tailer alone: {tr['bytes'] / 2**20:.0f} MiB read, cut into lines and framed into the spool (server unreachable) | {tr['mbps']:.1f} MB/s | |")
-    if "parsing" not in results:
-        return finish(args, results)
+
+
+def print_parsing(results):
     p = results["parsing"]
     print(f"\n| progress parsing, {p['bytes'] / 2**20:.0f} MiB of tqdm/rich output through agent and server (best of 3) | MB/s |")
     print("|---|---|")
     print(f"| parsing off (`run --no-progress`) | {p['off']:.1f} |")
     print(f"| parsing on | {p['on']:.1f} ({p['on'] / p['off']:.2f} of off) |")
-    finish(args, results)
-
-
-def finish(args, results):
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
