@@ -5,10 +5,12 @@ Everything runs on this machine over 127.0.0.1 with the release binary: a real `
 `run` wrapping an emitter, a real `watch`. Prints a table; --json FILE also writes the numbers.
 """
 import argparse
+import bisect
 import json
 import os
 import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -36,6 +38,54 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class TimingRelay:
+    """A TCP relay in this process that notes when the agent's bytes arrive: where a line's time goes, the
+    agent's share or the server's. (Wire bytes are counted by `relay.Relay`, out of process.)"""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.up = 0
+        self.down = 0
+        # When bytes from the agent came in: where a line's time goes, the agent's share or the server's.
+        self.arrivals = []
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self.pump, args=(client, server, "up"), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, "down"), daemon=True).start()
+
+    def pump(self, source, sink, direction):
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                with self.lock:
+                    setattr(self, direction, getattr(self, direction) + len(data))
+                    if direction == "up":
+                        self.arrivals.append(time.time())
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def proc_stat(pid):
@@ -100,41 +150,94 @@ class Bench:
         return [sys.executable, str(HERE / "emit.py"), "--rate", str(rate), "--lines", str(lines),
                 *(["--stamp"] if stamp else []), *self.files]
 
-    def run_job(self, job, command, server_url=None):
+    def run_job(self, job, command, server_url=None, window=None):
         return subprocess.Popen([self.binary, "run", "--job", job, "--no-pty", "--quiet", "--server", server_url or self.url,
-                                 "--", *command], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 *([] if window is None else ["--flush-window-ms", str(window)]), "--", *command],
+                                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     # --- wire ratio ---------------------------------------------------------------------------
-    def wire_ratio(self, rate):
+    def wire_ratio(self, rate, agent="run", window=None):
+        """Raw bytes over the bytes between agent and server, with `run` wrapping the emitter or `tail`
+        following the file it writes; `window` is --flush-window-ms (None: the default)."""
         relay = Relay(self.port)
-        job = f"ratio-{rate}"
-        agent = self.run_job(job, self.emitter(rate, self.corpus_lines), server_url=f"ws://127.0.0.1:{relay.port}")
-        status, cpu, rss = wait4(agent)
-        assert status == 0, agent.stderr.read()
-        time.sleep(0.3)
+        job = f"ratio-{agent}-{rate}-{window}"
+        server_url = f"ws://127.0.0.1:{relay.port}"
+        if agent == "run":
+            process = self.run_job(job, self.emitter(rate, self.corpus_lines), server_url=server_url, window=window)
+            status, cpu, rss = wait4(process)
+            assert status == 0, process.stderr.read()
+            time.sleep(0.3)
+            archived = (self.workdir / "data" / "jobs" / job / "streams" / "stdout.log").read_bytes()
+        else:
+            log, process = self.tail_job(job, server_url=server_url, window=window)
+            with open(log, "ab", buffering=0) as out:
+                subprocess.run(self.emitter(rate, self.corpus_lines), stdout=out, check=True)
+            archived = self.tail_archived(job, len(self.corpus))
+            cpu, rss = proc_stat(process.pid)
+            process.terminate()
+            process.wait()
         up, down = relay.counts()
         relay.close()
-        archived = (self.workdir / "data" / "jobs" / job / "streams" / "stdout.log").read_bytes()
         assert archived == self.corpus, "archive differs from what was written"
         return {"raw": len(self.corpus), "up": up, "down": down, "agent_cpu": cpu, "agent_rss": rss}
 
-    # --- latency ------------------------------------------------------------------------------
-    def latency(self, rate, seconds, terminal=False):
-        job = f"latency-{rate}-{'tty' if terminal else 'pipe'}"
-        lines = int(rate * seconds)
-        agent = self.run_job(job, self.emitter(rate, lines, stamp=True))
+    def tail_job(self, job, server_url=None, window=None):
+        """`tailcast tail` following one empty file; returns the file and the agent once it reads it."""
+        folder = self.workdir / job
+        folder.mkdir()
+        log = folder / "job.log"
+        log.write_bytes(b"")
+        process = subprocess.Popen([self.binary, "tail", "--job", job, "--server", server_url or self.url, "--state-dir", str(folder / "state"),
+                                    *([] if window is None else ["--flush-window-ms", str(window)]), str(log)],
+                                   env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_for_job(job)
+        time.sleep(0.5)  # the file is opened (at its end) before the first line is written
+        return log, process
+
+    def tail_archived(self, job, size, timeout=30):
+        """The archive of a one-file tail job once it holds `size` bytes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            streams = list((self.workdir / "data" / "jobs" / job / "streams").glob("*.log"))
+            if streams and streams[0].stat().st_size >= size or time.monotonic() > deadline:
+                return streams[0].read_bytes() if streams else b""
+            time.sleep(0.05)
+
+    # --- latency ------------------------------------------------------------------------------
+    def latency(self, rate, seconds, terminal=False, agent="run", window=None):
+        """Percentiles of (printed by the watcher − written), and of (reached the server − written): the
+        agent talks through a relay that notes when its bytes arrive (a line's are the first after it)."""
+        job = f"latency-{agent}-{window}-{rate}-{'tty' if terminal else 'pipe'}"
+        lines = int(rate * seconds)
+        watch = [self.binary, "watch", job, "--server", self.url]
+        relay = TimingRelay(self.port)
+        via = f"ws://127.0.0.1:{relay.port}"
+        if agent == "run":
+            process = self.run_job(job, self.emitter(rate, lines, stamp=True), server_url=via, window=window)
+            self.wait_for_job(job)
+        else:
+            log, process = self.tail_job(job, server_url=via, window=window)
+            watch += ["--stream", str(log)]
         delays = []
+        written = []
         if terminal:
             master, slave = pty.openpty()
-            watcher = subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=slave, stderr=subprocess.DEVNULL)
+            watcher = subprocess.Popen(watch, stdout=slave, stderr=subprocess.DEVNULL)
             os.close(slave)
             reader = os.fdopen(master, "rb", buffering=0)
         else:
-            watcher = subprocess.Popen([self.binary, "watch", job, "--server", self.url], stdout=subprocess.PIPE)
+            watcher = subprocess.Popen(watch, stdout=subprocess.PIPE)
             reader = watcher.stdout
+        if agent == "tail":
+            time.sleep(0.5)  # the watcher is attached before the first line
+            out = open(log, "ab", buffering=0)
+            emitter = subprocess.Popen(self.emitter(rate, lines, stamp=True), stdout=out)
         pending = b""
-        while True:
+        while len(delays) < lines:
+            # A tail job never ends: its watcher is stopped once every line came (or a last line without
+            # newline waited its 5 s and the next look).
+            if agent == "tail" and not select.select([reader], [], [], 8)[0]:
+                break
             try:
                 data = os.read(reader.fileno(), 1 << 16)  # returns what is there, like a terminal would show it
             except OSError:  # pty closed
@@ -147,15 +250,24 @@ class Bench:
                 *complete, pending = pending.split(b"\n")
             # Corpus files that end without a newline join two emitted lines: read every stamp.
             for match in STAMP.finditer(b"\n".join(complete)):
-                delays.append((now - float(match.group(1))) * 1000)
+                written.append(float(match.group(1)))
+                delays.append((now - written[-1]) * 1000)
             if not data:
                 break
+        if agent == "tail":
+            emitter.wait()
+            out.close()
+            watcher.terminate()
+            process.terminate()
         watcher.wait()
-        agent.wait()
+        process.wait()
+        arrivals = sorted(relay.arrivals)
+        upstream = sorted((arrivals[i] - w) * 1000 for w in written if (i := bisect.bisect_left(arrivals, w)) < len(arrivals))
         delays.sort()
-        def pct(p):
-            return delays[min(len(delays) - 1, int(len(delays) * p / 100))]
-        return {"lines": len(delays), "expected": lines, "p50": pct(50), "p90": pct(90), "p99": pct(99), "max": delays[-1]}
+        def pct(values, p):
+            return values[min(len(values) - 1, int(len(values) * p / 100))]
+        return {"lines": len(delays), "expected": lines, "p50": pct(delays, 50), "p90": pct(delays, 90), "p99": pct(delays, 99),
+                "max": delays[-1], "up_p50": pct(upstream, 50), "up_p99": pct(upstream, 99)}
 
     # --- throughput ---------------------------------------------------------------------------
     def throughput(self, megabytes):
@@ -351,11 +463,24 @@ def per_line_deflate(data):
     return total
 
 
+# (agent, --flush-window-ms or None for the default, lines/s): the settings compared on the wire and in time.
+WIRE_ROWS = [("run", None, 2000), ("run", None, 20000), ("tail", None, 2000), ("run", 0, 2000), ("tail", 0, 2000)]
+# (agent, window, lines/s, seconds, watcher into a terminal)
+LATENCY_ROWS = [("run", None, 2000, 5, False), ("run", None, 2000, 5, True), ("run", None, 20000, 3, False), ("run", None, 20000, 3, True),
+                ("tail", None, 2000, 5, False), ("tail", None, 20000, 3, False),
+                ("run", 0, 2000, 5, False), ("run", 0, 20000, 3, False), ("tail", 0, 2000, 5, False), ("tail", 0, 20000, 3, False)]
+
+
+def setting_name(window):
+    return "default" if window is None else f"--flush-window-ms {window}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", default=str(REPO / ".build" / "release" / "tailcast"))
     parser.add_argument("--throughput-mib", type=int, default=200)
     parser.add_argument("--json")
+    parser.add_argument("--only", help="comma-separated sections: wire,latency,throughput,fanout,tail,parsing (default: all)")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="tailcast-bench-")
     bench = Bench(args.binary, workdir)
@@ -364,31 +489,34 @@ def main():
         def step(name):
             print(f"... {name}", file=sys.stderr, flush=True)
         raw = len(bench.corpus)
-        step("wire ratio at 2,000 lines/s (10 s)")
+        sections = set((args.only or "wire,latency,throughput,fanout,tail,parsing").split(","))
         results["gzip6_ratio"] = raw / gzip6(bench.corpus)
         results["per_line_ratio"] = raw / per_line_deflate(bench.corpus)
-        for rate in (2000, 20000):
-            if rate == 20000:
-                step("wire ratio at 20,000 lines/s")
-            r = bench.wire_ratio(rate)
-            results[f"wire_{rate}"] = r
-        for rate, seconds in ((2000, 5), (20000, 3)):
-            for terminal in (False, True):
-                step(f"latency at {rate:,} lines/s, watcher into a {'terminal' if terminal else 'pipe'}")
-                results[f"latency_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal)
-        step(f"throughput, {args.throughput_mib} MiB")
-        results["throughput"] = bench.throughput(args.throughput_mib)
-        step("delivery and a live watcher, alone and beside 4 stopped watchers (100 MiB each)")
-        results["fanout_none"] = bench.fanout(100, 0)
-        results["fanout_stopped"] = bench.fanout(100, 4)
-        step("tail: 1,000 files, 10 written at 100 lines/s for 20 s, with inotify and with polling")
-        results["tail_events"] = bench.tail_many(1000, 10, 100, 20, poll=False)
-        results["tail_poll"] = bench.tail_many(1000, 10, 100, 20, poll=True)
-        step("tail: one file written as fast as possible, 200 MiB; and read into the spool alone, 60 MiB")
-        results["tail_fast"] = bench.tail_one_fast(200)
-        results["tail_read"] = bench.tail_read(60)
-        step("progress parsing on and off, 100 MiB of tqdm-heavy output")
-        results["parsing"] = bench.parsing(100)
+        if "wire" in sections:
+            for agent, window, rate in WIRE_ROWS:
+                step(f"wire ratio, {agent} {setting_name(window)}, {rate:,} lines/s")
+                results[f"wire_{agent}_{window}_{rate}"] = bench.wire_ratio(rate, agent, window)
+        if "latency" in sections:
+            for agent, window, rate, seconds, terminal in LATENCY_ROWS:
+                step(f"latency, {agent} {setting_name(window)}, {rate:,} lines/s, watcher into a {'terminal' if terminal else 'pipe'}")
+                results[f"latency_{agent}_{window}_{rate}_{'tty' if terminal else 'pipe'}"] = bench.latency(rate, seconds, terminal, agent, window)
+        if "throughput" in sections:
+            step(f"throughput, {args.throughput_mib} MiB")
+            results["throughput"] = bench.throughput(args.throughput_mib)
+        if "fanout" in sections:
+            step("delivery and a live watcher, alone and beside 4 stopped watchers (100 MiB each)")
+            results["fanout_none"] = bench.fanout(100, 0)
+            results["fanout_stopped"] = bench.fanout(100, 4)
+        if "tail" in sections:
+            step("tail: 1,000 files, 10 written at 100 lines/s for 20 s, with inotify and with polling")
+            results["tail_events"] = bench.tail_many(1000, 10, 100, 20, poll=False)
+            results["tail_poll"] = bench.tail_many(1000, 10, 100, 20, poll=True)
+            step("tail: one file written as fast as possible, 200 MiB; and read into the spool alone, 60 MiB")
+            results["tail_fast"] = bench.tail_one_fast(200)
+            results["tail_read"] = bench.tail_read(60)
+        if "parsing" in sections:
+            step("progress parsing on and off, 100 MiB of tqdm-heavy output")
+            results["parsing"] = bench.parsing(100)
         results["server_rss_mib"] = bench.server_rss_mib()
     finally:
         bench.close()
@@ -400,29 +528,47 @@ def main():
     print("|---|---|---|")
     print(f"| gzip -6 of the whole corpus as one file (reference) | {g:.2f}x | 1.00 |")
     print(f"| one deflate sync flush per line, as `ssh -C` sends (same bytes) | {results['per_line_ratio']:.2f}x | {results['per_line_ratio'] / g:.2f} |")
-    for rate in (2000, 20000):
-        w = results[f"wire_{rate}"]
-        ratio = w["raw"] / (w["up"] + w["down"])
-        print(f"| tailcast at {rate:,} lines/s (up {w['up']:,} B, acks {w['down']:,} B) | {ratio:.2f}x | {ratio / g:.2f} |")
-    print("\n| latency, line written → watcher printed it | lines | p50 ms | p90 ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|---|")
-    for rate in (2000, 20000):
-        for kind in ("pipe", "tty"):
-            l = results[f"latency_{rate}_{kind}"]
-            print(f"| {rate:,} lines/s, watcher into a {'pipe' if kind == 'pipe' else 'terminal'} | {l['lines']:,}/{l['expected']:,} | {l['p50']:.1f} | {l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} |")
-    t = results["throughput"]
+    for agent, window, rate in WIRE_ROWS:
+        if (w := results.get(f"wire_{agent}_{window}_{rate}")):
+            ratio = w["raw"] / (w["up"] + w["down"])
+            print(f"| {agent} {setting_name(window)} at {rate:,} lines/s (up {w['up']:,} B, acks {w['down']:,} B) | {ratio:.2f}x | {ratio / g:.2f} |")
+    if "latency" in sections:
+        print("\n| latency, line written → watcher printed it | lines | p50 ms | p90 ms | p99 ms | max ms | reached the server p50 / p99 ms |")
+        print("|---|---|---|---|---|---|---|")
+    for agent, window, rate, _, terminal in LATENCY_ROWS:
+        if (l := results.get(f"latency_{agent}_{window}_{rate}_{'tty' if terminal else 'pipe'}")):
+            print(f"| {agent} {setting_name(window)}, {rate:,} lines/s, watcher into a {'terminal' if terminal else 'pipe'} | {l['lines']:,}/{l['expected']:,} | {l['p50']:.1f} | {l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} | {l['up_p50']:.1f} / {l['up_p99']:.1f} |")
+    if (t := results.get("throughput")):
+        print_throughput(results, t)
+    if "fanout_none" in results:
+        print_fanout(results)
+    if "tail_events" in results:
+        print_tail(results)
+    if "parsing" in results:
+        print_parsing(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def print_throughput(results, t):
     print("\n| throughput: job → agent → server (archive) → one watcher | value |")
     print("|---|---|")
     print(f"| {t['bytes'] / 2**20:.0f} MiB of log, end to end | {t['mbps']:.1f} MB/s ({t['seconds']:.2f} s) |")
     print(f"| CPU seconds: agent / server / watcher | {t['agent_cpu']:.2f} / {t['server_cpu']:.2f} / {t['watch_cpu']:.2f} |")
     print(f"| peak memory MiB: agent / server / watcher | {t['agent_rss']:.0f} / {results['server_rss_mib']:.0f} / {t['watch_rss']:.0f} |")
-    w = results["wire_2000"]
-    print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
+    if (w := results.get("wire_run_None_2000")):
+        print(f"| agent CPU per MB of log at 2,000 lines/s | {w['agent_cpu'] / (w['raw'] / 1e6):.2f} s |")
+
+
+def print_fanout(results):
     f0, f4 = results["fanout_none"], results["fanout_stopped"]
     print(f"\n| {f0['bytes'] / 2**20:.0f} MiB job with one live watcher | job delivered (acknowledged) MB/s | live watcher MB/s |")
     print("|---|---|---|")
     print(f"| alone | {f0['mbps']:.1f} | {f0['watcher_mbps']:.1f} |")
     print(f"| beside 4 stopped (SIGSTOP) watchers | {f4['mbps']:.1f} ({f4['mbps'] / f0['mbps']:.2f}) | {f4['watcher_mbps']:.1f} ({f4['watcher_mbps'] / f0['watcher_mbps']:.2f}) |")
+
+
+def print_tail(results):
     te, tp, tf = results["tail_events"], results["tail_poll"], results["tail_fast"]
     print("\n| `tailcast tail`: 1,000 files, 10 written at 100 lines/s each for 20 s | agent CPU (% of a core) | peak memory MiB |")
     print("|---|---|---|")
@@ -431,13 +577,14 @@ def main():
     tr = results["tail_read"]
     print(f"| one file written as fast as possible ({tf['bytes'] / 2**20:.0f} MiB, written at {tf['write_mbps']:.0f} MB/s), until archived (compression included) | {tf['mbps']:.1f} MB/s | |")
     print(f"| the tailer alone: {tr['bytes'] / 2**20:.0f} MiB read, cut into lines and framed into the spool (server unreachable) | {tr['mbps']:.1f} MB/s | |")
+
+
+def print_parsing(results):
     p = results["parsing"]
     print(f"\n| progress parsing, {p['bytes'] / 2**20:.0f} MiB of tqdm/rich output through agent and server (best of 3) | MB/s |")
     print("|---|---|")
     print(f"| parsing off (`run --no-progress`) | {p['off']:.1f} |")
     print(f"| parsing on | {p['on']:.1f} ({p['on'] / p['off']:.2f} of off) |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

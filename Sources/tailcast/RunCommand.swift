@@ -41,8 +41,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do not look for progress bars in the output (explicit `tailcast progress` still works).")
     var noProgress = false
 
-    @Option(help: ArgumentHelp("Longest a line waits to be batched with the next ones, in milliseconds (0-1000).", valueName: "ms"))
-    var flushWindowMs = 20
+    @OptionGroup var flushWindow: FlushWindowOption
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "command"))
     var command: [String] = []
@@ -50,7 +49,6 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard !self.command.isEmpty else { throw ValidationError("no command given: tailcast run [options] -- COMMAND [ARGS...]") }
         if let job = self.job, let problem = JobID.problem(with: job) { throw ValidationError(problem) }
-        guard (0...1000).contains(self.flushWindowMs) else { throw ValidationError("--flush-window-ms must be between 0 and 1000") }
         guard self.wait >= 0 else { throw ValidationError("--wait must not be negative") }
         guard self.spoolMaxMib >= 1 else { throw ValidationError("--spool-max-mib must be at least 1") }
     }
@@ -92,7 +90,7 @@ struct RunCommand: AsyncParsableCommand {
         let uplink = Uplink(
             // At most half the spool in flight: the other half can always give up its oldest when full.
             configuration: .init(
-                endpoint: self.server.endpoint, flushWindow: .milliseconds(self.flushWindowMs),
+                endpoint: self.server.endpoint, flushWindow: self.flushWindow.window,
                 maxUnacknowledged: min(64 << 20, (self.spoolMaxMib << 20) / 2)),
             spool: spool, progress: progress, logger: logger
         ) { event in

@@ -14,7 +14,7 @@ struct TailCommand: AsyncParsableCommand {
 
             Symbolic links are not followed: only regular files are read (O_NOFOLLOW, checked on the open file), so whoever can write into a followed directory cannot make the sidecar send another file (app.log -> /etc/shadow). A link the patterns match is reported once on stderr. The directories you spell out before the first wildcard may be links (your choice); name a linked file's target itself.
 
-            Changes are noticed with inotify on the directories the patterns reach, and the files that changed are read at most every 100 ms; once a second the patterns are expanded again and every file is looked at. Directories that cannot be watched (fs.inotify.max_user_watches ran out) or whose files grow without events (network file systems) are polled every 250 ms instead.
+            Changes are noticed with inotify on the directories the patterns reach, and a file that changed is read at once after a quiet spell, and at most every 2 ms while it keeps changing; its lines then go to the server like `run`'s (see --flush-window-ms). Once a second the patterns are expanded again and every file is looked at. Directories that cannot be watched (fs.inotify.max_user_watches ran out) or whose files grow without events (network file systems) are polled every 250 ms instead.
 
             Files are followed by identity (device, inode, first bytes), not path: after a rotation by rename the old file is read to its end before the new one; a file that shrinks (copytruncate) is read again from its start and the possible gap is reported (prefer rename + create); a deleted file is read to its end and then closed. While the server is unreachable, reading pauses (the files are the buffer). What the server acknowledged is checkpointed in --state-dir, so a restart, even after kill -9, delivers every line once. SIGTERM or SIGINT stops cleanly.
 
@@ -26,6 +26,8 @@ struct TailCommand: AsyncParsableCommand {
     var job: String
 
     @OptionGroup var server: ServerOption
+
+    @OptionGroup var flushWindow: FlushWindowOption
 
     @Option(name: .customLong("exclude"), help: ArgumentHelp("Never open files matching this glob (repeatable; without '/' it matches the file name).", valueName: "glob"))
     var excludes: [String] = []
@@ -89,7 +91,7 @@ struct TailCommand: AsyncParsableCommand {
         var logger = Logger(label: "tailcast.uplink")
         logger.logLevel = .warning
         let progress = ProgressTracker()
-        let uplink = Uplink(configuration: .init(endpoint: self.server.endpoint), spool: spool, progress: progress, logger: logger) { event in
+        let uplink = Uplink(configuration: .init(endpoint: self.server.endpoint, flushWindow: self.flushWindow.window), spool: spool, progress: progress, logger: logger) { event in
             switch event {
             case .unreachable(let why): notice("server \(self.server.url) unreachable (\(why)); reading paused until it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
@@ -109,7 +111,9 @@ struct TailCommand: AsyncParsableCommand {
             options: .init(patterns: self.patterns.map(PathPattern.init), excludes: self.excludes.map(PathPattern.init),
                            fromStart: self.fromStart, progressFile: self.progressFile, maxLineBytes: self.maxLineBytes,
                            // Hidden: poll every file instead of waiting for inotify (the benchmark compares both).
-                           useFileEvents: environment["TAILCAST_TAIL_POLL"] != "1"),
+                           useFileEvents: environment["TAILCAST_TAIL_POLL"] != "1",
+                           // A pass never waits longer than the uplink would batch: 0 reads on every event.
+                           passInterval: min(PassPacing.busyInterval, self.flushWindow.window)),
             spool: spool, checkpointPath: stateRoot + "/checkpoints.json",
             acknowledged: { uplink.acknowledgedOffsets }, warn: warn, restored: checkpoints, progress: progress)
         stop.attach(tailer.stop)

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -487,3 +488,42 @@ def test_symlinks_in_a_followed_directory_are_never_read(server, tmp_path):
     err = (tmp_path / "tail-links.err").read_text()
     for link in ("planted.log", "later.log", "out", "app.log"):
         assert err.count(f"{logs}/{link} is a symbolic link") == 1, err
+
+
+def test_a_busy_file_reaches_a_watcher_within_the_flush_window(server, tmp_path):
+    """Lines written every 10 ms: each is read on its inotify event (at most 2 ms later while the file
+    keeps changing), not on a fixed pass, so it reaches a watcher within the 20 ms flush window plus
+    the server's share. A pass every 100 ms made the median 56 ms."""
+    log = tmp_path / "busy.log"
+    log.write_bytes(b"")
+    with tailing(server, "busy", tmp_path, str(log)):
+        wait_until(lambda: "busy" in server.jobs(), what="the job")
+        time.sleep(0.5)
+        watcher = popen("watch", "busy", "--server", server.url, "--stream", str(log), stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        delays = []
+
+        def read():
+            for line in watcher.stdout:
+                delays.append(time.time() - float(line.split()[0]))
+                if len(delays) == 300:
+                    return
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        with open(log, "ab", buffering=0) as out:
+            for i in range(300):
+                out.write(b"%.6f line %03d\n" % (time.time(), i))
+                time.sleep(0.01)
+        reader.join(10)
+        watcher.kill()
+        watcher.wait()
+    assert len(delays) == 300
+    delays.sort()
+    assert delays[150] < 0.03, f"median {delays[150] * 1000:.1f} ms, p90 {delays[270] * 1000:.1f} ms"
+
+
+def test_flush_window_is_checked(server, tmp_path):
+    result = subprocess.run([BINARY, "tail", "--job", "w", "--server", server.url, "--flush-window-ms", "1001", str(tmp_path / "x.log")],
+                            capture_output=True, timeout=10)
+    assert result.returncode == 64
+    assert b"--flush-window-ms must be between 0 and 1000" in result.stderr

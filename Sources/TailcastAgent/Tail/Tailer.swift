@@ -25,9 +25,8 @@ public final class Tailer: @unchecked Sendable {
         public var pollInterval: Duration
         /// How often the patterns are expanded again and every file looked at, events or not.
         public var reconcileInterval: Duration
-        /// While events come, at most one pass over the files this often: a line waits up to this long.
-        /// Each pass wakes the uplink and sends a message, and a pass per event time mark (20 ms) cost
-        /// most of the CPU a thousand followed files took.
+        /// While events keep coming, at most one pass over the files this often: a line waits up to this
+        /// long before the uplink's flush window starts (see PassPacing). Zero reads on every event.
         public var passInterval: Duration
         /// Wait for inotify events between reads instead of polling every file.
         public var useFileEvents: Bool
@@ -39,7 +38,7 @@ public final class Tailer: @unchecked Sendable {
         public init(
             patterns: [PathPattern], excludes: [PathPattern], fromStart: Bool, progressFile: String? = nil, maxLineBytes: Int = 1 << 20,
             useFileEvents: Bool = true, partialLineTimeout: Duration = .seconds(5), pollInterval: Duration = .milliseconds(250),
-            reconcileInterval: Duration = .seconds(1), passInterval: Duration = .milliseconds(100), maxUnacknowledged: UInt64 = 64 << 20
+            reconcileInterval: Duration = .seconds(1), passInterval: Duration = PassPacing.busyInterval, maxUnacknowledged: UInt64 = 64 << 20
         ) {
             self.patterns = patterns
             self.excludes = excludes
@@ -165,6 +164,7 @@ public final class Tailer: @unchecked Sendable {
         self.recoverRenamed()
         let events = self.options.useFileEvents ? FileEvents() : nil
         var changes = FileEvents.Changes()
+        let pacing = PassPacing(interval: self.options.passInterval)
         var nextReconcile = ContinuousClock.now
         /// Directories read on every pass: unwatchable, or silent.
         var polled = Set<String>()
@@ -224,11 +224,12 @@ public final class Tailer: @unchecked Sendable {
             // While a file has more to read, read on; the kernel keeps the events meanwhile.
             if busy { continue }
             if let events {
-                // Busy files write all the time: a pass per event would be a pass per line.
                 let passEnd = ContinuousClock.now
-                if passEnd < now + self.options.passInterval { Self.sleep(now + self.options.passInterval - passEnd) }
-                let untilReconcile = nextReconcile - ContinuousClock.now
-                changes = events.wait(timeout: polled.isEmpty ? untilReconcile : min(untilReconcile, self.options.pollInterval))
+                let wait = pacing.wait(
+                    passStarted: now, now: passEnd,
+                    nextLook: polled.isEmpty ? nextReconcile : min(nextReconcile, passEnd + self.options.pollInterval))
+                if wait.holdOff > .zero { Self.sleep(wait.holdOff) }
+                changes = events.wait(timeout: wait.timeout)
                 eventDirectories.formUnion(changes.paths.map(Self.directory(of:)))
             } else {
                 Self.sleep(max(.zero, nextReconcile - ContinuousClock.now))
