@@ -170,11 +170,13 @@ def table(rows, lines):
         per_idle = (r["rss_idle"] - r["rss_before"]) / count * 1024
         per_peak = (r["rss_peak"] - r["rss_before"]) / count * 1024
         wire = r["wire_per_watcher"]
+        # No bytes counted means no watcher got through: say so rather than divide by zero.
+        wire_column = f"{wire / 1000:.0f} ({r['raw'] / wire:.2f}x)" if wire else "–"
         errors = f" ({r['errors'][0]})" if r["errors"] else ""
         out.append(f"| {peer}, N = {count:,} | {r['complete']:,}/{count:,}{errors} | {r['lines']:,}/{r['of_lines']:,} | {latency} "
                    f"| {r['server_seconds']:.1f} | {r['server_cpu'] / r['server_seconds']:.2f} | {r['server_cpu']:.2f} | {added} "
                    f"| {r['rss_before']:.0f} / {r['rss_idle']:.0f} / {r['rss_peak']:.0f} | {per_idle:.0f} / {per_peak:.0f} "
-                   f"| {wire / 1000:.0f} ({r['raw'] / wire:.2f}x) | {r['cpu'] / r['seconds']:.2f} |")
+                   f"| {wire_column} | {r['cpu'] / r['seconds']:.2f} |")
     return "\n".join(out)
 
 

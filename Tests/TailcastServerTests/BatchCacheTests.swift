@@ -69,3 +69,16 @@ import Testing
         #expect(try DeflaterPool.shared.deflate(message) == deflated)
     }
 }
+
+@Suite struct FanOutPauseTests {
+    @Test func fewWatchersAreNeverHeldBack() {
+        #expect(LiveJob.fanOutPause(watchers: 1) == nil)
+        #expect(LiveJob.fanOutPause(watchers: 63) == nil)
+    }
+
+    @Test func thePauseGrowsWithTheWatchersAndIsBounded() {
+        #expect(LiveJob.fanOutPause(watchers: 100) == .milliseconds(5))
+        #expect(LiveJob.fanOutPause(watchers: 1000) == .milliseconds(50))
+        #expect(LiveJob.fanOutPause(watchers: 100_000) == .milliseconds(50))
+    }
+}

@@ -121,6 +121,9 @@ struct WatchSession {
                 return
             case .wait:
                 guard await wakeUp.next() != nil else { return }
+                // With many watchers, each write costs more than the batch it carries: gather what comes
+                // for a moment, so every watcher gets fewer, larger (better compressed) shared batches.
+                if let pause = LiveJob.fanOutPause(watchers: job.watcherCount) { try await Task.sleep(for: pause) }
             case .done:
                 return
             }
