@@ -41,11 +41,14 @@ public enum ControlMessage: Equatable, Sendable {
         public var runId: String
         public var agent: String
         public var meta: JobMeta
-        public init(job: String, runId: String, agent: String, meta: JobMeta) {
+        /// Start the job anew if another run of the same token holds it and has no agent connected (`run --replace`).
+        public var replace: Bool?
+        public init(job: String, runId: String, agent: String, meta: JobMeta, replace: Bool? = nil) {
             self.job = job
             self.runId = runId
             self.agent = agent
             self.meta = meta
+            self.replace = replace
         }
     }
 

@@ -15,6 +15,8 @@ public enum ErrorCode: Sendable, Hashable {
     case replaced
     /// The job's end is stored: nothing more is accepted for it.
     case jobEnded
+    /// A watcher's job was replaced by a new run under the same id (`run --replace`).
+    case jobReplaced
     /// A configured limit was hit; retrying meets the same answer.
     case limit
     /// The server has all the connections it takes; retry later.
@@ -29,7 +31,7 @@ public enum ErrorCode: Sendable, Hashable {
     case other(String)
 
     public static let known: [ErrorCode] = [
-        .badMessage, .gap, .subprotocol, .unknownJob, .jobConflict, .replaced, .jobEnded, .limit, .busy, .storage,
+        .badMessage, .gap, .subprotocol, .unknownJob, .jobConflict, .replaced, .jobEnded, .jobReplaced, .limit, .busy, .storage,
         .unauthorized, .forbidden,
     ]
 
@@ -42,6 +44,7 @@ public enum ErrorCode: Sendable, Hashable {
         case .jobConflict: "job_conflict"
         case .replaced: "replaced"
         case .jobEnded: "job_ended"
+        case .jobReplaced: "job_replaced"
         case .limit: "limit"
         case .busy: "busy"
         case .storage: "storage"
@@ -65,6 +68,7 @@ public enum ErrorCode: Sendable, Hashable {
         case .jobConflict: 4009
         case .replaced: 4010
         case .jobEnded: 4011
+        case .jobReplaced: 4012
         case .limit: 4029
         case .busy: 4429
         case .storage: 4503

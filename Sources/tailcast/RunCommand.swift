@@ -23,6 +23,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOption
 
+    @Flag(help: "If the job id is taken by an earlier run (made with the same token) that has ended or lost its agent, start the job anew: the earlier run's output is deleted from the server, and its watchers are told.")
+    var replace = false
+
     @Flag(help: "Use pipes instead of a pseudo-terminal: stdout and stderr stay separate streams.")
     var noPty = false
 
@@ -65,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
             kind: "run", command: self.command, host: ProcessInfo.processInfo.hostName, user: Self.userName(),
             cwd: FileManager.default.currentDirectoryPath, pid: getpid(), pty: !self.noPty, startedAtMs: UnixTime.nowMs()
         ).fitted()
-        let hello = ControlMessage.Hello(job: jobID, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta)
+        let hello = ControlMessage.Hello(job: jobID, runId: runID, agent: "tailcast/\(Tailcast.version)", meta: meta, replace: self.replace ? true : nil)
         let spoolRoot = self.spoolDir ?? ProcessInfo.processInfo.environment["TAILCAST_SPOOL"] ?? Self.defaultSpoolRoot()
         let abandoned = Spool.abandoned(under: spoolRoot)
         if !abandoned.isEmpty {

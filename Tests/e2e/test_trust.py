@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import Server, free_port, py, tailcast
+from conftest import Server, free_port, popen, py, tailcast, wait_until
 from peer import SUBPROTOCOL
 from rawws import RawWebSocket, handshake_request
 
@@ -197,3 +197,39 @@ def test_flush_keeps_a_refused_spool_until_told_to_discard_it(tmp_path, env):
         assert os.listdir(env["TAILCAST_SPOOL"]) == []
     finally:
         server.stop()
+
+
+def test_a_rerun_under_the_same_id_is_explicit(guarded, env):
+    """Another run under a taken id is refused (exit 5) unless it says --replace, with the token that created
+    the job, while no agent of it is connected; the earlier run's output is then gone and its watchers are told."""
+    def run(*args, token=OWNER, code="print('x')"):
+        return tailcast("run", "--no-pty", "--quiet", "--token", token, "--server", guarded.url, *args, "--", *py(code),
+                        env=env, timeout=60)
+    assert run("--job", "nightly", code="print('first')").returncode == 0
+    again = run("--job", "nightly", code="print('second')")
+    assert again.returncode == 5 and b"--replace" in again.stderr, again.stderr
+    assert run("--job", "nightly", "--replace", token=OTHER).returncode == 5  # not the token that made it
+    replaced = run("--job", "nightly", "--replace", code="print('second')")
+    assert replaced.returncode == 0, replaced.stderr
+    assert guarded.archived("nightly") == b"second\n"
+    assert [path.name for path in (guarded.data / "jobs").iterdir()] == ["nightly"]
+
+    # A running job is never taken from under its agent.
+    busy = popen("run", "--job", "busy", "--no-pty", "--quiet", "--token", OWNER, "--server", guarded.url, "--",
+                 *py("import time; print('on', flush=True); time.sleep(6)"), env=env)
+    try:
+        wait_until(lambda: get(guarded.http + "/v1/jobs/busy", {"Authorization": f"Bearer {WATCH}"})[0] == 200, what="busy")
+        taken = run("--job", "busy", "--replace")
+        assert taken.returncode == 5 and b"is running" in taken.stderr, taken.stderr
+    finally:
+        busy.kill()
+        busy.wait()
+
+    # The watcher of a job whose agent was lost is told when a new run takes the id, and stops.
+    run_id = "lost-run"
+    answers, _ = publish(guarded, OWNER, hello("lost", run_id), json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+    watcher = popen("watch", "lost", "--token", WATCH, "--server", guarded.url, env=env)
+    time.sleep(1)
+    assert run("--job", "lost", "--replace", code="print('new run')").returncode == 0
+    out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 1 and b"started anew" in err, err

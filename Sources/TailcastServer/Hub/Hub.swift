@@ -17,6 +17,15 @@ public final class Hub: Sendable {
         self.jobs = Mutex(jobs)
     }
 
+    /// Drops `job` from the hub, if it is still the one under its id.
+    func removeJob(_ job: LiveJob) -> Bool {
+        self.jobs.withLock { jobs in
+            guard jobs[job.id] === job else { return false }
+            jobs.removeValue(forKey: job.id)
+            return true
+        }
+    }
+
     /// A serial for a new connection, used to tell publishers and watchers apart.
     func nextSerial() -> UInt64 { self.serials.add(1, ordering: .relaxed).newValue }
 
@@ -74,6 +83,23 @@ public final class Hub: Sendable {
         }
         if job === created { try job.saveRecord() }
         return job
+    }
+}
+
+extension Hub {
+    /// The job for a hello with `replace`: a job of another run of the same token, with no agent connected,
+    /// is retired (watchers told, its folder removed) and started anew for this run. The same run (an
+    /// agent reconnecting with the hello it always sends) keeps its job.
+    /// Returns the job and whether an earlier run's was retired for it.
+    func replaceJob(_ hello: ControlMessage.Hello, owner: String, maxJobs: Int) throws -> (LiveJob, retired: Bool) {
+        guard let old = self.job(hello.job), !old.isRun(of: hello) else {
+            return (try self.jobForPublisher(hello, owner: owner, maxJobs: maxJobs), false)
+        }
+        try old.checkReplaceable(owner: owner)
+        old.markReplaced()
+        let removed = self.removeJob(old)
+        if removed { try self.archive.retire(hello.job) }
+        return (try self.jobForPublisher(hello, owner: owner, maxJobs: maxJobs), removed)
     }
 }
 

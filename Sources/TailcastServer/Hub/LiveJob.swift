@@ -18,6 +18,8 @@ public final class LiveJob: Sendable {
         /// Bumped on every progress change, so watchers know to send it.
         var progressVersion: UInt64 = 0
         var progressSavedMs: UInt64 = 0
+        /// A new run took the id (`run --replace`): watchers are told and let go.
+        var replaced = false
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -99,9 +101,12 @@ public final class LiveJob: Sendable {
     public enum PublishRefusal: Error, CustomStringConvertible {
         /// Another run, or another token, created this job.
         case otherRun(String)
+        /// `--replace` of a job whose agent is connected.
+        case running(String)
         public var description: String {
             switch self {
-            case .otherRun(let id): "job \"\(id)\" belongs to another run; pick another --job id"
+            case .otherRun(let id): "job \"\(id)\" belongs to another run; pick another --job id (or --replace it, with the token that created it)"
+            case .running(let id): "job \"\(id)\" is running: --replace starts anew only a job that ended or lost its agent"
             }
         }
     }
@@ -127,6 +132,29 @@ public final class LiveJob: Sendable {
             state.stored.info.lastSeenMs = UnixTime.nowMs()
             return (replaced, welcome)
         }
+    }
+
+    /// Whether a hello of another run may start this job anew: only with the token that created it, and
+    /// only while no agent of it is connected (a running job is never taken from under its agent).
+    func checkReplaceable(owner: String) throws {
+        try self.state.withLock { state in
+            guard AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8)) else {
+                throw PublishRefusal.otherRun(self.id)
+            }
+            guard state.publisher == nil else { throw PublishRefusal.running(self.id) }
+        }
+    }
+
+    /// True for a hello of the run that created the job.
+    func isRun(of hello: ControlMessage.Hello) -> Bool {
+        self.state.withLock { AccessTokens.constantTimeEqual(Array($0.stored.runId.utf8), Array(hello.runId.utf8)) }
+    }
+
+    var isReplaced: Bool { self.state.withLock { $0.replaced } }
+
+    func markReplaced() {
+        self.state.withLock { $0.replaced = true }
+        self.notifyWatchers()
     }
 
     func isPublisher(_ connection: UInt64) -> Bool {

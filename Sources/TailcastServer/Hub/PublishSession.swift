@@ -40,7 +40,17 @@ struct PublishSession {
         let job: LiveJob
         let welcome: ControlMessage.Welcome
         do {
-            job = try self.hub.jobForPublisher(hello, owner: owner, maxJobs: self.configuration.maxJobs)
+            if hello.replace == true {
+                // Retiring a job removes its folder: blocking work, on NIO's thread pool.
+                let (hub, maxJobs) = (self.hub, self.configuration.maxJobs)
+                let (replacing, retired) = try await NIOThreadPool.singleton.runIfActive {
+                    try hub.replaceJob(hello, owner: owner, maxJobs: maxJobs)
+                }
+                job = replacing
+                if retired { self.logger.notice("job started anew by a new run (--replace); the earlier run's output is removed", metadata: ["job": "\(hello.job)"]) }
+            } else {
+                job = try self.hub.jobForPublisher(hello, owner: owner, maxJobs: self.configuration.maxJobs)
+            }
             let attached = try job.attachPublisher(hello, owner: owner, connection: serial)
             welcome = attached.welcome
             if attached.replaced != nil {

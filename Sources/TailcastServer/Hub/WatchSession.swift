@@ -81,6 +81,9 @@ struct WatchSession {
         let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
         while true {
             try Task.checkCancellation()
+            if job.isReplaced {
+                return try await outbound.refuse(.jobReplaced, "job \"\(job.id)\" was started anew by a new run (run --replace): watch it again to follow that run")
+            }
             let snapshot = try job.snapshot(headTimes: { cursor.offset(of: $0) })
             switch cursor.next(snapshot) {
             case .announce(let name, let id):
