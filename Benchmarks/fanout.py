@@ -135,7 +135,7 @@ def websocketd_row(corpus, workdir, count, lines, deadline):
             stop(process)
 
 
-def run_fanout(binary, quick):
+def run_fanout(binary, quick, counts=None, websocketd_counts=(10, 100)):
     ensure_tools()
     raise_open_files()
     corpus = Corpus()
@@ -144,10 +144,10 @@ def run_fanout(binary, quick):
     workdir = tempfile.mkdtemp(prefix="tailcast-fanout-")
     rows = []
     try:
-        for count in (1, 10, 100) if quick else (1, 10, 100, 1000):
+        for count in counts or ((1, 10, 100) if quick else (1, 10, 100, 1000)):
             print(f"... fan-out: tailcast, {count:,} watchers", file=sys.stderr, flush=True)
             rows.append(("tailcast", count, tailcast_row(binary, corpus, workdir, count, lines, deadline)))
-        for count in (10, 100):
+        for count in websocketd_counts:
             print(f"... fan-out: websocketd, {count:,} watchers", file=sys.stderr, flush=True)
             rows.append(("websocketd", count, websocketd_row(corpus, workdir, count, lines, deadline)))
     finally:
@@ -185,8 +185,11 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    counts = lambda text: tuple(int(n) for n in text.split(",") if n)  # noqa: E731
+    parser.add_argument("--counts", type=counts, help="tailcast watcher counts, e.g. 1,1000 (N = 1 is the base of CPU per added watcher)")
+    parser.add_argument("--websocketd-counts", type=counts, default=(10, 100), help="websocketd watcher counts; empty for none")
     args = parser.parse_args()
-    rows, lines = run_fanout(args.binary, args.quick)
+    rows, lines = run_fanout(args.binary, args.quick, args.counts, args.websocketd_counts)
     print(table(rows, lines))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

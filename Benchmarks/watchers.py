@@ -4,11 +4,13 @@
     watchers.py tailcast URL JOB --count N --lines L --times FILE --deadline S
     watchers.py websocketd PORT --count N --lines L --times FILE --deadline S
 
-tailcast watchers follow PROTOCOL.md §3.2 on the `websockets` package, offering permessage-deflate:
-`watch` with `follow`, then every data message is parsed and each chunk checked against the bytes
-emit.py writes (offset contiguous from 0, content equal: in order, exactly once) until `finished`.
-websocketd watchers read its one-line messages with lineframes.py (websocketd never negotiates
-compression) and check each line.
+tailcast watchers follow PROTOCOL.md §3.2, offering permessage-deflate: `watch` with `follow`, then
+every data message is parsed and each chunk checked against the bytes emit.py writes (offset
+contiguous from 0, content equal: in order, exactly once) until `finished`. Both kinds of watcher read
+frames with lineframes.py rather than a WebSocket library (whose tens of microseconds per message,
+times a thousand connections, would measure this process); a deflated message that many watchers
+received byte-identical is inflated and compared once (see `Inflated`). websocketd watchers read its
+one-line messages (websocketd never negotiates compression) and check each line.
 
 Prints "connected" once every connection is open and "ready" once every watcher has shown the
 writer's first line; the benchmark then starts the writer's clock. It prints "done" when every watcher
@@ -25,10 +27,11 @@ import socket
 import struct
 import sys
 import time
+import zlib
 from pathlib import Path
 
 from harness import Corpus, READY, latencies_ms, percentiles, raise_open_files, read_times
-from lineframes import FrameParser, handshake
+from lineframes import FrameParser, handshake, masked
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "e2e"))
 from peer import decode_data  # noqa: E402  the protocol's reference peer: parsed as any client written from PROTOCOL.md
@@ -71,55 +74,127 @@ class Watcher:
         self.complete.set()
 
 
-async def tailcast_watcher(url, job, watcher, gate, stop):
-    from websockets.asyncio.client import connect
+class Inflated:
+    """What each distinct deflated data message holds, checked once against the written bytes.
+
+    With `server_no_context_takeover` every message inflates on its own, and the server sends the same
+    bytes to every watcher at the same place; inflating and comparing each of a thousand identical
+    copies in one Python process would measure this process, not the server. A message's chunks and
+    their check are a function of its bytes, so each watcher still checks every chunk it received:
+    its stream, its offset (in order, exactly once) and, through the message's bytes, its content."""
+
+    def __init__(self, expected):
+        self.expected, self.known = expected, {}
+
+    def chunks(self, payload, deflated):
+        known = self.known.get(payload)
+        if known is None:
+            message = zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff") if deflated else payload
+            known = [(stream, offset, len(data), data == self.expected[offset:offset + len(data)])
+                     for stream, offset, _, data in decode_data(message)]
+            if len(self.known) > 50_000:
+                self.known.clear()
+            self.known[payload] = known
+        return known
+
+
+class TailcastProtocol(asyncio.Protocol):
+    """One watcher following PROTOCOL.md §3.2: `watch` with `follow`, offering permessage-deflate."""
+
+    def __init__(self, watcher, job, inflated, host, port):
+        self.watcher, self.job, self.inflated = watcher, job, inflated
+        self.host, self.port = host, port
+        self.parser, self.transport = FrameParser(flags=True), None
+        self.names, self.shared, self.inflater = {}, False, None
+        self.finished = asyncio.Event()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.write(handshake(self.host, self.port, "/v1/watch", [
+            ("Sec-WebSocket-Protocol", "tailcast.v1"),
+            ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")]))
+
+    def data_received(self, data):
+        now, watcher = time.time(), self.watcher
+        head = self.parser.head
+        try:
+            messages = self.parser.feed(data)
+            if head and not self.parser.head:
+                extensions = [line for line in self.parser.response_head.decode().lower().split("\r\n")
+                              if line.startswith("sec-websocket-extensions:")]
+                self.shared = any("server_no_context_takeover" in line for line in extensions)
+                if extensions and not self.shared:
+                    self.inflater = zlib.decompressobj(-15)  # context takeover: this connection's own window
+                self.transport.write(masked(0x1, json.dumps({"type": "watch", "job": self.job, "follow": True}).encode()))
+            for opcode, deflated, payload in messages:
+                if opcode == 0x1:
+                    self.control(json.loads(payload))
+                    continue
+                if self.inflater is not None and deflated:
+                    message = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
+                    chunks = [(stream, offset, len(bytes_), bytes_ == watcher.expected[offset:offset + len(bytes_)])
+                              for stream, offset, _, bytes_ in decode_data(message)]
+                else:
+                    chunks = self.inflated.chunks(payload, deflated)
+                for stream, offset, length, same in chunks:
+                    if self.names.get(stream) != "stdout" or offset != watcher.got:
+                        watcher.fail(f"chunk of stream {stream} at {offset:,} where {watcher.got:,} was next")
+                    elif not same:
+                        watcher.fail(f"bytes at {offset:,} differ from what was written")
+                    watcher.got += length
+                watcher.saw(now)
+        except (ValueError, ConnectionError, zlib.error) as error:
+            watcher.fail(f"{type(error).__name__}: {error}")
+            self.transport.close()
+        if self.parser.replies:
+            self.transport.write(bytes(self.parser.replies))
+            self.parser.replies.clear()
+
+    def control(self, control):
+        kind, watcher = control["type"], self.watcher
+        if kind == "stream":  # stdout carries the lines; stderr is announced too, and must stay empty
+            self.names[control["stream"]] = control["name"]
+            if control["offset"] != 0:
+                watcher.fail(f"a stream announced from offset {control['offset']:,}")
+        elif kind == "finished":
+            watcher.wire = wire_bytes(self.transport.get_extra_info("socket"))
+            if watcher.got != len(watcher.expected):
+                watcher.fail(f"finished after {watcher.got:,} of {len(watcher.expected):,} bytes")
+            watcher.complete.set()
+            self.finished.set()
+        elif kind in ("error", "caught_up"):
+            watcher.fail(f"{kind}: {control}")
+
+    def connection_lost(self, _):
+        # The benchmark stops once every line is at every watcher, which may come before `finished`.
+        if not self.finished.is_set() and self.watcher.got < len(self.watcher.expected):
+            reason = self.parser.close_reason
+            code = f" (close {int.from_bytes(reason[:2], 'big')} {reason[2:].decode(errors='replace')})" if reason else ""
+            self.watcher.fail(f"connection closed after {self.watcher.got:,} bytes{code}")
+        self.finished.set()
+
+
+async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
     try:
         async with gate:
-            ws = await connect(url + "/v1/watch", subprotocols=["tailcast.v1"], compression="deflate",
-                               max_size=8 << 20, ping_interval=None, open_timeout=120, close_timeout=1)
-    except Exception as error:
-        watcher.fail(f"connect: {type(error).__name__}: {error}")
+            transport, protocol = await asyncio.get_running_loop().create_connection(
+                lambda: TailcastProtocol(watcher, job, inflated, host, int(port)), host, int(port))
+    except OSError as error:
+        watcher.fail(f"connect: {error}")
         return
     finally:
         gate.attempted += 1
-    names = {}
     try:
-        await ws.send(json.dumps({"type": "watch", "job": job, "follow": True}))
-        async for message in ws:
-            now = time.time()
-            if isinstance(message, str):
-                control = json.loads(message)
-                kind = control["type"]
-                if kind == "stream":  # stdout carries the lines; stderr is announced too, and must stay empty
-                    names[control["stream"]] = control["name"]
-                    if control["offset"] != 0:
-                        watcher.fail(f"a stream announced from offset {control['offset']:,}")
-                elif kind == "finished":
-                    watcher.wire = wire_bytes(ws.transport.get_extra_info("socket"))
-                    break
-                elif kind in ("error", "caught_up"):
-                    watcher.fail(f"{kind}: {control}")
-                continue
-            for stream, offset, _, payload in decode_data(message):
-                if names.get(stream) != "stdout" or offset != watcher.got:
-                    watcher.fail(f"chunk of stream {stream} at {offset:,} where {watcher.got:,} was next")
-                elif payload != watcher.expected[offset:offset + len(payload)]:
-                    watcher.fail(f"bytes at {offset:,} differ from what was written")
-                watcher.got += len(payload)
-            watcher.saw(now)
-        if watcher.got != len(watcher.expected):
-            watcher.fail(f"finished after {watcher.got:,} of {len(watcher.expected):,} bytes")
-        watcher.complete.set()
         await stop.wait()
-    except Exception as error:  # one watcher's failure is a result, not the end of the measurement
-        watcher.fail(f"{type(error).__name__}: {error}")
     finally:
         if not watcher.wire:
             try:
-                watcher.wire = wire_bytes(ws.transport.get_extra_info("socket"))
+                watcher.wire = wire_bytes(transport.get_extra_info("socket"))
             except OSError:
                 pass
-        await ws.close()
+        transport.close()
 
 
 class LineProtocol(asyncio.Protocol):
@@ -196,7 +271,8 @@ async def main():
     watchers = [Watcher(expected) for _ in range(args.count)]
     gate, stop = Gate(), asyncio.Event()
     if args.mode == "tailcast":
-        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop)) for w in watchers]
+        inflated = Inflated(expected)
+        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop, inflated)) for w in watchers]
     else:
         tasks = [asyncio.create_task(websocketd_watcher(int(args.target), w, gate, stop)) for w in watchers]
     async with asyncio.timeout(180):

@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func watchersAtTheSamePlaceShareOneBatch() {
-        var cache = BatchCache(maxBytes: 1000)
+        var cache = BatchCache<Int>(maxBytes: 1000)
         #expect(cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
         cache.keep(Self.batch(1, 0, 64))
         // The second watcher at 0 gets the same batch, even though more has arrived since.
@@ -21,14 +21,14 @@ import Testing
     }
 
     @Test func aBatchReachingPastWhatAWatcherMaySendIsNotUsed() {
-        var cache = BatchCache(maxBytes: 1000)
+        var cache = BatchCache<Int>(maxBytes: 1000)
         cache.keep(Self.batch(1, 0, 64))
         // A watcher that started without follow may send only up to 40: it makes its own batch.
         #expect(cache.plan(stream: 1, from: 0, upTo: 40, maxBytes: 64) == .make(from: 0, upTo: 40))
     }
 
     @Test func aWatcherJoiningBetweenEdgesStopsAtTheNextKeptBatch() {
-        var cache = BatchCache(maxBytes: 1000)
+        var cache = BatchCache<Int>(maxBytes: 1000)
         cache.keep(Self.batch(1, 0, 50))
         cache.keep(Self.batch(1, 50, 90))
         // Joined at 20 (resumed by offset): its own batch up to 50, then it shares from 50 on.
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func theOldestBatchesGoFirstAndTheBoundHolds() {
-        var cache = BatchCache(maxBytes: 35)
+        var cache = BatchCache<Int>(maxBytes: 35)
         cache.keep(Self.batch(1, 0, 10))
         cache.keep(Self.batch(1, 10, 20))
         cache.keep(Self.batch(1, 20, 30))
@@ -54,10 +54,33 @@ import Testing
     }
 
     @Test func aPlaceIsKeptOnceWhenTwoWatchersMadeItAtOnce() {
-        var cache = BatchCache(maxBytes: 1000)
+        var cache = BatchCache<Int>(maxBytes: 1000)
         cache.keep(Self.batch(1, 0, 64))
         cache.keep(Self.batch(1, 0, 70))
         #expect(cache.count == 1 && cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .use(Self.batch(1, 0, 64)))
+    }
+
+    @Test func watchersWokenTogetherJoinTheBatchBeingMade() {
+        var cache = BatchCache<Int>(maxBytes: 1000)
+        #expect(cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
+        cache.making(stream: 1, from: 0, end: 64, 7)
+        // Everyone else at 0 who may send that far waits for maker 7 instead of making it again.
+        #expect(cache.plan(stream: 1, from: 0, upTo: 64, maxBytes: 64) == .join(7))
+        #expect(cache.plan(stream: 1, from: 0, upTo: 500, maxBytes: 64) == .join(7))
+        // One whose bound is below that batch's end makes its own, and is not recorded as the maker.
+        #expect(cache.plan(stream: 1, from: 0, upTo: 40, maxBytes: 64) == .make(from: 0, upTo: 40))
+        cache.making(stream: 1, from: 0, end: 40, 8)
+        #expect(cache.plan(stream: 1, from: 0, upTo: 64, maxBytes: 64) == .join(7))
+        // Kept: the batch itself from now on, and nothing is being made any more.
+        cache.keep(Self.batch(1, 0, 64))
+        #expect(cache.makingCount == 0 && cache.plan(stream: 1, from: 0, upTo: 64, maxBytes: 64) == .use(Self.batch(1, 0, 64)))
+    }
+
+    @Test func aFailedMakingIsMadeAnewByTheNextWatcher() {
+        var cache = BatchCache<Int>(maxBytes: 1000)
+        cache.making(stream: 1, from: 0, end: 64, 7)
+        cache.abandon(stream: 1, from: 0)
+        #expect(cache.makingCount == 0 && cache.plan(stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
     }
 
     @Test func aDeflatedBatchIsSmallAndStandsAlone() throws {

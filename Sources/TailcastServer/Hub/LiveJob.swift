@@ -20,6 +20,8 @@ public final class LiveJob: Sendable {
         var progressSavedMs: UInt64 = 0
         /// A new run took the id (`run --replace`): watchers are told and let go.
         var replaced = false
+        /// A gathered wake-up of every watcher is scheduled (`fanOutPause`).
+        var wakePending = false
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -70,23 +72,46 @@ public final class LiveJob: Sendable {
 
     /// Prepared batches are kept up to this many bytes per job (message and deflated copy together).
     static let maxPreparedBytes = 4 << 20
-    private let batches = Mutex(BatchCache(maxBytes: LiveJob.maxPreparedBytes))
+    private let batches = Mutex(BatchCache<Task<PreparedBatch, Error>>(maxBytes: LiveJob.maxPreparedBytes))
 
     /// The next data message for a watcher that has sent stream `id` (`file`) up to `from` and may send up
-    /// to `upTo`: a batch other watchers at that place share, or one made now (on NIO's thread pool: it
-    /// reads the archive and compresses) and kept for the watchers that come to the same place.
+    /// to `upTo`: a batch other watchers at that place share (kept, or being made), or one made now (on
+    /// NIO's thread pool: it reads the archive and compresses) and kept for the watchers that come there.
     func preparedBatch(stream id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64) async throws -> PreparedBatch {
-        switch self.batches.withLock({ $0.plan(stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) }) {
-        case .use(let batch):
-            return batch
-        case .make(let from, let end):
-            let batch = try await NIOThreadPool.singleton.runIfActive {
-                let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
-                return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
+        let next: NextBatch = self.batches.withLock { cache in
+            switch cache.plan(stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) {
+            case .use(let batch):
+                return .kept(batch)
+            case .join(let maker):
+                return .making(maker)
+            case .make(let from, let end):
+                // Its own task, so that a watcher that goes away while making does not fail the others.
+                let maker = Task {
+                    do {
+                        let batch = try await NIOThreadPool.singleton.runIfActive {
+                            let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
+                            return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
+                        }
+                        self.batches.withLock { $0.keep(batch) }
+                        return batch
+                    } catch {
+                        self.batches.withLock { $0.abandon(stream: id, from: from) }
+                        throw error
+                    }
+                }
+                cache.making(stream: id, from: from, end: end, maker)
+                return .making(maker)
             }
-            self.batches.withLock { $0.keep(batch) }
-            return batch
         }
+        switch next {
+        case .kept(let batch): return batch
+        case .making(let maker): return try await maker.value
+        }
+    }
+
+    private enum NextBatch {
+        case kept(PreparedBatch)
+        case making(Task<PreparedBatch, Error>)
     }
 
     /// Bytes archived, all streams together.
@@ -274,18 +299,34 @@ public final class LiveJob: Sendable {
         self.state.withLock { $0.watchers.removeValue(forKey: watcher) }?.finish()
     }
 
-    var watcherCount: Int { self.state.withLock { $0.watchers.count } }
-
-    /// How long a woken watcher gathers before it reads: nothing for a few watchers (latency first), then
-    /// 50 µs per watcher, at most 50 ms. Measured at 2,000 lines/s: 1,000 watchers woken on every agent
-    /// message spent a core on per-write overhead (p99 25 s), each write a 20 ms sliver of log.
-    static func fanOutPause(watchers: Int) -> Duration? {
-        watchers < 64 ? nil : .microseconds(min(50_000, watchers * 50))
+    /// How long the job gathers appends before it wakes its watchers: nothing for a few watchers (latency
+    /// first), then 50 µs per watcher, at most 50 ms. Measured at 2,000 lines/s: 1,000 watchers woken on
+    /// every agent message spent a core on per-write overhead (p99 25 s), each write a 20 ms sliver of log.
+    static func fanOutPause(watchers: Int) -> TimeAmount? {
+        watchers < 64 ? nil : .microseconds(Int64(min(50_000, watchers * 50)))
     }
 
     /// Wakes every watcher; each coalesces wake-ups, so a burst of appends costs one read per watcher.
+    /// With many watchers the job gathers first, on one timer for the job: a sleep per watcher cost more
+    /// than the writes at 1,000 watchers (perf: libdispatch's timer heap and a task switch per sleep).
     func notifyWatchers() {
-        let watchers = self.state.withLock { Array($0.watchers.values) }
+        let (watchers, pause): ([AsyncStream<Void>.Continuation], TimeAmount?) = self.state.withLock { state in
+            guard let pause = Self.fanOutPause(watchers: state.watchers.count) else { return (Array(state.watchers.values), nil) }
+            guard !state.wakePending else { return ([], nil) }
+            state.wakePending = true
+            return ([], pause)
+        }
+        if let pause {
+            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: pause) { self.wakeGathered() }
+        }
+        for watcher in watchers { watcher.yield() }
+    }
+
+    private func wakeGathered() {
+        let watchers = self.state.withLock { state in
+            state.wakePending = false
+            return Array(state.watchers.values)
+        }
         for watcher in watchers { watcher.yield() }
     }
 }

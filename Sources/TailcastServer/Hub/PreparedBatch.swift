@@ -21,13 +21,17 @@ struct PreparedBatch: Equatable, Sendable {
 /// Which prepared batch a watcher gets, decided without I/O. A batch is found by its stream and first byte,
 /// so watchers at the same place share it; a watcher that is elsewhere (it joined, or resumed, between two
 /// batches' edges) gets a batch of its own that ends where the next kept batch begins, and from there on
-/// shares again. Kept batches are bounded by bytes; the oldest go first (a watcher that needs one again
-/// makes it anew from the archive, which stays every watcher's queue).
-struct BatchCache {
-    enum Plan: Equatable {
+/// shares again. A batch being made is shared too (`Pending`, how the maker's result is awaited): woken
+/// together, a thousand watchers at the live end would otherwise each make the same batch. Kept batches
+/// are bounded by bytes; the oldest go first (a watcher that needs one again makes it anew from the
+/// archive, which stays every watcher's queue).
+struct BatchCache<Pending> {
+    enum Plan {
         /// Send this batch as it is.
         case use(PreparedBatch)
-        /// Make (and keep) a batch of bytes `from..<upTo`.
+        /// Wait for the batch another watcher is making here, and send it.
+        case join(Pending)
+        /// Make a batch of bytes `from..<upTo`: say so with `making`, then `keep` it (or `abandon` it).
         case make(from: UInt64, upTo: UInt64)
     }
 
@@ -38,6 +42,7 @@ struct BatchCache {
 
     let maxBytes: Int
     private var batches: [Key: PreparedBatch] = [:]
+    private var pending: [Key: (end: UInt64, value: Pending)] = [:]
     /// Insertion order, for eviction.
     private var order: [Key] = []
     private var head = 0
@@ -48,11 +53,16 @@ struct BatchCache {
     }
 
     var count: Int { self.batches.count }
+    var makingCount: Int { self.pending.count }
 
     /// What a watcher that has sent `stream` up to `from` and may send up to `upTo` should send next.
     func plan(stream: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int) -> Plan {
-        if let batch = self.batches[Key(stream: stream, from: from)], batch.end <= upTo {
+        let key = Key(stream: stream, from: from)
+        if let batch = self.batches[key], batch.end <= upTo {
             return .use(batch)
+        }
+        if let making = self.pending[key], making.end <= upTo {
+            return .join(making.value)
         }
         var end = min(upTo, from + UInt64(maxBytes))
         // Stop where a kept batch begins, so that the next step is shared.
@@ -62,10 +72,23 @@ struct BatchCache {
         return .make(from: from, upTo: end)
     }
 
+    /// A batch of `stream` from `from` to `end` is being made; watchers that come there join it. A place
+    /// has one maker: a second (a watcher whose bound was below the first one's end) is not recorded.
+    mutating func making(stream: UInt32, from: UInt64, end: UInt64, _ value: Pending) {
+        let key = Key(stream: stream, from: from)
+        if self.pending[key] == nil { self.pending[key] = (end, value) }
+    }
+
+    /// The making of a batch failed: the next watcher there makes it anew.
+    mutating func abandon(stream: UInt32, from: UInt64) {
+        self.pending.removeValue(forKey: Key(stream: stream, from: from))
+    }
+
     /// Keeps a batch just made (unless one for the same place is kept already) and drops the oldest
     /// beyond the bound.
     mutating func keep(_ batch: PreparedBatch) {
         let key = Key(stream: batch.stream, from: batch.from)
+        self.pending.removeValue(forKey: key)
         guard self.batches[key] == nil, batch.cost <= self.maxBytes else { return }
         self.batches[key] = batch
         self.order.append(key)
@@ -127,3 +150,5 @@ final class DeflaterPool: Sendable {
 
     struct DeflateFailed: Error {}
 }
+
+extension BatchCache.Plan: Equatable where Pending: Equatable {}

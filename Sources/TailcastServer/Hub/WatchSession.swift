@@ -123,10 +123,9 @@ struct WatchSession {
                 try await outbound.close(.normalClosure, reason: "caught up")
                 return
             case .wait:
+                // With many watchers the job wakes them gathered (`LiveJob.fanOutPause`), so every watcher
+                // gets fewer, larger (better compressed) shared batches.
                 guard await wakeUp.next() != nil else { return }
-                // With many watchers, each write costs more than the batch it carries: gather what comes
-                // for a moment, so every watcher gets fewer, larger (better compressed) shared batches.
-                if let pause = LiveJob.fanOutPause(watchers: job.watcherCount) { try await Task.sleep(for: pause) }
             case .done:
                 return
             }
