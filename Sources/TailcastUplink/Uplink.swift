@@ -183,7 +183,7 @@ public final class Uplink: Sendable {
         var opened = 0
         while !Task.isCancelled {
             // Streams are declared on each connection before their data; a sidecar adds them as files appear.
-            for open in self.spool.streams(after: opened) {
+            for open in try self.spool.streams(after: opened) {
                 try await outbound.write(.text(ControlMessage.open(open).encoded()))
                 opened += 1
             }

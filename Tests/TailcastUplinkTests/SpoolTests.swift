@@ -69,6 +69,28 @@ import TailcastProtocol
         #expect(manifest.streams.map(\.name) == ["stdout", "stderr"])
     }
 
+    @Test func addedStreamsAreInJobJSONBeforeTheirBytesAndWrittenOnce() throws {
+        var spool: Spool? = try makeSpool()
+        let directory = spool!.directory
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func written() throws -> [String] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/job.json"))
+            return try ProtocolJSON.decode(Spool.Manifest.self, from: data).streams.map(\.name)
+        }
+        let ids = (0..<3).map { spool!.addStream(named: "/var/log/f\($0).log", at: 0) }
+        #expect(ids == [3, 4, 5])
+        #expect(try written() == ["stdout", "stderr"])  // not yet: nothing of them was written
+        append(spool!, 4, "x\n", 0)
+        #expect(try written() == ["stdout", "stderr", "/var/log/f0.log", "/var/log/f1.log", "/var/log/f2.log"])
+        // The uplink announces only streams job.json holds.
+        _ = spool!.addStream(named: "/var/log/late.log", at: 0)
+        #expect(try spool!.streams(after: 5).map(\.name) == ["/var/log/late.log"] && written().count == 6)
+        _ = spool!.seal()
+        spool = nil  // killed
+        let reopened = try Spool(reopening: directory)
+        #expect(reopened.streamSizes[4] == 2 && reopened.manifest.streams.count == 6)
+    }
+
     @Test func reopensWhatAKilledAgentLeftAfterTheReleasedPart() throws {
         var spool: Spool? = try makeSpool(maxBytes: 64 << 20)
         let directory = spool!.directory

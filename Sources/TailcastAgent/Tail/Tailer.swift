@@ -287,6 +287,8 @@ public final class Tailer: @unchecked Sendable {
         for link in links.sorted() where !excluded(link) { self.reportLink(link) }
         // Excluded files are never opened.
         for path in found where !current.contains(path) && !excluded(path) { self.consider(path) }
+        // The files found, in job.json at once (their bytes would write it anyway): one write per scan.
+        try? self.spool.saveManifestIfChanged()
         self.firstScan = false
         return directories
     }
@@ -309,12 +311,11 @@ public final class Tailer: @unchecked Sendable {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
                 let candidate = directory + "/" + name
                 guard case .success(let fd) = RegularFile.open(candidate) else { continue }
-                guard let identity = FileIdentity.of(fd: fd), identity.continues(checkpoint.identity),
-                    let stream = try? self.spool.streamID(named: checkpoint.path) ?? self.spool.addStream(named: checkpoint.path, at: checkpoint.streamOffset)
-                else {
+                guard let identity = FileIdentity.of(fd: fd), identity.continues(checkpoint.identity) else {
                     close(fd)
                     continue
                 }
+                let stream = self.spool.streamID(named: checkpoint.path) ?? self.spool.addStream(named: checkpoint.path, at: checkpoint.streamOffset)
                 self.followed.append(Followed(path: checkpoint.path, stream: stream, fd: fd,
                                               state: .rotatedAway(checkpoint, identity: identity, now: .now)))
                 self.discovery.recovered(checkpoint)
@@ -352,11 +353,7 @@ public final class Tailer: @unchecked Sendable {
             // Resuming a checkpoint after the path's earlier file: the bytes between are the server's already.
             if resumes { self.spool.skip(stream: stream, to: streamOffset) }
         } else {
-            guard let added = try? self.spool.addStream(named: path, at: streamOffset) else {
-                close(fd)
-                return
-            }
-            stream = added
+            stream = self.spool.addStream(named: path, at: streamOffset)
         }
         let state = FollowedFile(path: path, identity: identity, fileOffset: fileOffset,
                                  streamOffset: self.spool.streamSizes[stream] ?? streamOffset, now: .now)
