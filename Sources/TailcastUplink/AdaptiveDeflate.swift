@@ -11,15 +11,21 @@ import WSCore
 /// (Benchmarks/run), a 2,000 lines/s job sends ~40-line batches; at level 6 they reach 0.89 of gzip -6's
 /// ratio, at level 9 with memLevel 9 about 0.97. But level 9 deflates at ~38 MB/s on this machine, below
 /// the 50 MB/s a fast job needs, where batches are large and level 6 loses nothing. So below 8 MB/s
-/// (where level 9 costs at most a fifth of a core) messages get level 9, above it level 6, switched with
-/// zlib's deflateParams between messages (context takeover is kept). Receiving (the server's small
-/// acks) stays with the library's extension.
+/// (where level 9 costs at most a fifth of a core) messages get level 9, above it level 6, and above
+/// 32 MB/s level 2: level 6 deflates at ~74 MB/s and was 61% of the agent's CPU at full speed (perf,
+/// `run -- cat` of 100 MiB), where level 2 runs at ~200 MB/s and keeps 0.83 of level 6's ratio (the
+/// corpus in 256 KiB pieces). Levels are switched with zlib's deflateParams between messages (context
+/// takeover is kept). Receiving (the server's small acks) stays with the library's extension.
 struct AdaptiveDeflateBuilder: WebSocketExtensionBuilder {
     static let name = "permessage-deflate"
-    /// Above this rate, compress at `fastLevel`.
-    static let fastAboveBytesPerSecond = 8e6
-    static let smallLevel: Int32 = 9
-    static let fastLevel: Int32 = 6
+    /// The level for messages arriving at `bytesPerSecond`.
+    static func level(forRate bytesPerSecond: Double) -> Int32 {
+        switch bytesPerSecond {
+        case ..<8e6: 9
+        case ..<32e6: 6
+        default: 2
+        }
+    }
 
     let inner: any WebSocketExtensionBuilder
 
@@ -63,7 +69,7 @@ final class AdaptiveDeflate: WebSocketExtension {
         var rate = 0.0
         var lastMessage: ContinuousClock.Instant?
         init(windowBits: Int32) throws {
-            guard let deflater = tailcast_deflater_create(AdaptiveDeflateBuilder.smallLevel, windowBits, 9) else {
+            guard let deflater = tailcast_deflater_create(AdaptiveDeflateBuilder.level(forRate: 0), windowBits, 9) else {
                 throw CompressorUnavailable()
             }
             self.deflater = deflater
@@ -104,8 +110,7 @@ final class AdaptiveDeflate: WebSocketExtension {
                     compressor.rate = 0.7 * compressor.rate + 0.3 * Double(frame.data.readableBytes) / seconds
                 }
                 compressor.lastMessage = now
-                let fast = compressor.rate > AdaptiveDeflateBuilder.fastAboveBytesPerSecond
-                _ = tailcast_deflater_set_level(compressor.deflater, fast ? AdaptiveDeflateBuilder.fastLevel : AdaptiveDeflateBuilder.smallLevel)
+                _ = tailcast_deflater_set_level(compressor.deflater, AdaptiveDeflateBuilder.level(forRate: compressor.rate))
             }
             let input = frame.data
             let capacity = tailcast_deflater_bound(compressor.deflater, input.readableBytes)

@@ -26,7 +26,7 @@ import WSCore
         let receiving = try #require(try AdaptiveDeflateBuilder(maxDecompressedBytes: 1 << 20).inner.clientExtension(from: response))
         let deflate = try AdaptiveDeflate(receiving: receiving, windowBits: 15, noContextTakeover: false)
         var texts: [String] = []
-        // small and slow: level 9; then large back to back: the rate passes 8 MB/s and the level drops to 6
+        // small and slow: level 9; then large back to back: the rate passes 8 and 32 MB/s, the level drops to 6 and 2
         for i in 0..<3 { texts.append("line \(i) the same words again and again\n") }
         for i in 0..<6 { texts.append(String(repeating: "big batch \(i) of log lines\n", count: 40_000)) }
         texts.append("")
@@ -38,5 +38,14 @@ import WSCore
         #expect(try inflate(frames) == texts)
         // context takeover: a repeat of an earlier message costs a few bytes
         #expect(frames[1].data.readableBytes < 20)
+    }
+
+    @Test func theLevelFallsAsTheRateRises() {
+        #expect(AdaptiveDeflateBuilder.level(forRate: 0) == 9)
+        #expect(AdaptiveDeflateBuilder.level(forRate: 7.9e6) == 9)
+        #expect(AdaptiveDeflateBuilder.level(forRate: 8e6) == 6)
+        #expect(AdaptiveDeflateBuilder.level(forRate: 31e6) == 6)
+        #expect(AdaptiveDeflateBuilder.level(forRate: 32e6) == 2)
+        #expect(AdaptiveDeflateBuilder.level(forRate: 1e9) == 2)
     }
 }
