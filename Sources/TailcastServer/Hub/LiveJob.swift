@@ -20,6 +20,8 @@ public final class LiveJob: Sendable {
         var progressSavedMs: UInt64 = 0
         /// A new run took the id (`run --replace`): watchers are told and let go.
         var replaced = false
+        /// Its agent said `stop` (it went away on purpose); cleared when an agent attaches again.
+        var stopped: Bool
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -31,7 +33,7 @@ public final class LiveJob: Sendable {
     init(stored: Archive.StoredJob, files: [StreamFile], archive: Archive) {
         self.id = stored.info.id
         self.archive = archive
-        self.state = Mutex(State(stored: stored, files: files))
+        self.state = Mutex(State(stored: stored, files: files, stopped: stored.info.state == .stopped))
     }
 
     /// The job as `ls` and watchers see it, with live sizes and state.
@@ -42,7 +44,7 @@ public final class LiveJob: Sendable {
     private static func info(of state: State) -> JobInfo {
         var info = state.stored.info
         info.streams = state.files.map { StreamInfo(name: $0.name, size: $0.size) }
-        info.state = info.exit != nil ? .exited : (state.publisher != nil ? .running : .lost)
+        info.state = info.exit != nil ? .exited : state.publisher != nil ? .running : state.stopped ? .stopped : .lost
         return info
     }
 
@@ -129,6 +131,7 @@ public final class LiveJob: Sendable {
             if ended { return (nil, welcome) }
             let replaced = state.publisher
             state.publisher = connection
+            state.stopped = false
             state.stored.info.lastSeenMs = UnixTime.nowMs()
             return (replaced, welcome)
         }
@@ -159,6 +162,13 @@ public final class LiveJob: Sendable {
 
     func isPublisher(_ connection: UInt64) -> Bool {
         self.state.withLock { $0.publisher == connection }
+    }
+
+    /// The publisher said `stop`: once it is gone, the job shows `stopped` rather than `lost`.
+    func markStopped(connection: UInt64) {
+        self.state.withLock { state in
+            if state.publisher == connection { state.stopped = true }
+        }
     }
 
     func detachPublisher(_ connection: UInt64) {
