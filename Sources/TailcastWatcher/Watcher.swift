@@ -21,6 +21,12 @@ public final class Watcher: Sendable {
         public var timestamps: Bool
         /// A line `==> PATH <==` whenever output switches to another tailed file, as `tail -F a b` does.
         public var headers: Bool
+        /// Output read after this Unix time (ms) is not printed, and following ends once it has passed.
+        public var untilMs: UInt64?
+        /// A job that does not exist yet is waited for this long (`--wait`) instead of refused at once.
+        public var waitForJob: Duration?
+        /// A job whose agent stopped cleanly ends the watch (`--exit-on-stop`) instead of being waited for.
+        public var exitOnStop = false
 
         public init(
             endpoint: ServerEndpoint, job: String, follow: Bool, tailLines: UInt64?, sinceMs: UInt64?, streams: [String]?, timestamps: Bool,
@@ -44,6 +50,14 @@ public final class Watcher: Sendable {
         case caughtUp(JobState)
         /// The server said no (unknown job, bad request).
         case refused(code: ErrorCode, message: String)
+        /// `--stream` named streams the job does not have (and, ended or not followed, will never have).
+        case unknownStreams(String)
+        /// The job's agent stopped cleanly, with `exitOnStop`.
+        case agentStopped
+        /// Whoever read our output went away (`watch JOB | head -1`), as `tail -f` ends.
+        case outputClosed
+        /// `untilMs` has passed.
+        case untilReached
     }
 
     struct StreamState {
@@ -63,6 +77,12 @@ public final class Watcher: Sendable {
         /// Connections the server answered: a connection that worked resets the reconnect backoff,
         /// however it ended.
         var welcomes = 0
+        /// The job's state as last told, for notices when it changes.
+        var jobState: JobState?
+        var saidWaitingForJob = false
+        var saidMissingStreams = false
+        /// The agent stopped and `exitOnStop`: print what is archived without following, then end.
+        var draining = false
     }
 
     let options: Options
@@ -79,20 +99,38 @@ public final class Watcher: Sendable {
     }
 
     public func run() async throws -> Outcome {
-        let ticker = Task { [output] in
+        let following = Task { try await self.follow() }
+        let ticker = Task { [output, options] in
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(250))
                 output.tick()
+                // Checked with the clock rather than on writes: a reader can go while the job is quiet.
+                let end: Outcome? =
+                    isatty(1) != 1 && readerGone(1) ? .outputClosed
+                    : options.untilMs.map { UnixTime.nowMs() > $0 } == true ? .untilReached : nil
+                if let end {
+                    self.state.withLock { $0.outcome = $0.outcome ?? end }
+                    following.cancel()
+                    return
+                }
             }
         }
         defer { ticker.cancel() }
-        let outcome = try await self.follow()
-        self.output.finish()
+        let outcome: Outcome
+        do {
+            outcome = try await following.value
+        } catch {
+            // Ended from outside (the reader went, the end time passed): that is the outcome.
+            guard let ended = self.state.withLock({ $0.outcome }) else { throw error }
+            outcome = ended
+        }
+        if outcome != .outputClosed { self.output.finish() }
         return outcome
     }
 
     private func follow() async throws -> Outcome {
         var attempt = 0
+        let waitUntil = self.options.waitForJob.map { ContinuousClock.now + $0 }
         while true {
             try Task.checkCancellation()
             let welcomedBefore = self.state.withLock { $0.welcomes }
@@ -108,6 +146,31 @@ public final class Watcher: Sendable {
                     throw WatchError.unreachable(self.options.endpoint.url, ServerEndpoint.describe(error))
                 }
             }
+            if let waitUntil, case .refused(code: .unknownJob, _)? = self.state.withLock({ $0.outcome }) {
+                // `--wait`: the job has not started yet; ask again until it has, within the bound.
+                if ContinuousClock.now < waitUntil {
+                    let first = self.state.withLock { state in
+                        state.outcome = nil
+                        defer { state.saidWaitingForJob = true }
+                        return !state.saidWaitingForJob
+                    }
+                    if first { self.onNotice("no job \"\(self.options.job)\" yet; waiting for it to start (--wait)") }
+                    try await Task.sleep(for: .milliseconds(250))
+                    continue
+                }
+                let bound = self.options.waitForJob.map { "\($0.components.seconds)s" } ?? ""
+                self.state.withLock {
+                    $0.outcome = .refused(code: .unknownJob, message: "no job \"\(self.options.job)\" started within \(bound) (--wait)")
+                }
+            }
+            if self.state.withLock({ $0.outcome }) == .agentStopped {
+                // Whatever was archived before the stop and not printed yet comes on one more connection.
+                self.state.withLock {
+                    $0.outcome = nil
+                    $0.draining = true
+                }
+                continue
+            }
             if let outcome = self.state.withLock({ $0.outcome }) { return outcome }
             if self.state.withLock({ $0.welcomes }) > welcomedBefore { attempt = 0 }
             attempt += 1
@@ -117,8 +180,8 @@ public final class Watcher: Sendable {
     }
 
     private func request() -> ControlMessage.Watch {
-        let printed = self.state.withLock { $0.byName.values.map { StreamPosition(name: $0.name, offset: $0.printed) } }
-        var request = ControlMessage.Watch(job: self.options.job, follow: self.options.follow, streams: self.options.streams)
+        let (printed, draining) = self.state.withLock { ($0.byName.values.map { StreamPosition(name: $0.name, offset: $0.printed) }, $0.draining) }
+        var request = ControlMessage.Watch(job: self.options.job, follow: self.options.follow && !draining, streams: self.options.streams)
         if printed.isEmpty {
             request.tailLines = self.options.tailLines
             request.sinceMs = self.options.sinceMs
@@ -148,7 +211,12 @@ public final class Watcher: Sendable {
                             $0.connectedOnce = true
                             $0.welcomes += 1
                         }
+                        self.output.started(job)
                         self.output.progress(job.progress)
+                        if let end = self.check(job) {
+                            self.state.withLock { $0.outcome = end }
+                            return
+                        }
                     case .progress(let progress):
                         self.output.progress(progress.bars)
                     case .stream(let announce):
@@ -176,11 +244,43 @@ public final class Watcher: Sendable {
         }
     }
 
+    /// What the job as told (at the start, and again when its state changes) means for this watch: an
+    /// outcome that ends it, or nil to go on (with a notice when there is something to say).
+    private func check(_ job: JobInfo) -> Outcome? {
+        let names = job.streams.map(\.name)
+        let missing = (self.options.streams ?? []).filter { !names.contains($0) }
+        let (saidMissing, previous, draining) = self.state.withLock { state in
+            defer {
+                state.saidMissingStreams = state.saidMissingStreams || !missing.isEmpty
+                state.jobState = job.state
+            }
+            return (state.saidMissingStreams, state.jobState, state.draining)
+        }
+        if !missing.isEmpty {
+            let quoted = missing.map { "\"\($0)\"" }.joined(separator: ", ")
+            let has = names.isEmpty ? "it has no streams yet" : "its streams: " + names.joined(separator: ", ")
+            // A running job may still open it (a sidecar picks up new files): only then is it worth waiting.
+            if job.state == .exited || !self.options.follow {
+                return .unknownStreams("job \"\(job.id)\" has no stream \(quoted); \(has)")
+            }
+            if !saidMissing { self.onNotice("job \"\(job.id)\" has no stream \(quoted) yet (\(has)); waiting for it") }
+        }
+        guard job.state == .stopped, previous != .stopped, self.options.follow, !draining else { return nil }
+        if self.options.exitOnStop { return .agentStopped }
+        self.onNotice("job \"\(job.id)\" is stopped: its agent shut down cleanly; waiting for it to come back (--exit-on-stop exits instead)")
+        return nil
+    }
+
     /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.
     private func print(_ chunk: DataChunk) {
         let (name, skip, timestamps, header) = self.state.withLock { state -> (String?, Int, Bool, [UInt8]) in
             guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return (nil, 0, false, []) }
             guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return (nil, 0, false, []) }
+            // Read after `--until`: not shown (the position still moves on, so a resume skips it too).
+            if let until = self.options.untilMs, chunk.timeMs > until {
+                state.byName[name]!.printed = chunk.endOffset
+                return (nil, 0, false, [])
+            }
             var header: [UInt8] = []
             if self.options.headers, name != "stdout", name != "stderr", state.lastFile != name {
                 // A file's unfinished line (a partial line the agent sent after a quiet spell) ends here,
