@@ -124,6 +124,7 @@ public final class Watcher: Sendable {
             guard let ended = self.state.withLock({ $0.outcome }) else { throw error }
             outcome = ended
         }
+        // Final bars are for a reader; with the reader gone they would only be noise on stderr.
         if outcome != .outputClosed { self.output.finish() }
         return outcome
     }

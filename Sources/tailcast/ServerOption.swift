@@ -52,12 +52,14 @@ struct ServerOption: ParsableArguments {
     }
 
     /// `--server` as a WebSocket URL: the server answers HTTP and WebSocket on one port, so `http://`
-    /// means `ws://` and `https://` means `wss://`; a bare `host:port` is `ws://host:port`.
+    /// means `ws://` and `https://` means `wss://`; a bare `host:port` is `ws://host:port` (a bare host,
+    /// the default port 7070).
     var webSocketURL: String {
         let lowered = self.server.lowercased()
         if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") { return "ws" + self.server.dropFirst(4) }
-        if !self.server.contains("://") { return "ws://" + self.server }
-        return self.server
+        guard !self.server.contains("://") else { return self.server }
+        let url = "ws://" + self.server
+        return URLComponents(string: url)?.port == nil ? url + ":7070" : url
     }
 
     var resolvedToken: String? { self.token ?? self.tokenFromFile ?? ProcessInfo.processInfo.environment["TAILCAST_TOKEN"] }

@@ -156,6 +156,9 @@ def test_server_as_host_port_and_http_urls(server, env):
     environment = dict(env, TAILCAST_SERVER=f"localhost:{server.port}")
     assert tailcast("watch", "spelled", env=environment, timeout=30).stdout == b"ok\n"
     assert tailcast("ls", "--server", "ftp://x:1", env=env, timeout=30).returncode == 64
+    # A bare host name means the default port.
+    unreachable = tailcast("ls", "--server", "nope.invalid", env=env, timeout=60)
+    assert unreachable.returncode == 3 and b"ws://nope.invalid:7070" in unreachable.stderr, unreachable.stderr
 
 
 def on_terminal(*args, env, columns=80):
