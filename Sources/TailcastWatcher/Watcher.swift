@@ -21,7 +21,8 @@ public final class Watcher: Sendable {
         public var timestamps: Bool
         /// A line `==> PATH <==` whenever output switches to another tailed file, as `tail -F a b` does.
         public var headers: Bool
-        /// Output read after this Unix time (ms) is not printed, and following ends once it has passed.
+        /// Output read after this Unix time (ms) is not printed, and following ends once it has passed
+        /// (set `follow` false when it has passed already).
         public var untilMs: UInt64?
         /// A job that does not exist yet is waited for this long (`--wait`) instead of refused at once.
         public var waitForJob: Duration?
@@ -52,12 +53,8 @@ public final class Watcher: Sendable {
         case refused(code: ErrorCode, message: String)
         /// `--stream` named streams the job does not have (and, ended or not followed, will never have).
         case unknownStreams(String)
-        /// The job's agent stopped cleanly, with `exitOnStop`.
-        case agentStopped
         /// Whoever read our output went away (`watch JOB | head -1`), as `tail -f` ends.
         case outputClosed
-        /// `untilMs` has passed.
-        case untilReached
     }
 
     struct StreamState {
@@ -81,7 +78,10 @@ public final class Watcher: Sendable {
         var jobState: JobState?
         var saidWaitingForJob = false
         var saidMissingStreams = false
-        /// The agent stopped and `exitOnStop`: print what is archived without following, then end.
+        /// Following is over (the agent stopped with `exitOnStop`, or `untilMs` passed): what is archived
+        /// and not printed yet comes on one more connection, without following, and the watch ends as
+        /// `caughtUp` (or `finished`).
+        var drainRequested = false
         var draining = false
     }
 
@@ -100,16 +100,13 @@ public final class Watcher: Sendable {
 
     public func run() async throws -> Outcome {
         let following = Task { try await self.follow() }
-        let ticker = Task { [output, options] in
+        let ticker = Task { [output] in
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(250))
                 output.tick()
                 // Checked with the clock rather than on writes: a reader can go while the job is quiet.
-                let end: Outcome? =
-                    isatty(1) != 1 && readerGone(1) ? .outputClosed
-                    : options.untilMs.map { UnixTime.nowMs() > $0 } == true ? .untilReached : nil
-                if let end {
-                    self.state.withLock { $0.outcome = $0.outcome ?? end }
+                if isatty(1) != 1 && readerGone(1) {
+                    self.state.withLock { $0.outcome = .outputClosed }
                     following.cancel()
                     return
                 }
@@ -120,9 +117,9 @@ public final class Watcher: Sendable {
         do {
             outcome = try await following.value
         } catch {
-            // Ended from outside (the reader went, the end time passed): that is the outcome.
-            guard let ended = self.state.withLock({ $0.outcome }) else { throw error }
-            outcome = ended
+            // Nothing more can be printed: whatever the connection was doing does not matter.
+            guard self.state.withLock({ $0.outcome }) == .outputClosed else { throw error }
+            outcome = .outputClosed
         }
         // Final bars are for a reader; with the reader gone they would only be noise on stderr.
         if outcome != .outputClosed { self.output.finish() }
@@ -164,14 +161,11 @@ public final class Watcher: Sendable {
                     $0.outcome = .refused(code: .unknownJob, message: "no job \"\(self.options.job)\" started within \(bound) (--wait)")
                 }
             }
-            if self.state.withLock({ $0.outcome }) == .agentStopped {
-                // Whatever was archived before the stop and not printed yet comes on one more connection.
-                self.state.withLock {
-                    $0.outcome = nil
-                    $0.draining = true
-                }
-                continue
+            let drainNow = self.state.withLock { state in
+                defer { state.draining = state.draining || state.drainRequested }
+                return state.drainRequested && !state.draining && state.outcome == nil
             }
+            if drainNow { continue }
             if let outcome = self.state.withLock({ $0.outcome }) { return outcome }
             if self.state.withLock({ $0.welcomes }) > welcomedBefore { attempt = 0 }
             attempt += 1
@@ -200,54 +194,72 @@ public final class Watcher: Sendable {
             logger: self.logger
         ) { inbound, outbound, _, answered in
             try await outbound.write(.text(ControlMessage.watch(self.request()).encoded()))
-            for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
-                answered()
-                switch message {
-                case .binary(let buffer):
-                    for chunk in try DataMessage.decode(buffer) { self.print(chunk) }
-                case .text(let text):
-                    switch try ControlMessage.decode(text) {
-                    case .job(let job):
-                        self.state.withLock {
-                            $0.connectedOnce = true
-                            $0.welcomes += 1
-                        }
-                        self.output.started(job)
-                        self.output.progress(job.progress)
-                        if let end = self.check(job) {
-                            self.state.withLock { $0.outcome = end }
-                            return
-                        }
-                    case .progress(let progress):
-                        self.output.progress(progress.bars)
-                    case .stream(let announce):
-                        self.state.withLock { state in
-                            state.ids[announce.stream] = announce.name
-                            if state.byName[announce.name] == nil {
-                                state.byName[announce.name] = StreamState(name: announce.name, printed: announce.offset)
+            try await self.untilDeadline {
+                for try await message in inbound.messages(maxSize: Wire.defaultMaxMessageBytes) {
+                    answered()
+                    switch message {
+                    case .binary(let buffer):
+                        for chunk in try DataMessage.decode(buffer) { self.print(chunk) }
+                    case .text(let text):
+                        switch try ControlMessage.decode(text) {
+                        case .job(let job):
+                            self.state.withLock {
+                                $0.connectedOnce = true
+                                $0.welcomes += 1
                             }
+                            self.output.started(job)
+                            self.output.progress(job.progress)
+                            if self.endsConnection(job) { return }
+                        case .progress(let progress):
+                            self.output.progress(progress.bars)
+                        case .stream(let announce):
+                            self.state.withLock { state in
+                                state.ids[announce.stream] = announce.name
+                                if state.byName[announce.name] == nil {
+                                    state.byName[announce.name] = StreamState(name: announce.name, printed: announce.offset)
+                                }
+                            }
+                        case .finished(let finished):
+                            self.state.withLock { $0.outcome = .finished(finished.exit) }
+                        case .caughtUp(let caughtUp):
+                            self.state.withLock { $0.outcome = .caughtUp(caughtUp.state) }
+                        case .error(let error) where error.code == .busy:
+                            // Full for now: the follow loop retries with backoff.
+                            self.onNotice(error.message)
+                            return
+                        case .error(let error):
+                            self.state.withLock { $0.outcome = .refused(code: error.code, message: error.message) }
+                        default:
+                            continue
                         }
-                    case .finished(let finished):
-                        self.state.withLock { $0.outcome = .finished(finished.exit) }
-                    case .caughtUp(let caughtUp):
-                        self.state.withLock { $0.outcome = .caughtUp(caughtUp.state) }
-                    case .error(let error) where error.code == .busy:
-                        // Full for now: the follow loop retries with backoff.
-                        self.onNotice(error.message)
-                        return
-                    case .error(let error):
-                        self.state.withLock { $0.outcome = .refused(code: error.code, message: error.message) }
-                    default:
-                        continue
                     }
                 }
             }
         }
     }
 
-    /// What the job as told (at the start, and again when its state changes) means for this watch: an
-    /// outcome that ends it, or nil to go on (with a notice when there is something to say).
-    private func check(_ job: JobInfo) -> Outcome? {
+    /// Runs a connection's message loop until it ends or, while following, until `untilMs` passes; then
+    /// the connection closes (the loop has finished: no two connections ever print at once) and a drain
+    /// prints what was read before that time.
+    private func untilDeadline(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let draining = self.state.withLock { $0.draining }
+        guard let until = self.options.untilMs, self.options.follow, !draining else { return try await body() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                let now = UnixTime.nowMs()
+                if until > now { try await Task.sleep(for: .milliseconds(Int64(clamping: until - now))) }
+                self.state.withLock { $0.drainRequested = true }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Whether the job as told (at the start, and again when its state changes) ends this connection: an
+    /// unknown stream ends the watch, a stop with `exitOnStop` its following; otherwise it goes on, with a
+    /// notice when there is something to say.
+    private func endsConnection(_ job: JobInfo) -> Bool {
         let names = job.streams.map(\.name)
         let missing = (self.options.streams ?? []).filter { !names.contains($0) }
         let (saidMissing, previous, draining) = self.state.withLock { state in
@@ -262,14 +274,18 @@ public final class Watcher: Sendable {
             let has = names.isEmpty ? "it has no streams yet" : "its streams: " + names.joined(separator: ", ")
             // A running job may still open it (a sidecar picks up new files): only then is it worth waiting.
             if job.state == .exited || !self.options.follow {
-                return .unknownStreams("job \"\(job.id)\" has no stream \(quoted); \(has)")
+                self.state.withLock { $0.outcome = .unknownStreams("job \"\(job.id)\" has no stream \(quoted); \(has)") }
+                return true
             }
             if !saidMissing { self.onNotice("job \"\(job.id)\" has no stream \(quoted) yet (\(has)); waiting for it") }
         }
-        guard job.state == .stopped, previous != .stopped, self.options.follow, !draining else { return nil }
-        if self.options.exitOnStop { return .agentStopped }
+        guard job.state == .stopped, previous != .stopped, self.options.follow, !draining else { return false }
+        if self.options.exitOnStop {
+            self.state.withLock { $0.drainRequested = true }
+            return true
+        }
         self.onNotice("job \"\(job.id)\" is stopped: its agent shut down cleanly; waiting for it to come back (--exit-on-stop exits instead)")
-        return nil
+        return false
     }
 
     /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.

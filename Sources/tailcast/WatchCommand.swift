@@ -75,12 +75,13 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "tailcast.watch")
         logger.logLevel = .warning
+        let untilMs = self.until.flatMap { TimeArgument.parse($0) }
         var options = Watcher.Options(
-            endpoint: self.server.endpoint, job: self.job, follow: !self.noFollow, tailLines: self.tail,
+            endpoint: self.server.endpoint, job: self.job, follow: !self.noFollow && untilMs.map { $0 > UnixTime.nowMs() } ?? true, tailLines: self.tail,
             sinceMs: self.since.flatMap { TimeArgument.parse($0) }, streams: self.streams.isEmpty ? nil : self.streams,
             timestamps: self.timestamps, headers: !self.raw && self.streams.count != 1
         )
-        options.untilMs = self.until.flatMap { TimeArgument.parse($0) }
+        options.untilMs = untilMs
         options.waitForJob = self.wait.flatMap(TimeArgument.durationMs).map { .milliseconds(Int64(clamping: $0)) }
         options.exitOnStop = self.exitOnStop
         let watcher = Watcher(options: options, logger: logger, output: WatchOutputs.make(raw: self.raw, colour: self.color.wanted(on: 1)), onNotice: { notice($0) })
@@ -99,7 +100,7 @@ struct WatchCommand: AsyncParsableCommand {
             // On a terminal, say how it ended; scripts read the exit status instead.
             if isatty(2) == 1 { notice("job \(self.job) \(exit.description)") }
             if exit.shellStatus != 0 { throw ExitCode(exit.shellStatus) }
-        case .caughtUp, .agentStopped, .outputClosed, .untilReached:
+        case .caughtUp, .outputClosed:
             return
         case .unknownStreams(let message):
             notice(message)

@@ -146,6 +146,21 @@ def test_since_and_until_take_rfc3339_times(server, env):
         stop_process(follower)
 
 
+def test_until_passing_during_a_long_replay_still_prints_everything_read_before_it(server, env):
+    code = "import sys, time\nfor i in range(100000): sys.stdout.write('%06d\\n' % i)\nsys.stdout.flush(); time.sleep(60)"
+    job = popen("run", "--job", "bulk", "--quiet", "--no-pty", "--server", server.url, "--", *py(code), env=env)
+    try:
+        wait_until(lambda: server.jobs().get("bulk", {}).get("streams") and server.jobs()["bulk"]["streams"][0]["size"] == 700000,
+                   what="the bulk output archived")
+        watch = popen("watch", "bulk", "--until", rfc3339(time.time() + 1), "--server", server.url, env=env)
+        time.sleep(3)  # a slow reader: the end time passes while the replay waits on the pipe
+        out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0, err
+        assert out == b"".join(b"%06d\n" % i for i in range(100000))
+    finally:
+        stop_process(job)
+
+
 def test_server_as_host_port_and_http_urls(server, env):
     assert run_job(server, env, "spelled", "print('ok')").returncode == 0
     for spelling in (f"127.0.0.1:{server.port}", server.http, server.http + "/"):
