@@ -41,6 +41,7 @@ def test_watch_into_head_exits_zero_at_once_like_tail_f(server, env):
     # The job prints a line, then stays quiet for a minute: the reader going away alone must end watch.
     job = popen("run", "--job", "quiet", "--quiet", "--no-pty", "--server", server.url, "--",
                 *py("import time; print('first', flush=True); time.sleep(60)"), env=env)
+    watch = None
     try:
         wait_until(lambda: server.jobs().get("quiet", {}).get("streams"), what="the job's first line")
         watch = popen("watch", "quiet", "--server", server.url, env=env)
@@ -55,6 +56,7 @@ def test_watch_into_head_exits_zero_at_once_like_tail_f(server, env):
         assert shell.stdout == b"first\n"
         assert time.monotonic() - started < 5
     finally:
+        stop_process(watch)
         stop_process(job)
 
 
@@ -76,10 +78,13 @@ def test_pty_line_endings_become_newlines_into_a_pipe_and_raw_keeps_them(server,
 
 def test_watch_wait_follows_a_job_started_later_and_gives_up_after_its_bound(server, env):
     watch = popen("watch", "later", "--wait", "--server", server.url, env=env)
-    time.sleep(1.5)
-    assert watch.poll() is None, watch.communicate()
-    assert run_job(server, env, "later", "print('hello from later')").returncode == 0
-    out, err = watch.communicate(timeout=20)
+    try:
+        time.sleep(1.5)
+        assert watch.poll() is None, watch.communicate()
+        assert run_job(server, env, "later", "print('hello from later')").returncode == 0
+        out, err = watch.communicate(timeout=20)
+    finally:
+        stop_process(watch)
     assert watch.returncode == 0, err
     assert out == b"hello from later\n"
     assert err.count(b"\n") == 1 and b"waiting" in err
@@ -243,42 +248,46 @@ def test_a_cleanly_stopped_sidecar_shows_stopped_and_a_crashed_one_lost(server, 
     wait_until(lambda: server.jobs().get("side", {}).get("streams") and server.jobs()["side"]["streams"][0]["size"] == 4, what="line one")
     follower = popen("watch", "side", "--stream", str(log), "--server", server.url, env=env)
     leaver = popen("watch", "side", "--stream", str(log), "--exit-on-stop", "--server", server.url, env=env)
-    time.sleep(1)
-    sidecar.send_signal(signal.SIGTERM)
-    assert sidecar.wait(20) == 0
-    wait_until(lambda: server.jobs()["side"]["state"] == "stopped", what="stopped")
-    listed = tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode()
-    assert re.search(r"^side .* stopped ", listed, re.M), listed
-    # --exit-on-stop prints what is archived and exits 0; a plain follower says it waits.
-    out, err = leaver.communicate(timeout=15)
-    assert leaver.returncode == 0 and out == b"one\n", err
-    assert follower.poll() is None
-    # The same sidecar started again continues the job; the waiting follower gets the new line.
-    with open(log, "a") as f:
-        f.write("two\n")
-    sidecar = start_sidecar(server, tmp_path, "side", log)
-    wait_until(lambda: server.jobs()["side"]["state"] == "running", what="running again")
-    wait_until(lambda: server.jobs()["side"]["streams"][0]["size"] == 8, what="line two")
-    time.sleep(0.5)
-    assert follower.poll() is None
-    follower.send_signal(signal.SIGINT)
-    out, err = follower.communicate(timeout=15)
-    assert out == b"one\ntwo\n"
-    assert b"stopped" in err and b"waiting for it to come back" in err
-    # kill -9 is a crash: agent lost, not stopped.
-    sidecar.kill()
-    sidecar.wait()
-    wait_until(lambda: server.jobs()["side"]["state"] == "lost", what="lost")
-    assert re.search(r"^side .* agent lost ", tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode(), re.M)
-    # The state survives a server restart.
-    sidecar = start_sidecar(server, tmp_path, "side", log)
-    wait_until(lambda: server.jobs()["side"]["state"] == "running", what="running once more")
-    sidecar.send_signal(signal.SIGTERM)
-    assert sidecar.wait(20) == 0
-    wait_until(lambda: server.jobs()["side"]["state"] == "stopped", what="stopped again")
-    server.stop()
-    server.start()
-    assert server.jobs()["side"]["state"] == "stopped"
+    try:
+        time.sleep(1)
+        sidecar.send_signal(signal.SIGTERM)
+        assert sidecar.wait(20) == 0
+        wait_until(lambda: server.jobs()["side"]["state"] == "stopped", what="stopped")
+        listed = tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode()
+        assert re.search(r"^side .* stopped ", listed, re.M), listed
+        # --exit-on-stop prints what is archived and exits 0; a plain follower says it waits.
+        out, err = leaver.communicate(timeout=15)
+        assert leaver.returncode == 0 and out == b"one\n", err
+        assert follower.poll() is None
+        # The same sidecar started again continues the job; the waiting follower gets the new line.
+        with open(log, "a") as f:
+            f.write("two\n")
+        sidecar = start_sidecar(server, tmp_path, "side", log)
+        wait_until(lambda: server.jobs()["side"]["state"] == "running", what="running again")
+        wait_until(lambda: server.jobs()["side"]["streams"][0]["size"] == 8, what="line two")
+        time.sleep(0.5)
+        assert follower.poll() is None
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=15)
+        assert out == b"one\ntwo\n"
+        assert b"stopped" in err and b"waiting for it to come back" in err
+        # kill -9 is a crash: agent lost, not stopped.
+        sidecar.kill()
+        sidecar.wait()
+        wait_until(lambda: server.jobs()["side"]["state"] == "lost", what="lost")
+        assert re.search(r"^side .* agent lost ", tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode(), re.M)
+        # The state survives a server restart.
+        sidecar = start_sidecar(server, tmp_path, "side", log)
+        wait_until(lambda: server.jobs()["side"]["state"] == "running", what="running once more")
+        sidecar.send_signal(signal.SIGTERM)
+        assert sidecar.wait(20) == 0
+        wait_until(lambda: server.jobs()["side"]["state"] == "stopped", what="stopped again")
+        server.stop()
+        server.start()
+        assert server.jobs()["side"]["state"] == "stopped"
+    finally:
+        for process in (follower, leaver, sidecar):
+            stop_process(process)
 
 
 # 4. ls
