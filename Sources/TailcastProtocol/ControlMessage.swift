@@ -18,6 +18,8 @@ public enum ControlMessage: Equatable, Sendable {
     case end(End)
     /// agent → server: new state of some bars; server → watcher: every bar of the job.
     case progress(Progress)
+    /// agent → server: the agent is going away on purpose and will continue the job later.
+    case stop(Stop)
     // server → agent
     case welcome(Welcome)
     case ack(Ack)
@@ -55,6 +57,11 @@ public enum ControlMessage: Equatable, Sendable {
     public struct Progress: Codable, Equatable, Sendable {
         public var bars: [ProgressState]
         public init(bars: [ProgressState]) { self.bars = bars }
+    }
+
+    /// No members: the message itself says the agent stops cleanly, so the job shows `stopped`, not `lost`.
+    public struct Stop: Codable, Equatable, Sendable {
+        public init() {}
     }
 
     public struct Welcome: Codable, Equatable, Sendable {
@@ -205,6 +212,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .open: "open"
         case .end: "end"
         case .progress: "progress"
+        case .stop: "stop"
         case .welcome: "welcome"
         case .ack: "ack"
         case .watch: "watch"
@@ -246,6 +254,7 @@ extension ControlMessage {
         case .open(let m): return text(m)
         case .end(let m): return text(m)
         case .progress(let m): return text(m)
+        case .stop(let m): return text(m)
         case .welcome(let m): return text(m)
         case .ack(let m): return text(m)
         case .watch(let m): return text(m)
@@ -280,6 +289,7 @@ extension ControlMessage {
         case "open": return .open(try payload(Open.self))
         case "end": return .end(try payload(End.self))
         case "progress": return .progress(try payload(Progress.self))
+        case "stop": return .stop(try payload(Stop.self))
         case "welcome": return .welcome(try payload(Welcome.self))
         case "ack": return .ack(try payload(Ack.self))
         case "watch": return .watch(try payload(Watch.self))

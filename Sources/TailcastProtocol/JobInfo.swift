@@ -56,6 +56,9 @@ public enum JobState: String, Codable, Sendable {
     case exited
     /// Not ended, and no agent is connected: it may come back and resume.
     case lost
+    /// Not ended, and its agent said it stopped on purpose (`stop`: a sidecar shut down cleanly); the
+    /// same run continues it when it starts again.
+    case stopped
 }
 
 public struct StreamInfo: Codable, Equatable, Sendable {

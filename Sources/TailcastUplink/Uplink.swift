@@ -55,6 +55,8 @@ public final class Uplink: Sendable {
     private let welcomed = Atomic<Bool>(false)
 
     private let attempted = Atomic<Bool>(false)
+    /// `stop()` was called: say `stop` to the server, close, and do not reconnect.
+    private let stopping = Atomic<Bool>(false)
 
     /// True once a first connection attempt ended (failed, refused or dropped): the server's first answer is in.
     public var hasAttempted: Bool { self.attempted.load(ordering: .acquiring) }
@@ -90,9 +92,16 @@ public final class Uplink: Sendable {
         return self.spool.streamSizes.reduce(0) { $0 + ($1.value - min($1.value, acknowledged[$1.key] ?? 0)) }
     }
 
+    /// Ends a job that continues later (a sidecar shut down cleanly): the server is told `stop`, so the
+    /// job shows `stopped` rather than `lost`, and `run()` returns `.cancelled` without reconnecting.
+    public func stop() {
+        self.stopping.store(true, ordering: .releasing)
+        self.wake.notify()
+    }
+
     public func run() async -> Outcome {
         let unreachable = Atomic<Bool>(false)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !self.stopping.load(ordering: .acquiring) {
             do {
                 try await self.connectOnce {
                     if unreachable.exchange(false, ordering: .relaxed) { self.onEvent(.connected) }
@@ -182,6 +191,11 @@ public final class Uplink: Sendable {
     private func send(_ outbound: WebSocketOutboundWriter) async throws {
         var opened = 0
         while !Task.isCancelled {
+            if self.stopping.load(ordering: .acquiring) {
+                try await outbound.write(.text(ControlMessage.stop(.init()).encoded()))
+                try await outbound.close(.normalClosure, reason: "stopped")
+                return
+            }
             // Streams are declared on each connection before their data; a sidecar adds them as files appear.
             for open in try self.spool.streams(after: opened) {
                 try await outbound.write(.text(ControlMessage.open(open).encoded()))

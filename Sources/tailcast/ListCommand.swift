@@ -8,16 +8,53 @@ struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
         abstract: "List jobs: what ran, what runs, how it ended.",
-        discussion: "States: running (an agent is connected), exited N / killed by signal N, agent lost (no agent connected and no exit status: it was killed, crashed, or lost its network; `tailcast flush` on its machine delivers what its spool kept)."
+        discussion: """
+            States: running (an agent is connected), exited N / killed by signal N, stopped (its tail sidecar was stopped cleanly; it continues when started again), agent lost (no agent connected and no exit status: it was killed, crashed, or lost its network; `tailcast flush` on its machine delivers what its spool kept).
+
+            On a terminal the table fits its width (or COLUMNS): long commands are shortened with an ellipsis, between arguments where possible; --json shows them whole.
+
+            Examples: tailcast ls 'train-*' · tailcast ls --state running · tailcast ls --since 1d --limit 20 · tailcast ls -o json
+            """
     )
 
+    @Argument(help: ArgumentHelp("Only jobs whose id matches this glob (train-*, web-[12]).", valueName: "pattern"))
+    var pattern: String?
+
     @OptionGroup var server: ServerOption
+
+    @OptionGroup var color: ColorOption
+
+    @Option(help: ArgumentHelp("Only jobs in this state: running, exited, lost or stopped.", valueName: "state"))
+    var state: String?
+
+    @Option(help: ArgumentHelp("Only jobs started in the last DURATION (30s, 10m, 2h, 1d) or since an RFC 3339 time.", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only the N most recently started of the jobs listed.", valueName: "n"))
+    var limit: Int?
 
     @Flag(help: "Print JSON for scripts (the same as the server's /v1/jobs answer).")
     var json = false
 
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Output format: table or json (-o json is --json).", valueName: "format"))
+    var format: Format?
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json
+    }
+
+    func validate() throws {
+        if case .failure(let problem) = self.filter { throw ValidationError(problem.description) }
+        if let limit = self.limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
+        if self.json && self.format == .table { throw ValidationError("use --json or -o table, not both") }
+    }
+
+    var filter: Result<JobFilter, JobFilter.Problem> {
+        JobFilter.parse(pattern: self.pattern, state: self.state, since: self.since)
+    }
+
     func run() async throws {
-        let jobs: [JobInfo]
+        var jobs: [JobInfo]
         var logger = Logger(label: "tailcast.ls")
         logger.logLevel = .warning
         do {
@@ -29,33 +66,53 @@ struct ListCommand: AsyncParsableCommand {
             notice("\(error)")
             throw ExitCode(ExitCodes.unreachable)
         }
-        if self.json {
+        let filter = try self.filter.get()
+        jobs = jobs.filter(filter.matches)
+        // Oldest first, as the server lists them: the most recent are the last.
+        if let limit = self.limit { jobs = Array(jobs.suffix(limit)) }
+        if self.json || self.format == .json {
             struct List: Encodable { var jobs: [JobInfo] }
             FileHandle.standardOutput.write(try ProtocolJSON.encode(List(jobs: jobs), pretty: true) + Data("\n".utf8))
             return
         }
-        let colour = Terminal.wantsColour(1)
+        let colour = self.color.wanted(on: 1)
         let now = UnixTime.nowMs()
+        // Hosts, commands and progress units come from the agents: escaped before they reach the terminal.
         var rows = [["JOB", "HOST", "COMMAND", "STATE", "STARTED", "DURATION", "BYTES", "PROGRESS"]]
+        var commands = [[String]]()
         var states = [""]
         for job in jobs {
             let state: String
             switch job.state {
             case .running: state = "running"
             case .lost: state = "agent lost"
+            case .stopped: state = "stopped"
             case .exited: state = job.exit?.description ?? "exited"
             }
             let end = job.endedAtMs ?? (job.state == .running ? now : job.lastSeenMs)
+            commands.append(job.meta.command.map { ShellWords.quote($0).escapingControlCharacters })
             rows.append([
-                job.id, job.meta.host, String(job.meta.command.joined(separator: " ").prefix(40)), state,
+                job.id, job.meta.host.escapingControlCharacters, commands.last!.joined(separator: " "), state,
                 Self.formatStart(job.meta.startedAtMs), Self.formatDuration(ms: end.subtractingReportingOverflow(job.meta.startedAtMs).overflow ? 0 : end - job.meta.startedAtMs),
-                ProgressFormat.bytes(Double(job.bytes)), Self.formatProgress(job),
+                ProgressFormat.bytes(Double(job.bytes)), Self.formatProgress(job).escapingControlCharacters,
             ])
-            states.append(job.state == .running ? "\u{1B}[32m" : job.state == .lost ? "\u{1B}[33m" : (job.exit?.shellStatus == 0 ? "" : "\u{1B}[31m"))
+            switch job.state {
+            case .running: states.append("\u{1B}[32m")
+            case .lost: states.append("\u{1B}[33m")
+            case .stopped: states.append("\u{1B}[36m")
+            case .exited: states.append(job.exit?.shellStatus == 0 ? "" : "\u{1B}[31m")
+            }
         }
-        // Hosts, commands and progress units come from the agents: escaped before they reach the terminal.
-        rows = rows.map { $0.map(\.escapingControlCharacters) }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
+        var widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
+        let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? TerminalWidth.of(1)
+        if let columns {
+            // The command gives way first, down to a useful minimum; a line may still wrap on a very narrow terminal.
+            let others = widths.enumerated().reduce(0) { $0 + ($1.offset == 2 ? 0 : $1.element + 2) }
+            widths[2] = min(widths[2], max(Self.minCommandWidth, columns - others - 2))
+            for index in rows.indices.dropFirst() {
+                rows[index][2] = ShellWords.shorten(commands[index - 1], width: widths[2])
+            }
+        }
         for (index, row) in rows.enumerated() {
             var line = ""
             for (column, cell) in row.enumerated() {
@@ -66,9 +123,11 @@ struct ListCommand: AsyncParsableCommand {
                     line += padded
                 }
             }
-            print(line)
+            print(line.trimmingCharacters(in: .whitespaces))
         }
     }
+
+    static let minCommandWidth = 12
 
     /// The job's first bar (explicit ones come first): "45% ETA 0:45", or its count without a total.
     static func formatProgress(_ job: JobInfo) -> String {

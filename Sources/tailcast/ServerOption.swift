@@ -6,7 +6,8 @@ import TailcastProtocol
 /// How clients reach the server: `--server`, `--token` or `--token-file`, `--ca`, `--proxy`, with
 /// environment defaults.
 struct ServerOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Server to talk to (env TAILCAST_SERVER).", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Server to talk to: ws:// or wss:// URL, http:// or https:// (the same server), or host:port (env TAILCAST_SERVER).", valueName: "url"))
     var server: String = ProcessInfo.processInfo.environment["TAILCAST_SERVER"] ?? "ws://127.0.0.1:7070"
 
     @Option(name: .long, help: ArgumentHelp("Token for a server that requires one (env TAILCAST_TOKEN, which keeps it out of `ps`).", valueName: "token"))
@@ -28,8 +29,8 @@ struct ServerOption: ParsableArguments {
     var proxy: String?
 
     func validate() throws {
-        guard let url = URL(string: self.server), ["ws", "wss"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-            throw ValidationError("--server must be a ws:// or wss:// URL, like ws://127.0.0.1:7070 (got \"\(self.server)\")")
+        guard let url = URL(string: self.webSocketURL), ["ws", "wss"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+            throw ValidationError("--server must be a ws://, wss://, http:// or https:// URL, or host:port, like ws://127.0.0.1:7070 (got \"\(self.server)\")")
         }
         if url.scheme?.lowercased() == "wss", let host = url.host, host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) {
             throw ValidationError("--server wss:// needs the host name the certificate was issued for, not an IP address (got \(host))")
@@ -50,6 +51,17 @@ struct ServerOption: ParsableArguments {
         }
     }
 
+    /// `--server` as a WebSocket URL: the server answers HTTP and WebSocket on one port, so `http://`
+    /// means `ws://` and `https://` means `wss://`; a bare `host:port` is `ws://host:port` (a bare host,
+    /// the default port 7070).
+    var webSocketURL: String {
+        let lowered = self.server.lowercased()
+        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") { return "ws" + self.server.dropFirst(4) }
+        guard !self.server.contains("://") else { return self.server }
+        let url = "ws://" + self.server
+        return URLComponents(string: url)?.port == nil ? url + ":7070" : url
+    }
+
     var resolvedToken: String? { self.token ?? self.tokenFromFile ?? ProcessInfo.processInfo.environment["TAILCAST_TOKEN"] }
 
     var endpoint: ServerEndpoint {
@@ -58,7 +70,7 @@ struct ServerOption: ParsableArguments {
         // dead connection) more often than every 20 s.
         let ping = environment["TAILCAST_PING_INTERVAL"].flatMap(Double.init).map { max($0, 0.1) } ?? 20
         return ServerEndpoint(
-            url: self.server, token: self.resolvedToken, certificateAuthorityFile: self.certificateAuthority,
+            url: self.webSocketURL, token: self.resolvedToken, certificateAuthorityFile: self.certificateAuthority,
             proxy: self.proxy.flatMap(ProxyChoice.init(argument:)) ?? .environment,
             pingInterval: .milliseconds(Int(ping * 1000))
         )
@@ -79,11 +91,4 @@ func stateHome() -> String {
 /// with their control characters escaped.
 func notice(_ message: String) {
     FileHandle.standardError.write(Data("tailcast: \(message.escapingControlCharacters)\n".utf8))
-}
-
-enum Terminal {
-    /// Colour only on a terminal, and never when NO_COLOR is set.
-    static func wantsColour(_ fd: Int32) -> Bool {
-        isatty(fd) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && ProcessInfo.processInfo.environment["TERM"] != "dumb"
-    }
 }

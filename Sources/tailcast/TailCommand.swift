@@ -119,7 +119,14 @@ struct TailCommand: AsyncParsableCommand {
         stop.attach(tailer.stop)
         try await RunCommand.onThread { tailer.run() }
         for source in signals { source.cancel() }
-        delivery.cancel()
+        // A clean stop: the server shows the job `stopped` (it continues when the sidecar starts again),
+        // not `agent lost`. Bounded: an unreachable server cannot hold the exit up.
+        uplink.stop()
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(2))
+            delivery.cancel()
+        }
+        defer { deadline.cancel() }
         if case .refused(let why) = await delivery.value { throw ExitCode(ExitCodes.forRefusal(why.code)) }
         spool.remove()
     }

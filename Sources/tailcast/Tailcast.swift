@@ -16,6 +16,10 @@ struct Tailcast: AsyncParsableCommand {
         version: version,
         subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, ProgressCommand.self, FlushCommand.self]
     )
+
+    static func main() async {
+        await self.main(WaitOption.expandingBare(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// Exit codes shared by every subcommand (documented in the root help).

@@ -20,6 +20,8 @@ import Testing
         .stream(.init(stream: 3, name: "stderr", offset: 0)),
         .finished(.init(exit: ExitStatus(code: 3), endedAtMs: 1)),
         .caughtUp(.init(state: .lost)),
+        .caughtUp(.init(state: .stopped)),
+        .stop(.init()),
         .error(.init(code: .unknownJob, message: "no job \"x\"")),
         .error(.init(code: .other("from_the_future"), message: "a newer server")),
     ])

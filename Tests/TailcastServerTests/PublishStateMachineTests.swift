@@ -25,6 +25,13 @@ import Testing
         return nil
     }
 
+    @Test func stopIsAcceptedOnlyWhilePublishing() {
+        var machine = self.publishing()
+        #expect(machine.received(.stop(.init())) == .markStopped)
+        var fresh = PublishStateMachine(limits: Self.limits)
+        #expect(code(fresh.received(.stop(.init()))) == .badMessage)
+    }
+
     @Test func helloComesFirst() {
         var machine = PublishStateMachine(limits: Self.limits)
         #expect(code(machine.received(.open(.init(stream: 1, name: "s")))) == .badMessage)
@@ -139,4 +146,5 @@ import Testing
         #expect(self.open.decide(host: host, origin: "null", tls: false) != .allowed)
         #expect(self.open.decide(host: host, origin: "http://127.0.0.1:7070.evil.example", tls: false) != .allowed)
     }
+
 }

@@ -77,4 +77,17 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.announced("stderr", id: 2, offset: 0)
         #expect(cursor.next(s) == .finish(ExitStatus(code: 0), endedAtMs: 9))
     }
+
+    @Test func aFollowerIsToldWhenTheJobsStateChangesOnceCaughtUp() {
+        var cursor = WatcherCursor(follow: true, streams: nil)
+        cursor.stateSent(.running)
+        cursor.announced("stdout", id: 1, offset: 0)
+        // Bytes first: the state is news only once everything before it was sent.
+        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        cursor.sent("stdout", upTo: 10)
+        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .state(.stopped))
+        cursor.stateSent(.stopped)
+        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .wait)
+        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .running)) == .state(.running))
+    }
 }

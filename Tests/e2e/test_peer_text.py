@@ -100,7 +100,8 @@ def test_metadata_names_and_progress_are_escaped_everywhere_they_are_shown(serve
         assert listed.returncode == 0
         assert_no_raw_controls(listed.stdout, "ls")
         assert len(listed.stdout.splitlines()) == 1 + 3  # a header and one line per job: no forged line
-        assert b"true \\x1b[2J" in listed.stdout and b"host\\x1b[2J" in listed.stdout
+        # Arguments are shell-quoted: the escaped argument stands in its quotes.
+        assert b"true '\\x1b[2J" in listed.stdout and b"host\\x1b[2J" in listed.stdout
 
         # A watcher on a terminal pins the bar below the log while the job runs; the job then ends.
         watcher = {}

@@ -140,7 +140,7 @@ def test_bad_flags_and_unknown_jobs_get_clear_errors(server, env):
     assert bad.returncode == 64 and b"job id" in bad.stderr
     nocmd = tailcast("run", "--job", "x", env=env, timeout=30)
     assert nocmd.returncode == 64 and b"no command" in nocmd.stderr
-    url = tailcast("watch", "x", "--server", "http://nope", env=env, timeout=30)
+    url = tailcast("watch", "x", "--server", "ftp://nope", env=env, timeout=30)
     assert url.returncode == 64 and b"ws://" in url.stderr
     unknown = tailcast("watch", "no-such-job", "--server", server.url, env=env, timeout=30)
     assert unknown.returncode == 2 and b'no job "no-such-job"' in unknown.stderr

@@ -36,14 +36,15 @@ public final class Hub: Sendable {
     public static let maxPageJobs = 500
 
     /// One page of the jobs, oldest first (by start, then id), after the cursor `after` (the `next` of
-    /// the page before). A page holds at least one job, and stops before `maxBytes` of JSON.
-    public func list(_ request: ControlMessage.ListRequest = .init(), maxBytes: Int) -> ControlMessage.JobList {
+    /// the page before), of those `filter` matches. A page holds at least one job, and stops before
+    /// `maxBytes` of JSON.
+    public func list(_ request: ControlMessage.ListRequest = .init(), filter: JobFilter = .init(), maxBytes: Int) -> ControlMessage.JobList {
         let limit = min(max(request.limit ?? Self.maxPageJobs, 1), Self.maxPageJobs)
         func key(_ info: JobInfo) -> String { "\(info.meta.startedAtMs)/\(info.id)" }
         func precedes(_ a: JobInfo, _ b: JobInfo) -> Bool {
             (a.meta.startedAtMs, a.id) < (b.meta.startedAtMs, b.id)
         }
-        var infos = self.jobs.withLock { Array($0.values) }.map(\.info).sorted(by: precedes)
+        var infos = self.jobs.withLock { Array($0.values) }.map(\.info).filter(filter.matches).sorted(by: precedes)
         if let after = request.after, let cut = Self.parse(cursor: after) {
             infos = infos.filter { ($0.meta.startedAtMs, $0.id) > cut }
         }

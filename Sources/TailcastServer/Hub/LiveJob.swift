@@ -22,6 +22,8 @@ public final class LiveJob: Sendable {
         var replaced = false
         /// A gathered wake-up of every watcher is scheduled (`fanOutPause`).
         var wakePending = false
+        /// Its agent said `stop` (it went away on purpose); cleared when an agent attaches again.
+        var stopped: Bool
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -33,7 +35,7 @@ public final class LiveJob: Sendable {
     init(stored: Archive.StoredJob, files: [StreamFile], archive: Archive) {
         self.id = stored.info.id
         self.archive = archive
-        self.state = Mutex(State(stored: stored, files: files))
+        self.state = Mutex(State(stored: stored, files: files, stopped: stored.info.state == .stopped))
     }
 
     /// The job as `ls` and watchers see it, with live sizes and state.
@@ -44,7 +46,7 @@ public final class LiveJob: Sendable {
     private static func info(of state: State) -> JobInfo {
         var info = state.stored.info
         info.streams = state.files.map { StreamInfo(name: $0.name, size: $0.size) }
-        info.state = info.exit != nil ? .exited : (state.publisher != nil ? .running : .lost)
+        info.state = info.exit != nil ? .exited : state.publisher != nil ? .running : state.stopped ? .stopped : .lost
         return info
     }
 
@@ -154,6 +156,7 @@ public final class LiveJob: Sendable {
             if ended { return (nil, welcome) }
             let replaced = state.publisher
             state.publisher = connection
+            state.stopped = false
             state.stored.info.lastSeenMs = UnixTime.nowMs()
             return (replaced, welcome)
         }
@@ -184,6 +187,13 @@ public final class LiveJob: Sendable {
 
     func isPublisher(_ connection: UInt64) -> Bool {
         self.state.withLock { $0.publisher == connection }
+    }
+
+    /// The publisher said `stop`: once it is gone, the job shows `stopped` rather than `lost`.
+    func markStopped(connection: UInt64) {
+        self.state.withLock { state in
+            if state.publisher == connection { state.stopped = true }
+        }
     }
 
     func detachPublisher(_ connection: UInt64) {

@@ -134,6 +134,9 @@ struct PublishSession {
                     case .updateProgress(let bars):
                         guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
                         job.updateProgress(bars)
+                    case .markStopped:
+                        job.markStopped(connection: serial)
+                        logger.info("agent stopping cleanly")
                     case .storeEnd(let end):
                         var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
                         try job.end(end, connection: serial)

@@ -29,6 +29,8 @@ struct PublishStateMachine {
         case append([DataChunk])
         /// Merge these bars into the job's progress.
         case updateProgress([ProgressState])
+        /// The agent goes away on purpose: show the job `stopped` once it has closed.
+        case markStopped
         /// Make every stream and the exit durable, then acknowledge with `ended: true`.
         case storeEnd(ControlMessage.End)
         /// Send an `error` with this code and close.
@@ -84,6 +86,9 @@ struct PublishStateMachine {
                 return self.refuse(.badMessage, "\"bars\": at most \(self.limits.maxBars) bars, each \"key\" at most \(self.limits.maxBarKeyBytes) bytes")
             }
             return .updateProgress(progress.bars)
+
+        case (.publishing, .stop):
+            return .markStopped
 
         case (.publishing(let opened), .end(let end)):
             if let problem = end.exit.problem { return self.refuse(.badMessage, "\"exit\": \(problem)") }

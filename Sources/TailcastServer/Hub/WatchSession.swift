@@ -55,7 +55,8 @@ struct WatchSession {
             // check; it resumes by offset when it comes back, and never held the agent or others back.
             logger.info("watcher disconnected")
         }
-        try await outbound.write(.text(ControlMessage.job(job.info).encoded()))
+        let info = job.info
+        try await outbound.write(.text(ControlMessage.job(info).encoded()))
 
         // Only the child task below touches the iterator from here on.
         nonisolated(unsafe) var remaining = messages
@@ -66,7 +67,7 @@ struct WatchSession {
                 throw CancellationError()
             }
             group.addTask {
-                try await self.stream(job: job, request: request, wakeUps: wakeUps, outbound: outbound, deflates: deflates)
+                try await self.stream(job: job, request: request, sentState: info.state, wakeUps: wakeUps, outbound: outbound, deflates: deflates)
             }
             defer { group.cancelAll() }
             try await group.next()
@@ -74,9 +75,11 @@ struct WatchSession {
     }
 
     private func stream(
-        job: LiveJob, request: ControlMessage.Watch, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter, deflates: Bool
+        job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter,
+        deflates: Bool
     ) async throws {
         var cursor = WatcherCursor(follow: request.follow, streams: request.streams)
+        cursor.stateSent(sentState)
         var wakeUp = wakeUps.makeAsyncIterator()
         let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
         while true {
@@ -118,6 +121,9 @@ struct WatchSession {
                 try await outbound.write(.text(ControlMessage.finished(.init(exit: exit, endedAtMs: endedAtMs)).encoded()))
                 try await outbound.close(.normalClosure, reason: "job ended")
                 return
+            case .state(let state):
+                try await outbound.write(.text(ControlMessage.job(job.info).encoded()))
+                cursor.stateSent(state)
             case .caughtUp(let state):
                 try await outbound.write(.text(ControlMessage.caughtUp(.init(state: state)).encoded()))
                 try await outbound.close(.normalClosure, reason: "caught up")

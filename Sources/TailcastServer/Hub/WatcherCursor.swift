@@ -32,6 +32,9 @@ struct WatcherCursor {
         case finish(ExitStatus, endedAtMs: UInt64)
         /// Not following: everything that existed when the watch began was sent.
         case caughtUp(JobState)
+        /// Following, caught up, and the job's state changed (its agent came, stopped or was lost) since
+        /// the watcher was last told: send the job again.
+        case state(JobState)
         /// Nothing to do until the job changes.
         case wait
         /// Finished or caught up already.
@@ -50,6 +53,7 @@ struct WatcherCursor {
     private var limits: [String: UInt64]?
     private var isDone = false
     private var sentProgressVersion: UInt64 = 0
+    private var sentState: JobState?
 
     init(follow: Bool, streams: [String]?) {
         self.follow = follow
@@ -96,12 +100,20 @@ struct WatcherCursor {
             self.isDone = true
             return .caughtUp(snapshot.state)
         }
+        if snapshot.exit == nil, let sent = self.sentState, sent != snapshot.state {
+            return .state(snapshot.state)
+        }
         return .wait
     }
 
     /// The stream was announced to the watcher as `id`, starting at `offset`.
     mutating func announced(_ name: String, id: UInt32, offset: UInt64) {
         self.entries[name] = Entry(id: id, offset: offset)
+    }
+
+    /// The watcher was sent the job in this state.
+    mutating func stateSent(_ state: JobState) {
+        self.sentState = state
     }
 
     mutating func progressSent(version: UInt64) {

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import TailcastProtocol
 
 /// Guards the HTTP API (and the plain-HTTP side of the WebSocket paths): see `Admission`.
 struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -16,7 +17,10 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
             let refusal = self.admission.check(
                 role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization])
         else { return }
-        Admission.log(refusal, path: request.uri.path, logger: logger)
+        // A plain request to a WebSocket path is our client asking why its upgrade was refused, which
+        // was logged already: one refusal, one line.
+        let probe = request.uri.path == Wire.publishPath || request.uri.path == Wire.watchPath
+        Admission.log(refusal, path: request.uri.path, logger: logger, level: probe ? .debug : .notice)
         var headers: HTTPFields = [:]
         if let challenge = refusal.wwwAuthenticate { headers[.wwwAuthenticate] = challenge }
         throw HTTPError(HTTPResponse.Status(code: refusal.status), headers: headers, message: refusal.message + "\n")

@@ -48,7 +48,7 @@ struct Admission: Sendable {
     }
 
     /// Logs a refusal once, with the path escaped (it comes from the client). Tokens are never logged.
-    static func log(_ refusal: Refusal, path: String, logger: Logger) {
-        logger.notice("refused a connection to \(String(path.prefix(200)).debugDescription): \(refusal.why)")
+    static func log(_ refusal: Refusal, path: String, logger: Logger, level: Logger.Level = .notice) {
+        logger.log(level: level, "refused a connection to \(String(path.prefix(200)).debugDescription): \(refusal.why)")
     }
 }

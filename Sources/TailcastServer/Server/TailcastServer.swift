@@ -30,12 +30,8 @@ public enum TailcastServer {
         let admission = Admission(access: configuration.access, originGuard: configuration.originGuard, tls: configuration.tls != nil)
         let api = router.group("v1/jobs").add(middleware: AccessMiddleware(admission: admission))
         api.get { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard query.get("limit").map({ Int($0) != nil }) ?? true else {
-                throw HTTPError(.badRequest, message: "limit must be a whole number (at most \(Hub.maxPageJobs))\n")
-            }
-            let page = ControlMessage.ListRequest(limit: query.get("limit").flatMap { Int($0) }, after: query.get("after"))
-            return try Self.json(hub.list(page, maxBytes: configuration.maxMessageBytes / 2))
+            let (page, filter) = try Self.listQuery(request)
+            return try Self.json(hub.list(page, filter: filter, maxBytes: configuration.maxMessageBytes / 2))
         }
         api.get("{job}") { _, context -> Response in
             let id = try context.parameters.require("job")

@@ -48,6 +48,11 @@ final class UpgradeAdmissionHandler: ChannelInboundHandler, RemovableChannelHand
         let status = HTTPResponseStatus(statusCode: refusal.status)
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            // The upgrader after us never saw the request: told that input ended, it gives up quietly,
+            // instead of failing on the close with an error hummingbird-websocket logs as one more line.
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            context.close(promise: nil)
+        }
     }
 }

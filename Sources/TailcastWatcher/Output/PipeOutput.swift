@@ -3,8 +3,10 @@ import Synchronization
 import TailcastProtocol
 
 /// A pipe or file: a line redrawn with carriage returns is printed once, in its last state, instead of
-/// hundreds of copies; lines without a lone `\r` pass unchanged. Progress goes to stderr as a plain
-/// line at most every few seconds, and once more, final, at the end.
+/// hundreds of copies; lines without a lone `\r` pass unchanged, except that a job run under a
+/// pseudo-terminal has its `\r\n` (the terminal's line ending) printed as `\n`, so `grep 'x$'` and
+/// other line tools work. Progress goes to stderr as a plain line at most every few seconds, and once
+/// more, final, at the end.
 final class PipeOutput: WatchOutput, @unchecked Sendable {
     static let progressInterval: Duration = .seconds(5)
     /// A partial line is printed anyway after this long, or when it grows this big.
@@ -17,6 +19,8 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
         var bars: [ProgressState] = []
         var progressChanged = false
         var lastProgress = ContinuousClock.now
+        /// The job ran under a pseudo-terminal: its lines end in `\r\n`.
+        var terminalLines = false
     }
 
     private let state = Mutex(State())
@@ -27,16 +31,20 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
             if pending.isEmpty { state.pendingSince[fd] = .now }
             pending += bytes
             if let lastNewline = pending.lastIndex(of: 0x0A) {
-                writeFully(fd, Self.collapse(pending[...lastNewline]))
+                writeFully(fd, Self.collapse(state.terminalLines, pending[...lastNewline]))
                 pending.removeSubrange(...lastNewline)
                 state.pendingSince[fd] = .now
             }
             if pending.count > Self.partialLineLimit {
-                writeFully(fd, Self.collapse(pending[...]))
+                writeFully(fd, Self.collapse(state.terminalLines, pending[...]))
                 pending = []
             }
             state.pending[fd] = pending
         }
+    }
+
+    func started(_ job: JobInfo) {
+        self.state.withLock { $0.terminalLines = job.meta.pty == true }
     }
 
     func progress(_ bars: [ProgressState]) {
@@ -49,7 +57,7 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
     func tick() {
         self.state.withLock { state in
             for (fd, since) in state.pendingSince where !(state.pending[fd]?.isEmpty ?? true) && ContinuousClock.now >= since + Self.partialLineWait {
-                writeFully(fd, Self.collapse(state.pending[fd]![...]))
+                writeFully(fd, Self.collapse(state.terminalLines, state.pending[fd]![...]))
                 state.pending[fd] = []
             }
             guard state.progressChanged, ContinuousClock.now >= state.lastProgress + Self.progressInterval else { return }
@@ -63,7 +71,7 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
 
     func finish() {
         self.state.withLock { state in
-            for (fd, pending) in state.pending where !pending.isEmpty { writeFully(fd, Self.collapse(pending[...])) }
+            for (fd, pending) in state.pending where !pending.isEmpty { writeFully(fd, Self.collapse(state.terminalLines, pending[...])) }
             state.pending = [:]
             guard !state.bars.isEmpty else { return }
             writeFully(2, Array(state.bars.map { "tailcast: " + ProgressFormat.plain($0) + "\n" }.joined().utf8))
@@ -74,7 +82,7 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
     /// Each line as a terminal would leave it: text after a carriage return overwrites from the line's
     /// start. Only lines with a `\r` that is not part of `\r\n` change; escape sequences in those are
     /// dropped, since their positions no longer mean anything.
-    static func collapse(_ text: ArraySlice<UInt8>) -> [UInt8] {
+    static func collapse(_ terminalLines: Bool, _ text: ArraySlice<UInt8>) -> [UInt8] {
         guard text.contains(0x0D) else { return Array(text) }
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
@@ -86,7 +94,7 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
             var ending: ArraySlice<UInt8> = text[(newline ?? text.endIndex)..<lineEnd]
             if newline != nil, body.last == 0x0D {
                 body = body.dropLast()
-                ending = text[text.index(before: newline!)..<lineEnd]
+                if !terminalLines { ending = text[text.index(before: newline!)..<lineEnd] }
             }
             if body.contains(0x0D) {
                 out += self.overwrite(self.stripEscapes(body))

@@ -23,6 +23,12 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
     }
 
     private let state = Mutex(State())
+    /// Bars drawn dim, apart from the log (`--color`).
+    private let dim: Bool
+
+    init(dim: Bool) {
+        self.dim = dim
+    }
 
     func write(_ bytes: [UInt8], to fd: Int32) {
         guard !bytes.isEmpty else { return }
@@ -36,7 +42,7 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
                 writeFully(fd, bytes)
             }
             state.atLineStart = bytes.last == 0x0A
-            if state.atLineStart { out += Self.draw(&state) }
+            if state.atLineStart { out += self.draw(&state) }
             writeFully(1, out)
         }
     }
@@ -68,7 +74,7 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
 
     private func redrawIfDue(_ state: inout State) {
         guard state.dirty, state.atLineStart, ContinuousClock.now >= state.lastDraw + Self.redrawInterval else { return }
-        writeFully(1, Self.erase(&state) + Self.draw(&state))
+        writeFully(1, Self.erase(&state) + self.draw(&state))
     }
 
     /// Clears the pinned bars: the cursor is at their first line.
@@ -79,15 +85,16 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
     }
 
     /// Draws the active bars below the cursor, then moves the cursor back up to the first of them.
-    private static func draw(_ state: inout State) -> [UInt8] {
+    private func draw(_ state: inout State) -> [UInt8] {
         state.dirty = false
         state.lastDraw = .now
         let active = state.bars.filter { !$0.done }.prefix(Self.maxBars)
         guard !active.isEmpty else { return [] }
-        let width = self.width()
+        let width = Self.width()
         var out: [UInt8] = []
         for bar in active {
-            out += Array(("\u{1B}[2m" + ProgressFormat.line(bar, width: width) + "\u{1B}[0m\u{1B}[K\n").utf8)
+            let line = ProgressFormat.line(bar, width: width)
+            out += Array(((self.dim ? "\u{1B}[2m" + line + "\u{1B}[0m" : line) + "\u{1B}[K\n").utf8)
         }
         out += Array("\u{1B}[\(active.count)A".utf8)
         state.drawn = active.count
@@ -95,7 +102,6 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
     }
 
     private static func width() -> Int {
-        var size = winsize()
-        return ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+        TerminalWidth.of(1) ?? 80
     }
 }
