@@ -10,7 +10,7 @@ struct RemoveCommand: AsyncParsableCommand {
         discussion: """
             Deletes each job's folder on the server (DELETE /v1/jobs/JOB); anyone watching it is told the job was deleted. A running job (an agent connected) is never deleted. A job whose agent was lost without an exit status is kept unless --force: its agent may still deliver what it spooled (tailcast flush).
 
-            With tokens, deleting takes a publish token, and the one that created the job: a watch token may read jobs, not destroy them. rm speaks HTTP(S) to the server, trusting the system's certificate authorities (not --ca) and the proxy variables (not --proxy).
+            With tokens, deleting takes a publish token, and the one that created the job: a watch token may read jobs, not destroy them. rm speaks HTTP(S) to the server, trusting the system's certificate authorities and going through the proxy variables; --ca and --proxy are refused.
 
             Exit codes: 0 every job deleted; 2 a job does not exist; 4 not allowed; 5 a job is running (or lost, without --force); 3 server unreachable. With several jobs, each is tried and the exit code is the first failure's.
             """
@@ -26,6 +26,10 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !self.jobs.isEmpty else { throw ValidationError("name at least one job") }
+        // Refused rather than ignored: a private CA or a chosen proxy would silently not be used.
+        if self.server.certificateAuthority != nil || self.server.proxy != nil {
+            throw ValidationError("rm speaks HTTP(S) with the system's certificate authorities and the proxy variables: --ca and --proxy are not supported by rm yet")
+        }
         for job in self.jobs {
             if let problem = JobID.problem(with: job) { throw ValidationError(problem) }
         }

@@ -168,6 +168,8 @@ def test_rm_deletes_finished_jobs_for_the_token_that_made_them_and_lets_watchers
         assert refused.returncode == 5 and b"is running" in refused.stderr, refused
         refused = rm("nothing-here")
         assert refused.returncode == 2 and b"no job" in refused.stderr, refused
+        refused = rm("--proxy", "none", "done")
+        assert refused.returncode == 64 and b"not supported by rm" in refused.stderr, refused
         assert (server.data / "jobs" / "done").is_dir()
 
         # Several at once: each is tried, the exit code is the first failure's.
@@ -321,4 +323,40 @@ def test_a_compression_cut_short_by_a_crash_is_discarded_or_finished_at_start(tm
         wait_until(lambda: stream_files(server, "torn") == ["stdout.idx", "stdout.log.gz", "stdout.log.members"],
                    timeout=15, what="torn to be compressed again")
     finally:
+        server.stop()
+
+
+def test_a_full_disk_during_compression_keeps_the_plain_stream(small_disk, env):
+    """RELIABILITY row 9f: compression needs room for the compressed copy beside the plain file; without
+    it the stream stays plain and whole, and no temporary file is left taking the space."""
+    import os
+    from conftest import fill
+    server = Server(small_disk / "data", free_port(), ["--ack-interval-ms", "5"]).start()
+    job = popen("run", "--server", server.url, "--no-pty", "--job", "noisy", "--",
+                *py("import os, sys, time; sys.stdout.buffer.write(os.urandom(1_500_000)); sys.stdout.flush(); "
+                    "sys.stdin.read()"), env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: size(server.jobs().get("noisy", {})) == 1_500_000, what="the output")
+        ballast = small_disk / "ballast"
+        written = fill(ballast)
+        os.truncate(ballast, written - (256 << 10))  # room for job.json, not for a compressed copy
+        job.stdin.close()
+        assert job.wait(30) == 0
+        wait_until(lambda: "could not compress stream \"stdout\" of job noisy" in server.log.read_text(), timeout=15,
+                   what="the compression to fail")
+        files = stream_files(server, "noisy")
+        assert "stdout.log" in files and "stdout.log.gz" not in files, files
+        assert not [name for name in files if name.endswith(".tmp")], files
+        plain = (server.data / "jobs" / "noisy" / "streams" / "stdout.log").read_bytes()
+        with urllib.request.urlopen(f"{server.http}/v1/jobs/noisy/raw", timeout=10) as r:
+            assert r.read() == plain and len(plain) == 1_500_000
+        # With room again it is compressed (at the latest a minute later; at once after a restart).
+        ballast.unlink()
+        server.stop()
+        server.start()
+        wait_until(lambda: "stdout.log.gz" in stream_files(server, "noisy"), timeout=15, what="compression")
+        with urllib.request.urlopen(f"{server.http}/v1/jobs/noisy/raw", timeout=10) as r:
+            assert r.read() == plain
+    finally:
+        stop_process(job)
         server.stop()

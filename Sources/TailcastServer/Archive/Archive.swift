@@ -42,7 +42,7 @@ public struct Archive: Sendable {
         // what an earlier run wrote so, where an fsync per file would open every file.
         try POSIXFile.syncFileSystem(self.jobsDirectory)
         let ids = (try? FileManager.default.contentsOfDirectory(atPath: self.jobsDirectory)) ?? []
-        // A job replaced just before a crash: its folder was set aside but not yet removed.
+        // A job replaced or removed just before a crash: its folder was set aside but not yet removed.
         for retired in ids where retired.hasPrefix(Self.retiredPrefix) {
             try? FileManager.default.removeItem(atPath: self.jobsDirectory + "/" + retired)
         }
@@ -74,10 +74,10 @@ public struct Archive: Sendable {
         }
         return (stored, files)
     }
-    /// Folders of replaced jobs start with this: no job id can (ids do not start with '.').
+    /// Folders of replaced or removed jobs start with this: no job id can (ids do not start with '.').
     static let retiredPrefix = ".replaced-"
 
-    /// Removes a replaced job's folder: renamed aside first (atomically, so its id is free at once and a
+    /// Removes a replaced or removed job's folder: renamed aside first (atomically, so its id is free at once and a
     /// crash leaves no half-removed job under it), then removed.
     func retire(_ id: String) throws {
         let aside = self.jobsDirectory + "/" + Self.retiredPrefix + "\(UnixTime.nowMs())-" + id

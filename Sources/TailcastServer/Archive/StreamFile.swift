@@ -106,8 +106,6 @@ public final class StreamFile: Sendable {
         close(descriptors.index)
     }
 
-    var isRetired: Bool { self.state.withLock { $0.retired } }
-
     /// The file's job was deleted: close it as soon as no read holds it, and never open it again.
     func retire() {
         self.state.withLock { $0.retired = true }

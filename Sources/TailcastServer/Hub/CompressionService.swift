@@ -17,18 +17,21 @@ struct CompressionService: Service {
         await cancelWhenGracefulShutdown {
             var failed: [ObjectIdentifier: ContinuousClock.Instant] = [:]
             while !Task.isCancelled {
-                for (job, file) in self.hub.plainEndedStreams() {
+                let streams = self.hub.plainEndedStreams()
+                // Only streams still waiting: an identifier of a freed file may be reused by a new one.
+                failed = failed.filter { key, _ in streams.contains { ObjectIdentifier($0.file) == key } }
+                for (job, file) in streams {
                     let key = ObjectIdentifier(file)
                     if let at = failed[key], ContinuousClock.now - at < Self.retryAfter { continue }
                     do {
                         let freed = try await NIOThreadPool.singleton.runIfActive { try StreamCompression.compress(file) }
                         failed[key] = nil
-                        self.logger.debug("compressed stream \"\(file.name.escapingControlCharacters)\" of job \(job): \(file.size) bytes, \(freed) freed")
-                    } catch where file.isRetired {
+                        self.logger.debug("compressed stream \"\(file.name.escapingControlCharacters)\" of job \(job.id): \(file.size) bytes, \(freed) freed")
+                    } catch where job.retirement != nil {
                         // Its job was deleted meanwhile (rm, retention): nothing is left to compress.
                     } catch {
                         failed[key] = ContinuousClock.now
-                        self.logger.warning("could not compress stream \"\(file.name.escapingControlCharacters)\" of job \(job) (kept plain, retried later): \(error)")
+                        self.logger.warning("could not compress stream \"\(file.name.escapingControlCharacters)\" of job \(job.id) (kept plain, retried later): \(error)")
                     }
                 }
                 try? await Task.sleep(for: Self.period)
@@ -39,9 +42,9 @@ struct CompressionService: Service {
 
 extension Hub {
     /// Streams with bytes, still plain, of jobs whose exit is stored (they take no more bytes).
-    func plainEndedStreams() -> [(job: String, file: StreamFile)] {
+    func plainEndedStreams() -> [(job: LiveJob, file: StreamFile)] {
         self.jobs.withLock { Array($0.values) }.filter { $0.hasEnded && $0.retirement == nil }.flatMap { job in
-            job.files.filter { $0.size > 0 && $0.members == nil }.map { (job.id, $0) }
+            job.files.filter { $0.size > 0 && $0.members == nil }.map { (job, $0) }
         }
     }
 }
