@@ -35,7 +35,6 @@ public final class LiveJob: Sendable {
         self.state = Mutex(State(stored: stored, files: files))
     }
 
-    /// The job as `ls` and watchers see it, with live sizes and state.
     /// Why a job leaves the archive.
     enum Retirement: Equatable {
         /// A new run took the id (`run --replace`).
@@ -44,6 +43,7 @@ public final class LiveJob: Sendable {
         case removed(why: String)
     }
 
+    /// The job as `ls` and watchers see it, with live sizes and state.
     public var info: JobInfo {
         self.state.withLock { Self.info(of: $0) }
     }
@@ -122,7 +122,6 @@ public final class LiveJob: Sendable {
         public var description: String {
             switch self {
             case .removed(let id): "job \"\(id)\" was deleted on the server (tailcast rm or retention); pick another --job id"
-
             case .otherRun(let id): "job \"\(id)\" belongs to another run; pick another --job id (or --replace it, with the token that created it)"
             case .running(let id): "job \"\(id)\" is running: --replace starts anew only a job that ended or lost its agent"
             }
