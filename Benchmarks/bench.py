@@ -6,6 +6,7 @@ Everything runs on this machine over 127.0.0.1 with the release binary: a real `
 """
 import argparse
 import bisect
+import gzip
 import json
 import os
 import pty
@@ -167,7 +168,7 @@ class Bench:
             status, cpu, rss = wait4(process)
             assert status == 0, process.stderr.read()
             time.sleep(0.3)
-            archived = (self.workdir / "data" / "jobs" / job / "streams" / "stdout.log").read_bytes()
+            archived = self.archived_stdout(job)
         else:
             log, process = self.tail_job(job, server_url=server_url, window=window)
             with open(log, "ab", buffering=0) as out:
@@ -180,6 +181,14 @@ class Bench:
         relay.close()
         assert archived == self.corpus, "archive differs from what was written"
         return {"raw": len(self.corpus), "up": up, "down": down, "agent_cpu": cpu, "agent_rss": rss}
+
+    def archived_stdout(self, job):
+        """An ended `run` job's stdout as archived: stdout.log, or stdout.log.gz once the server compressed it."""
+        log = self.workdir / "data" / "jobs" / job / "streams" / "stdout.log"
+        try:
+            return log.read_bytes()
+        except FileNotFoundError:
+            return gzip.decompress(Path(f"{log}.gz").read_bytes())
 
     def tail_job(self, job, server_url=None, window=None):
         """`tailcast tail` following one empty file; returns the file and the agent once it reads it."""
@@ -291,7 +300,7 @@ class Bench:
         _, agent_cpu, agent_rss = wait4(agent)
         elapsed = time.monotonic() - start
         assert received == size, f"watcher got {received} of {size} bytes"
-        archived = (self.workdir / "data" / "jobs" / "throughput" / "streams" / "stdout.log").stat().st_size
+        archived = len(self.archived_stdout("throughput"))
         assert archived == size
         return {"bytes": size, "seconds": elapsed, "mbps": size / elapsed / 1e6, "agent_cpu": agent_cpu, "agent_rss": agent_rss,
                 "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}

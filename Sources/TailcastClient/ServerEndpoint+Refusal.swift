@@ -11,13 +11,7 @@ extension ServerEndpoint {
     /// sent once more as plain HTTP, which the server answers with 401 or 403 and a reason.
     /// nil when the answer is something else, or no answer comes within 5 s.
     public func refusal(of path: String) async -> ControlMessage.ErrorReport? {
-        var http = self.url
-        if http.lowercased().hasPrefix("ws") { http = "http" + http.dropFirst(2) }
-        guard let url = URL(string: http + path) else { return nil }
-        var request = URLRequest(url: url, timeoutInterval: 5)
-        if let token = self.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        guard let (data, response) = try? await URLSession.shared.data(for: request), let status = (response as? HTTPURLResponse)?.statusCode
-        else { return nil }
+        guard let (status, data) = try? await self.httpRequest("GET", path: path, timeout: 5) else { return nil }
         let code: ErrorCode
         switch status {
         case 401: code = .unauthorized
@@ -27,8 +21,23 @@ extension ServerEndpoint {
         return .init(code: code, message: Self.reason(in: data) ?? "the server answered \(status)")
     }
 
+    /// One plain HTTP(S) request to the server's `path`, with the token; the status and the body.
+    /// It goes through FoundationNetworking (libcurl): the system's certificate authorities and the
+    /// proxy variables, not `--ca` or `--proxy`.
+    public func httpRequest(_ method: String, path: String, timeout: Double) async throws -> (status: Int, body: Data) {
+        var http = self.url
+        if http.lowercased().hasPrefix("ws") { http = "http" + http.dropFirst(2) }
+        guard let url = URL(string: http + path) else { throw URLError(.badURL) }
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = method
+        if let token = self.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let status = (response as? HTTPURLResponse)?.statusCode else { throw URLError(.badServerResponse) }
+        return (status, data)
+    }
+
     /// Hummingbird's error body, `{"error":{"message":"…"}}`, or plain text.
-    private static func reason(in body: Data) -> String? {
+    public static func reason(in body: Data) -> String? {
         struct Body: Decodable {
             struct Error: Decodable { var message: String? }
             var error: Error

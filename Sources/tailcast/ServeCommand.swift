@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import TailcastClient
+import TailcastProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the server: archive every job's output and relay it live to watchers.",
         discussion: """
-            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first.
+            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first. One server per --data: a second one exits 6 and names the first one's pid (a lock the kernel drops when the server ends, even by kill -9).
+
+            Archive lifecycle: --retain and --max-archive-bytes remove finished jobs (exited, or agent lost), oldest first, at start and as time passes or the archive grows, one log line each (counted in /metrics as tailcast_jobs_removed_total); a job with an agent connected is never removed. `tailcast rm JOB` deletes a finished job by hand. Once a job has ended its streams are compressed at rest (NAME.log becomes NAME.log.gz, gzip members that zcat reads), read back transparently.
 
             Access: with no tokens the server trusts everyone who can connect, so it listens on loopback only (unless --insecure-listen-any). Tokens have a role: publish (agents) or watch (watchers, ls, the HTTP API). Put them in --tokens-file (one "publish TOKEN" or "watch TOKEN" per line; tokens on the command line show in `ps`). Clients give theirs with --token or TAILCAST_TOKEN. /healthz and /metrics need no token.
 
@@ -84,6 +87,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most descriptors the archive's stream files hold at once (2 per stream); the least recently used are closed. Default: half of ulimit -n, at most 4096.", valueName: "n"))
     var maxOpenFiles: Int?
 
+    @Option(help: ArgumentHelp("Remove finished jobs (exited, or agent lost) this long after they finished: 30d, 12h, 90m. Checked at start and then at least every minute. Default: keep them.", valueName: "duration"))
+    var retain: String?
+
+    @Option(help: ArgumentHelp("Remove the oldest finished jobs while the archive's stream files take more than this on disk: 500M, 2G (powers of 1024). Running jobs are never removed. Default: no cap.", valueName: "size"))
+    var maxArchiveBytes: String?
+
     func validate() throws {
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
@@ -100,6 +109,12 @@ struct ServeCommand: AsyncParsableCommand {
                     for connections: give at most \(max(2, limit - Self.reservedDescriptors)), or raise the limit
                     """)
             }
+        }
+        if let retain, (TimeArgument.durationMs(retain) ?? 0) == 0 {
+            throw ValidationError("--retain takes a duration like 30d, 12h or 90m (got \"\(retain)\")")
+        }
+        if let maxArchiveBytes, (ByteSize.parse(maxArchiveBytes) ?? 0) == 0 {
+            throw ValidationError("--max-archive-bytes takes a size like 500M or 2G (got \"\(maxArchiveBytes)\")")
         }
         guard (0.1...3600).contains(self.pingInterval) else { throw ValidationError("--ping-interval must be between 0.1 and 3600 seconds") }
         guard (0.1...3600).contains(self.requestHeadTimeout) else { throw ValidationError("--request-head-timeout must be between 0.1 and 3600 seconds") }
@@ -167,9 +182,14 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.allowedOrigins = self.allowOrigin
         configuration.anyHostWithoutTokens = self.insecureListenAny
         if let maxOpenFiles { configuration.maxOpenFiles = maxOpenFiles }
+        configuration.retainMs = self.retain.flatMap(TimeArgument.durationMs)
+        configuration.maxArchiveBytes = self.maxArchiveBytes.flatMap(ByteSize.parse)
         let app: any ApplicationProtocol
         do {
             app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)
+        } catch let held as ArchiveLock.Held {
+            notice("cannot open the archive at \(self.data): \(held)")
+            throw ExitCode(ExitCodes.archiveInUse)
         } catch {
             notice("cannot open the archive at \(self.data): \(error)")
             throw ExitCode(ExitCodes.failure)

@@ -55,4 +55,18 @@ import Testing
         #expect(use(&policy, "b") == [])
         #expect(use(&policy, "c") == ["a"])
     }
+
+    @Test func aForgottenFileClosesAtOnceWhenIdleElseAtItsLastCheckIn() {
+        var policy = Policy(capacity: 4)
+        #expect(use(&policy, "idle") == [])
+        #expect(policy.forget("idle") == .close(["idle"]))
+        #expect(!policy.isOpen("idle"))
+        #expect(policy.forget("never-opened") == .none)
+        #expect(policy.checkOut("busy") == .none)
+        #expect(policy.checkOut("busy") == .none)
+        #expect(policy.forget("busy") == .none)  // two reads hold it
+        #expect(policy.checkIn("busy", pinned: false) == .none)
+        #expect(policy.checkIn("busy", pinned: false) == .close(["busy"]))
+        #expect(policy.openCount == 0)
+    }
 }

@@ -1,4 +1,5 @@
 """Fixtures that start real tailcast processes on 127.0.0.1 with real files."""
+import gzip
 import json
 import os
 import signal
@@ -83,6 +84,15 @@ def fill(path):
     return written
 
 
+def stream_file_bytes(base: Path) -> bytes:
+    """A stream's bytes on the server's disk: `NAME.log`, or `NAME.log.gz` once its job ended and the
+    server compressed it (which unlinks the `.log`, maybe between the two reads here)."""
+    try:
+        return Path(f"{base}.log").read_bytes()
+    except FileNotFoundError:
+        return gzip.decompress(Path(f"{base}.log.gz").read_bytes())
+
+
 class Server:
     """A `tailcast serve` process; restartable on the same port and data directory."""
 
@@ -133,7 +143,7 @@ class Server:
     def archived(self, job, stream="stdout"):
         info = json.loads((self.data / "jobs" / job / "job.json").read_text())
         name = next(s["file"] for s in info["streams"] if s["name"] == stream)
-        return (self.data / "jobs" / job / "streams" / f"{name}.log").read_bytes()
+        return stream_file_bytes(self.data / "jobs" / job / "streams" / name)
 
 
 @pytest.fixture

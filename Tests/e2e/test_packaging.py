@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import stream_file_bytes
+
 REPO = Path(__file__).resolve().parents[2]
 DEB = os.environ.get("TAILCAST_DEB")
 UNITS = Path("/lib/systemd/system")
@@ -370,7 +372,7 @@ def test_serve_a_job_as_the_packaged_user(installed, tmp_path):
     info = json.loads((job_dir / "job.json").read_text())
     assert job_dir.stat().st_uid == pwd.getpwnam("tailcast").pw_uid
     stdout_file = next(s["file"] for s in info["streams"] if s["name"] == "stdout")
-    assert (job_dir / "streams" / f"{stdout_file}.log").read_bytes() == b"hello from the package\n"
+    assert stream_file_bytes(job_dir / "streams" / stdout_file) == b"hello from the package\n"
 
     watch = sh("tailcast", "watch", job, "--server", server_url, "--no-follow", check=False, env=client_env, timeout=30)
     assert watch.returncode == 3

@@ -8,20 +8,26 @@ import TailcastProtocol
 
 /// The files under `--data`:
 ///
+///     DATA/lock                     held by the server that has the archive open (ArchiveLock)
 ///     DATA/jobs/JOB/job.json        the job (metadata, state, exit, stream → file names), replaced atomically
 ///     DATA/jobs/JOB/streams/F.log   a stream's bytes, exactly as written by the job
 ///     DATA/jobs/JOB/streams/F.idx   when each part was read (see StreamFile)
+///     DATA/jobs/JOB/streams/F.log.gz, F.log.members   F.log once its job ended (see StreamCompression)
 public struct Archive: Sendable {
     public let root: String
     let openFiles: OpenFiles
     let logger: Logger
+    /// Held as long as the archive is open: no second server opens the same `--data`.
+    private let lock: ArchiveLock
 
-    /// `maxOpenFiles` bounds the descriptors the stream files hold, all jobs together.
+    /// `maxOpenFiles` bounds the descriptors the stream files hold, all jobs together. Throws
+    /// `ArchiveLock.Held` if another server has the archive open.
     public init(root: String, maxOpenFiles: Int, logger: Logger) throws {
         self.root = root
         self.openFiles = OpenFiles(maxDescriptors: maxOpenFiles)
         self.logger = logger
         try POSIXFile.makeDirectory(root, mayBeLink: true)
+        self.lock = try ArchiveLock(root: root)
         try POSIXFile.makeDirectory(self.jobsDirectory)
     }
 
@@ -36,7 +42,7 @@ public struct Archive: Sendable {
         // what an earlier run wrote so, where an fsync per file would open every file.
         try POSIXFile.syncFileSystem(self.jobsDirectory)
         let ids = (try? FileManager.default.contentsOfDirectory(atPath: self.jobsDirectory)) ?? []
-        // A job replaced just before a crash: its folder was set aside but not yet removed.
+        // A job replaced or removed just before a crash: its folder was set aside but not yet removed.
         for retired in ids where retired.hasPrefix(Self.retiredPrefix) {
             try? FileManager.default.removeItem(atPath: self.jobsDirectory + "/" + retired)
         }
@@ -68,10 +74,10 @@ public struct Archive: Sendable {
         }
         return (stored, files)
     }
-    /// Folders of replaced jobs start with this: no job id can (ids do not start with '.').
+    /// Folders of replaced or removed jobs start with this: no job id can (ids do not start with '.').
     static let retiredPrefix = ".replaced-"
 
-    /// Removes a replaced job's folder: renamed aside first (atomically, so its id is free at once and a
+    /// Removes a replaced or removed job's folder: renamed aside first (atomically, so its id is free at once and a
     /// crash leaves no half-removed job under it), then removed.
     func retire(_ id: String) throws {
         let aside = self.jobsDirectory + "/" + Self.retiredPrefix + "\(UnixTime.nowMs())-" + id
@@ -91,16 +97,19 @@ public struct Archive: Sendable {
         try POSIXFile.writeAtomically(Array(bytes), to: self.jobDirectory(job.info.id) + "/job.json")
     }
 
-    /// A stream's file, whose size is what its `.log` holds (nothing if there is no `.log` yet).
+    /// A stream's file, whose size is what its `.log` holds (nothing if there is no `.log` yet), or its
+    /// `.log.gz` once compressed; a compression a crash interrupted is finished or discarded first.
     func openStream(job: String, name: String, file: String) throws -> StreamFile {
         let base = self.jobDirectory(job) + "/streams/" + file
         _ = try POSIXFile.regularFileSize(base + ".idx")
-        return self.streamFile(job: job, name: name, file: file, size: try POSIXFile.regularFileSize(base + ".log") ?? 0)
+        let members = try StreamCompression.recover(base: base)
+        let size = try members?.size ?? POSIXFile.regularFileSize(base + ".log") ?? 0
+        return self.streamFile(job: job, name: name, file: file, size: size, members: members)
     }
 
-    private func streamFile(job: String, name: String, file: String, size: UInt64) -> StreamFile {
+    private func streamFile(job: String, name: String, file: String, size: UInt64, members: MemberIndex? = nil) -> StreamFile {
         let base = self.jobDirectory(job) + "/streams/" + file
-        return StreamFile(name: name, dataPath: base + ".log", indexPath: base + ".idx", size: size, openFiles: self.openFiles)
+        return StreamFile(name: name, dataPath: base + ".log", indexPath: base + ".idx", size: size, openFiles: self.openFiles, members: members)
     }
 
     /// A file name for a stream: its safe characters, made unique among `taken`. Names are free text

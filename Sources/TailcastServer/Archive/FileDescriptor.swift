@@ -50,7 +50,7 @@ enum POSIXFile {
     }
 
     /// The umask only ever removes bits; this sets exactly `mode`. Closes `fd` if it fails.
-    private static func setMode(_ fd: Int32, _ mode: mode_t, path: String, thenClose: Bool = false) throws {
+    static func setMode(_ fd: Int32, _ mode: mode_t, path: String, thenClose: Bool = false) throws {
         let failed = fchmod(fd, mode) != 0
         let error = ArchiveError(operation: "chmod", path: path, errno: errno)
         if failed || thenClose { close(fd) }

@@ -14,6 +14,8 @@ struct OpenFilePolicy<Key: Hashable> {
         var users: Int
         var pinned: Bool
         var lastUsed: UInt64
+        /// Its file is gone (its job was deleted): closed as soon as no caller uses it.
+        var forgotten = false
     }
 
     let capacity: Int
@@ -46,8 +48,23 @@ struct OpenFilePolicy<Key: Hashable> {
         entry.users -= 1
         entry.pinned = pinned
         entry.lastUsed = self.clock
+        if entry.forgotten && entry.users == 0 {
+            self.entries.removeValue(forKey: key)
+            return .close([key])
+        }
         self.entries[key] = entry
         return self.shrink()
+    }
+
+    /// `key`'s file is gone: closed now if idle, else at its last `checkIn`.
+    mutating func forget(_ key: Key) -> Action {
+        guard let entry = self.entries[key] else { return .none }
+        if entry.users == 0 {
+            self.entries.removeValue(forKey: key)
+            return .close([key])
+        }
+        self.entries[key]!.forgotten = true
+        return .none
     }
 
     private mutating func shrink() -> Action {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CompressNIO
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -20,8 +21,12 @@ public final class StreamFile: Sendable {
     static let descriptorsPerStream = 2
 
     struct Descriptors {
+        /// `.log`, or `.log.gz` (read-only) when `members` is set.
         var data: Int32
         var index: Int32
+        /// The compressed file's members, when `data` is one: decided when it is opened, so a read that
+        /// holds descriptors opened before the stream was compressed goes on reading the plain file.
+        var members: MemberIndex?
     }
 
     /// What an append needs of the index, known from its first reading on.
@@ -39,6 +44,10 @@ public final class StreamFile: Sendable {
         /// Nil until `.idx` is first read: its torn or stale tail is cut then.
         var indexEnd: IndexEnd?
         var marks: TimeMarks?
+        /// Its job was deleted: the file is never opened again (a new job under the same id has its own).
+        var retired = false
+        /// Set once the stream is compressed at rest (`StreamCompression`): the next open reads `.log.gz`.
+        var members: MemberIndex?
     }
 
     public let name: String
@@ -49,12 +58,28 @@ public final class StreamFile: Sendable {
 
     /// A stream whose `.log` holds `size` bytes, all durable (the archive syncs its file system when it
     /// loads). The files are created at the first use.
-    init(name: String, dataPath: String, indexPath: String, size: UInt64, openFiles: OpenFiles) {
+    init(name: String, dataPath: String, indexPath: String, size: UInt64, openFiles: OpenFiles, members: MemberIndex? = nil) {
         self.name = name
         self.dataPath = dataPath
         self.indexPath = indexPath
         self.openFiles = openFiles
-        self.state = Mutex(State(size: size, durableSize: size))
+        self.state = Mutex(State(size: members?.size ?? size, durableSize: members?.size ?? size, members: members))
+    }
+
+    /// The compressed form of `dataPath`, and its member index.
+    var compressedPath: String { self.dataPath + ".gz" }
+    var membersPath: String { self.dataPath + ".members" }
+
+    var members: MemberIndex? { self.state.withLock { $0.members } }
+
+    /// Bytes the stream takes on disk (its `.log`, or its `.log.gz`).
+    var storedBytes: UInt64 { self.state.withLock { $0.members?.storedBytes ?? $0.size } }
+
+    /// The stream is compressed now: reads go to `.log.gz` from the next open. Descriptors open on the
+    /// plain file close as soon as no read holds them (it is about to be unlinked).
+    func useCompressed(_ members: MemberIndex) {
+        self.state.withLock { $0.members = members }
+        self.openFiles.forget(self)
     }
 
     deinit {
@@ -81,15 +106,22 @@ public final class StreamFile: Sendable {
         close(descriptors.index)
     }
 
+    /// The file's job was deleted: close it as soon as no read holds it, and never open it again.
+    func retire() {
+        self.state.withLock { $0.retired = true }
+        self.openFiles.forget(self)
+    }
+
     /// Runs `body` with the file open; it stays open (and counted) until `body` returns.
     private func withDescriptors<R>(_ body: (Descriptors) throws -> R) throws -> R {
         self.openFiles.checkOut(self)
         defer { self.openFiles.checkIn(self) }
         let descriptors = try self.state.withLock { state -> Descriptors in
             if let descriptors = state.descriptors { return descriptors }
-            let data = try POSIXFile.openOrCreate(self.dataPath)
+            if state.retired { throw ArchiveError(operation: "open", path: self.dataPath, errno: ENOENT) }
+            let data = try state.members == nil ? POSIXFile.openOrCreate(self.dataPath) : POSIXFile.open(self.compressedPath, flags: O_RDONLY)
             do {
-                state.descriptors = Descriptors(data: data, index: try POSIXFile.openOrCreate(self.indexPath))
+                state.descriptors = Descriptors(data: data, index: try POSIXFile.openOrCreate(self.indexPath), members: state.members)
             } catch {
                 close(data)
                 throw error
@@ -196,9 +228,45 @@ public final class StreamFile: Sendable {
     public func read(from offset: UInt64, maxBytes: Int) throws -> ByteBuffer {
         let size = self.size
         guard offset < size else { return ByteBuffer() }
+        let count = Int(min(UInt64(maxBytes), size - offset))
         return try self.withDescriptors { descriptors in
-            try POSIXFile.pread(descriptors.data, from: offset, count: Int(min(UInt64(maxBytes), size - offset)), path: self.dataPath)
+            guard let members = descriptors.members else {
+                return try POSIXFile.pread(descriptors.data, from: offset, count: count, path: self.dataPath)
+            }
+            return try self.readCompressed(descriptors.data, members, from: offset, count: count)
         }
+    }
+
+    /// Reads from `.log.gz`: the members that hold the range, each inflated whole (and kept a while, see
+    /// `OpenFiles`: reads near each other, a watcher's batches or `--tail` going backwards, inflate once).
+    private func readCompressed(_ fd: Int32, _ members: MemberIndex, from offset: UInt64, count: Int) throws -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: count)
+        var position = offset
+        while out.readableBytes < count, let member = members.member(containing: position) {
+            let (stream, file) = members.member(member)
+            var bytes: ByteBuffer
+            if let cached = self.openFiles.inflated(self, member: member) {
+                bytes = cached
+            } else {
+                var compressed = try POSIXFile.pread(fd, from: file.lowerBound, count: Int(file.count), path: self.compressedPath)
+                bytes = ByteBufferAllocator().buffer(capacity: Int(stream.count))
+                do {
+                    try compressed.decompress(to: &bytes, with: .gzip())
+                } catch {
+                    throw ArchiveError(operation: "inflate member \(member) of", path: self.compressedPath, errno: EIO)
+                }
+                guard bytes.readableBytes == stream.count else {
+                    throw ArchiveError(operation: "inflate member \(member) of", path: self.compressedPath, errno: EIO)
+                }
+                self.openFiles.keepInflated(self, member: member, bytes)
+            }
+            let skip = Int(position - stream.lowerBound)
+            let take = min(count - out.readableBytes, bytes.readableBytes - skip)
+            var slice = bytes.getSlice(at: bytes.readerIndex + skip, length: take)!
+            out.writeBuffer(&slice)
+            position += UInt64(take)
+        }
+        return out
     }
 
     /// `read` on NIO's thread pool, off the cooperative threads that reads could block.

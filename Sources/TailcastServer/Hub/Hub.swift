@@ -5,8 +5,10 @@ import TailcastProtocol
 /// Every job the server knows, loaded from the archive at start and created as agents say hello.
 public final class Hub: Sendable {
     let archive: Archive
-    private let jobs: Mutex<[String: LiveJob]>
+    let jobs: Mutex<[String: LiveJob]>
     private let serials = Atomic<UInt64>(0)
+    /// Set by every append, so retention looks at the archive's size soon after it grew (`RetentionService`).
+    let grew = Atomic<Bool>(false)
 
     public init(archive: Archive) throws {
         self.archive = archive
@@ -97,9 +99,8 @@ extension Hub {
             return (try self.jobForPublisher(hello, owner: owner, maxJobs: maxJobs), false)
         }
         try old.checkReplaceable(owner: owner)
-        old.markReplaced()
-        let removed = self.removeJob(old)
-        if removed { try self.archive.retire(hello.job) }
+        let removed = old.markReplaced()
+        if removed { try self.discard(old) }
         return (try self.jobForPublisher(hello, owner: owner, maxJobs: maxJobs), removed)
     }
 }

@@ -18,12 +18,13 @@ public final class LiveJob: Sendable {
         /// Bumped on every progress change, so watchers know to send it.
         var progressVersion: UInt64 = 0
         var progressSavedMs: UInt64 = 0
-        /// A new run took the id (`run --replace`): watchers are told and let go.
-        var replaced = false
         /// A gathered wake-up of every watcher is scheduled (`fanOutPause`).
         var wakePending = false
         /// Its agent said `stop` (it went away on purpose); cleared when an agent attaches again.
         var stopped: Bool
+        /// Set once the job is being taken out of the archive: watchers are told and let go, and no agent
+        /// attaches any more.
+        var retirement: Retirement?
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -36,6 +37,14 @@ public final class LiveJob: Sendable {
         self.id = stored.info.id
         self.archive = archive
         self.state = Mutex(State(stored: stored, files: files, stopped: stored.info.state == .stopped))
+    }
+
+    /// Why a job leaves the archive.
+    enum Retirement: Equatable {
+        /// A new run took the id (`run --replace`).
+        case replaced
+        /// Deleted: by `tailcast rm`, or by retention; `why` is said to its watchers.
+        case removed(why: String)
     }
 
     /// The job as `ls` and watchers see it, with live sizes and state.
@@ -119,6 +128,11 @@ public final class LiveJob: Sendable {
     /// Bytes archived, all streams together.
     var totalBytes: UInt64 { self.state.withLock { $0.files.reduce(0) { $0 + $1.size } } }
 
+    var files: [StreamFile] { self.state.withLock { $0.files } }
+
+    /// Bytes the job's stream files take on disk (compressed ones as compressed).
+    var storedBytes: UInt64 { self.files.reduce(0) { $0 + $1.storedBytes } }
+
     func file(named name: String) -> StreamFile? {
         self.state.withLock { $0.files.first { $0.name == name } }
     }
@@ -130,8 +144,11 @@ public final class LiveJob: Sendable {
         case otherRun(String)
         /// `--replace` of a job whose agent is connected.
         case running(String)
+        /// The job was deleted while its agent was away.
+        case removed(String)
         public var description: String {
             switch self {
+            case .removed(let id): "job \"\(id)\" was deleted on the server (tailcast rm or retention); pick another --job id"
             case .otherRun(let id): "job \"\(id)\" belongs to another run; pick another --job id (or --replace it, with the token that created it)"
             case .running(let id): "job \"\(id)\" is running: --replace starts anew only a job that ended or lost its agent"
             }
@@ -143,6 +160,11 @@ public final class LiveJob: Sendable {
     /// not noticed yet). Both must match, so neither a leaked `run_id` nor another publish token is enough.
     func attachPublisher(_ hello: ControlMessage.Hello, owner: String, connection: UInt64) throws -> (replaced: UInt64?, welcome: ControlMessage.Welcome) {
         try self.state.withLock { state in
+            switch state.retirement {
+            case .removed: throw PublishRefusal.removed(self.id)
+            case .replaced: throw PublishRefusal.otherRun(self.id)
+            case nil: break
+            }
             guard AccessTokens.constantTimeEqual(Array(state.stored.runId.utf8), Array(hello.runId.utf8)),
                 AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8))
             else { throw PublishRefusal.otherRun(self.id) }
@@ -178,11 +200,56 @@ public final class LiveJob: Sendable {
         self.state.withLock { AccessTokens.constantTimeEqual(Array($0.stored.runId.utf8), Array(hello.runId.utf8)) }
     }
 
-    var isReplaced: Bool { self.state.withLock { $0.replaced } }
+    var retirement: Retirement? { self.state.withLock { $0.retirement } }
 
-    func markReplaced() {
-        self.state.withLock { $0.replaced = true }
+    /// False if the job was retired already (another hello replaced it, or it was removed).
+    func markReplaced() -> Bool {
+        let first = self.state.withLock { state -> Bool in
+            guard state.retirement == nil else { return false }
+            state.retirement = .replaced
+            return true
+        }
         self.notifyWatchers()
+        return first
+    }
+
+    /// Marks the job removed, if it may be: atomically with agents attaching, so a job with an agent
+    /// connected is never removed. A job without an exit stored (its agent lost, which may still deliver
+    /// with `tailcast flush`) only with `allowLost`; with an `owner` (`tailcast rm`), only for the token
+    /// that created the job.
+    func markRemoved(why: String, owner: String?, allowLost: Bool) throws(Hub.RemovalRefusal) {
+        try self.state.withLock { state throws(Hub.RemovalRefusal) in
+            guard state.retirement == nil else { throw .unknown(self.id) }
+            if let owner, !AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8)) {
+                throw .otherOwner(self.id)
+            }
+            guard state.publisher == nil else { throw .running(self.id) }
+            guard state.stored.info.exit != nil || allowLost else { throw .lost(self.id) }
+            state.retirement = .removed(why: why)
+        }
+        self.notifyWatchers()
+    }
+
+    /// Undoes `markRemoved` when its folder could not be taken away: the job stays as it was.
+    func unmarkRemoved() {
+        self.state.withLock { $0.retirement = nil }
+    }
+
+    /// What retention weighs of the job. It counts as finished once no agent is connected (an exit
+    /// stored, or its agent lost), from the last time the server heard from its agent (the server's
+    /// clock, not the agent's).
+    var retentionCandidate: RetentionPlan.Job {
+        self.state.withLock { state in
+            RetentionPlan.Job(
+                id: self.id, bytes: state.files.reduce(0) { $0 + $1.storedBytes }, finishedAtMs: state.stored.info.lastSeenMs,
+                finished: state.publisher == nil)
+        }
+    }
+
+    /// Lets go of the stream files of a job taken out of the archive: their descriptors close as soon as
+    /// no read holds them (so the disk space comes back), and nothing reopens them.
+    func closeFiles() {
+        for file in self.files { file.retire() }
     }
 
     func isPublisher(_ connection: UInt64) -> Bool {

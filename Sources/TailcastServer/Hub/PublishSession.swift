@@ -124,6 +124,7 @@ struct PublishSession {
                             try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
                         }
                         self.metrics.bytesArchived.increment(by: added)
+                        self.hub.grew.store(true, ordering: .relaxed)
                         job.notifyWatchers()
                         requestSync.yield()
                     case .openStream(let id, let name):

@@ -84,8 +84,13 @@ struct WatchSession {
         let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
         while true {
             try Task.checkCancellation()
-            if job.isReplaced {
+            switch job.retirement {
+            case .replaced:
                 return try await outbound.refuse(.jobReplaced, "job \"\(job.id)\" was started anew by a new run (run --replace): watch it again to follow that run")
+            case .removed(let why):
+                return try await outbound.refuse(.unknownJob, "job \"\(job.id)\" was deleted on the server (\(why))")
+            case nil:
+                break
             }
             let snapshot = try job.snapshot(headTimes: { cursor.offset(of: $0) })
             switch cursor.next(snapshot) {

@@ -13,7 +13,7 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Throws the HTTP error (403, 401) that refuses `request`, before any work is done for it.
     func check(_ request: Request, logger: Logger) throws {
-        guard let role = Admission.role(forPath: request.uri.path),
+        guard let role = Admission.role(forPath: request.uri.path, method: request.method.rawValue),
             let refusal = self.admission.check(
                 role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization])
         else { return }

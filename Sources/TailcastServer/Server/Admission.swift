@@ -19,10 +19,13 @@ struct Admission: Sendable {
         var why: String
     }
 
-    /// The role a path needs, or nil when it needs no check (`/healthz`, `/metrics`).
-    static func role(forPath path: String) -> AccessTokens.Role? {
+    /// The role a request needs, or nil when it needs no check (`/healthz`, `/metrics`). Deleting a job
+    /// takes the publish role (and `Hub.remove` wants the token that created the job): reading a job
+    /// must never be enough to destroy it.
+    static func role(forPath path: String, method: String = "GET") -> AccessTokens.Role? {
         let path = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         if path == Wire.publishPath { return .publish }
+        if method == "DELETE" && path.hasPrefix("/v1/jobs/") { return .publish }
         if path == Wire.watchPath || path == "/v1/jobs" || path.hasPrefix("/v1/jobs/") { return .watch }
         return nil
     }

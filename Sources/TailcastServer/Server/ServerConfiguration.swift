@@ -38,6 +38,10 @@ public struct ServerConfiguration: Sendable {
     public var allowedOrigins: [String] = []
     /// Answer requests sent to any host name even without tokens (`serve --insecure-listen-any`).
     public var anyHostWithoutTokens = false
+    /// Finished jobs are removed this long after they finished (`serve --retain`); nil keeps them.
+    public var retainMs: UInt64?
+    /// Oldest finished jobs are removed while the archive's stream files take more on disk (`serve --max-archive-bytes`).
+    public var maxArchiveBytes: UInt64?
 
     /// Who may send requests from a browser, and to which host names (see `RequestOriginGuard`).
     public var originGuard: RequestOriginGuard {

@@ -22,9 +22,10 @@ public enum TailcastServer {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { _, _ -> String in
+            metrics.record(hub)
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
-            return String(decoding: buffer, as: UTF8.self)
+            return MetricsExposition.withHelp(String(decoding: buffer, as: UTF8.self))
         }
         // The HTTP API shows what watchers see, so it needs a watch token when tokens are configured.
         let admission = Admission(access: configuration.access, originGuard: configuration.originGuard, tls: configuration.tls != nil)
@@ -58,6 +59,7 @@ public enum TailcastServer {
             }
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
         }
+        Self.addRemoval(to: api, hub: hub, access: configuration.access, metrics: metrics)
 
         let connections = ConnectionGate(limit: configuration.maxConnections)
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
@@ -116,6 +118,7 @@ public enum TailcastServer {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tailcast"),
+            services: Self.archiveServices(configuration, hub: hub, metrics: metrics, logger: logger),
             logger: logger
         )
     }
