@@ -1,11 +1,12 @@
 /// Runs the program-family parsers over a candidate line, most distinctive format first, and falls back to the
-/// generic `N/M` and `NN%` rules.
+/// generic `N/M` and `NN%` rules. A bar wins over an `N/M` elsewhere in its line, which is folded into it when it
+/// counts something the bar is part of (`epoch 4/6: 37%|…| 111/300`, see OuterCounter).
 struct LineRecognizer: Sendable {
     private var wget = WgetParser()
 
     mutating func readings(in line: ScannedLine) -> [ProgressReading] {
         guard !line.tokens.isEmpty, !wget.noteContext(line) else { return [] }
-        if let reading = familyReading(in: line) { return [reading] }
+        if let reading = familyReading(in: line) { return [OuterCounter.nest(reading)] }
         return GenericParser.readings(in: line)
     }
 
