@@ -120,7 +120,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TailcastProtocolTests", dependencies: ["TailcastProtocol"]),
-        .testTarget(name: "TailcastProgressTests", dependencies: ["TailcastProgress"]),
+        .testTarget(name: "TailcastProgressTests", dependencies: ["TailcastProgress"], exclude: ["Fixtures"]),
         .testTarget(
             name: "TailcastUplinkTests",
             dependencies: [
