@@ -32,11 +32,11 @@ struct OpenLine {
                 text = []
                 returned = false
             }
-            guard text != nil, text!.count < Self.capacity else {
+            if let count = text?.count, count < Self.capacity {
+                text?.append(byte)
+            } else {
                 text = nil
-                continue
             }
-            text!.append(byte)
         }
     }
 

@@ -29,11 +29,15 @@ public enum ProgressFormat {
         return "\(total)s"
     }
 
-    /// "10.3 MiB/s", "12.3 it/s"; nil for a finished or still bar, and for a bar known only as a percentage,
-    /// whose "%/s" would read as nonsense.
+    /// "10.3 MiB/s", "12.3 it/s", "1.19x" for media time (ffmpeg's speed); nil for a finished or still bar, and for
+    /// a bar known only as a percentage, whose "%/s" would read as nonsense.
     public static func rate(_ bar: ProgressState) -> String? {
         guard let rate = bar.rate, rate > 0, !bar.done, bar.unit != "%" else { return nil }
-        return bar.unit == "B" ? "\(bytes(rate))/s" : String(format: "%.1f %@/s", rate, bar.unit.isEmpty ? "it" : bar.unit)
+        switch bar.unit {
+        case "B": return "\(bytes(rate))/s"
+        case "s": return String(format: "%.2fx", rate)
+        default: return String(format: "%.1f %@/s", rate, bar.unit.isEmpty ? "it" : bar.unit)
+        }
     }
 
     /// "45%", or "" without a total.
