@@ -61,6 +61,7 @@ def test_quick_start_pinned_bar_shows_the_runs_true_position_and_time_left(serve
         # The ETA is whole seconds (±0.5 s), from tqdm's remaining time, itself whole seconds (up to 1 s short),
         # and the job's end is seen after its last flush: 2 s, plus 20% for a pace that varies on a busy machine.
         assert abs(eta - actual) <= 2 + 0.2 * actual, f"ETA {eta}s, the job ended {actual:.1f}s later: {pinned[0]}"
+        print(f"pinned {percent}% at {true_percent:.1f}% of the run; ETA {eta}s, the job ended {actual:.1f}s later")
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
         if job.poll() is None:
