@@ -2,7 +2,8 @@
 /// dates) cost one extra scan at most.
 enum ProgressHint {
     /// `sawMarker`: the line holds a `%` or `/`; `redrawn`: it was ended or begun by a lone carriage return, the way
-    /// every redrawn bar is, even ones without either mark (curl's meter, tqdm without a total).
+    /// every redrawn bar is, even ones without either mark (curl's meter, tqdm without a total). Lines with neither
+    /// are candidates for what they start with, for being a bare number, or for `N of M` and `total=` in them.
     static func isCandidate(_ line: [UInt8], sawMarker: Bool, redrawn: Bool) -> Bool {
         redrawn || (sawMarker && containsMarker(line)) || hasContextPrefix(line) || isBareNumber(line)
             || containsCountWithoutMarker(line)
@@ -60,12 +61,12 @@ enum ProgressHint {
     static func containsCountWithoutMarker(_ line: [UInt8]) -> Bool {
         line.withUnsafeBufferPointer { line in
             var index = 1
-            while index + 4 < line.count {
+            while index < line.count {
                 switch line[index] {
                 case Ascii.space:
-                    if line[index + 1] == UInt8(ascii: "o") && line[index + 2] == UInt8(ascii: "f")
-                        && line[index + 3] == Ascii.space && Ascii.isDigit(line[index - 1])
-                        && Ascii.isDigit(line[index + 4])
+                    if index + 4 < line.count && line[index + 1] == UInt8(ascii: "o")
+                        && line[index + 2] == UInt8(ascii: "f") && line[index + 3] == Ascii.space
+                        && Ascii.isDigit(line[index - 1]) && Ascii.isDigit(line[index + 4])
                     {
                         return true
                     }

@@ -20,8 +20,10 @@ import TailcastProtocol
         let tracker = ProgressTracker()
         tracker.record(parsed: [ProgressEvent(key: "dl", current: 10, total: 100, unit: "B", rate: 50)], timeMs: 0)
         tracker.record(parsed: [ProgressEvent(key: "dl", current: 20, total: 100, unit: "B", rate: 50)], timeMs: 5_000)
-        tracker.record(parsed: [ProgressEvent(key: "t", current: 1, total: 9, unit: "it", rate: 1, etaSeconds: 4)], timeMs: 0)
-        tracker.record(parsed: [ProgressEvent(key: "t", current: 3, total: 9, unit: "it", rate: 1, etaSeconds: 4)], timeMs: 1_000)
+        for (current, ms) in [(1.0, UInt64(0)), (3, 1_000)] {
+            let event = ProgressEvent(key: "t", current: current, total: 9, unit: "it", rate: 1, etaSeconds: 4)
+            tracker.record(parsed: [event], timeMs: ms)
+        }
         let bars = Dictionary(uniqueKeysWithValues: tracker.bars.map { ($0.key, $0) })
         // The printed 50 B/s, not the 2 B/s the updates alone would say; the time left follows from it.
         #expect(bars["dl"]?.rate == 50)
@@ -33,7 +35,10 @@ import TailcastProtocol
     @Test func measuresExplicitReportsBetweenUpdatesFarApart() throws {
         let tracker = ProgressTracker()
         for (epoch, ms) in [(1.0, UInt64(0)), (2, 30_000), (3, 60_000)] {
-            tracker.record(explicit: ProgressState(key: "explicit:train", label: "train", current: epoch, total: 6, unit: "epochs", source: .explicit, updatedMs: ms))
+            tracker.record(
+                explicit: ProgressState(
+                    key: "explicit:train", label: "train", current: epoch, total: 6, unit: "epochs", source: .explicit,
+                    updatedMs: ms))
         }
         let bar = try #require(tracker.bars.first)
         #expect(bar.rate.map { abs($0 - 1.0 / 30) < 1e-12 } == true)

@@ -22,10 +22,14 @@ import Testing
         ("150 of 1200 files copied", "files", 150, 1200),
     ])
     func readsCountersWithAKnownTotal(_ line: String, _ key: String, _ current: Double, _ total: Double) {
-        #expect(progressEvents(in: line + "\n") == [ProgressEvent(key: key, current: current, total: total, label: key == "progress" ? nil : key)])
+        let label = key == "progress" ? nil : key
+        let event = ProgressEvent(key: key, current: current, total: total, label: label)
+        #expect(progressEvents(in: line + "\n") == [event])
     }
 
-    @Test(arguments: ["3 of 4 users logged in", "one of 2 replicas is down", "Processing 12 of them", "chapter 3 of the book"])
+    @Test(arguments: [
+        "3 of 4 users logged in", "one of 2 replicas is down", "Processing 12 of them", "chapter 3 of the book",
+    ])
     func leavesOfPhrasesWithoutACountAlone(_ line: String) {
         #expect(progressEvents(in: line + "\n").isEmpty)
     }

@@ -42,6 +42,7 @@ import Testing
                 time=2026-12-03T08:50:02.207Z level=INFO msg="processed chunk" processed=150 total=1200 eta=1m12s
                 time=2026-12-03T08:50:03.311Z level=INFO msg=train epoch=3/10 loss=0.3121
                 time=2026-12-03T08:50:04.020Z level=INFO msg=upload progress=45%
+                time=2026-12-03T08:50:05.020Z level=INFO msg=verify done=7 total=10
 
                 """)
         #expect(
@@ -49,6 +50,7 @@ import Testing
                 ProgressEvent(key: "processed", current: 150, total: 1200, etaSeconds: 72, label: "processed"),
                 ProgressEvent(key: "epoch", current: 3, total: 10, label: "epoch"),
                 ProgressEvent(key: "progress", current: 45, total: 100, unit: "%"),
+                ProgressEvent(key: "done", current: 7, total: 10, label: "done"),
             ])
     }
 }

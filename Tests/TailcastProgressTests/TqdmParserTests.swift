@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func leavesCaptionsWithoutACountWordAlone() {
-        let events = progressEvents(in: "\rresnet-50 4/6:  50%|█████     | 150/300 [00:15<00:15,  9.87it/s]\n")
+        let events = progressEvents(in: "\rresnet-50 4/6:  50%|█████     | 150/300 [00:15<00:15, 9.87it/s]\n")
         #expect(events.map(\.key) == ["resnet-50 4/6"])
         #expect(events.map(\.current) == [150])
     }

@@ -21,7 +21,8 @@ struct AptParser: Sendable {
 
     mutating func reading(in line: ScannedLine) -> ProgressReading? {
         let tokens = line.tokens
-        if line.hasPrefix("Get:"), tokens.count >= 3, let last = tokens.last, line[last.upperBound - 1] == Ascii.closeBracket,
+        if line.hasPrefix("Get:"), tokens.count >= 3, let last = tokens.last,
+            line[last.upperBound - 1] == Ascii.closeBracket,
             line[tokens[tokens.count - 2].lowerBound] == Ascii.openBracket,
             let bytes = size(
                 line, value: (tokens[tokens.count - 2].lowerBound + 1)..<tokens[tokens.count - 2].upperBound,

@@ -89,7 +89,9 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
         let active = state.bars.filter { !$0.done }.prefix(Self.maxBars)
         guard !active.isEmpty else { return [] }
         let width = self.width()
-        let lines = active.map { Array(("\u{1B}[2m" + ProgressFormat.line($0, width: width) + "\u{1B}[0m\u{1B}[K").utf8) }
+        let lines = active.map {
+            Array(("\u{1B}[2m" + ProgressFormat.line($0, width: width) + "\u{1B}[0m\u{1B}[K").utf8)
+        }
         var out: [UInt8] = []
         if state.atLineStart {
             for line in lines { out += line + [0x0A] }
