@@ -120,7 +120,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TailcastProtocolTests", dependencies: ["TailcastProtocol"]),
-        .testTarget(name: "TailcastProgressTests", dependencies: ["TailcastProgress"]),
+        .testTarget(name: "TailcastProgressTests", dependencies: ["TailcastProgress"], exclude: ["Fixtures"]),
+        .testTarget(name: "TailcastAgentTests", dependencies: ["TailcastAgent", "TailcastProgress", "TailcastProtocol"]),
         .testTarget(
             name: "TailcastUplinkTests",
             dependencies: [

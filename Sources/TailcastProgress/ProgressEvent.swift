@@ -5,13 +5,14 @@
 /// percentage and `total` is 100.
 public struct ProgressEvent: Equatable, Sendable {
     /// Keeps the concurrent bars of one job apart: the bar's own name when it has one (tqdm description, rich task,
-    /// git phase, the word before a plain `N/M`), otherwise the program family ("curl", "wget", "pv", "dd", "rsync",
-    /// "tqdm", "rich", "progress"), suffixed with "#n" for an unnamed bar drawn n rows below the top of a multi-row
-    /// display.
+    /// git phase, the word before a plain `N/M`, the caption of an outer counter such as `epoch`), otherwise the
+    /// program family ("curl", "wget", "pv", "dd", "rsync", "tqdm", "rich", "ffmpeg", "apt", "percent" for a stream
+    /// of bare percentages, "progress"), suffixed with "#n" for an unnamed bar drawn n rows below the top of a
+    /// multi-row display.
     public var key: String
     public var current: Double
     public var total: Double?
-    /// "B", "it", "objects", "%", or "" when the program names no unit.
+    /// "B", "it", "objects", "%", "s" (ffmpeg's media time), or "" when the program names no unit.
     public var unit: String
     /// Units per second.
     public var rate: Double?

@@ -2,9 +2,11 @@
 /// dates) cost one extra scan at most.
 enum ProgressHint {
     /// `sawMarker`: the line holds a `%` or `/`; `redrawn`: it was ended or begun by a lone carriage return, the way
-    /// every redrawn bar is, even ones without either mark (curl's meter, tqdm without a total).
+    /// every redrawn bar is, even ones without either mark (curl's meter, tqdm without a total). Lines with neither
+    /// are candidates for what they start with, for being a bare number, or for `N of M` and `total=` in them.
     static func isCandidate(_ line: [UInt8], sawMarker: Bool, redrawn: Bool) -> Bool {
-        redrawn || (sawMarker && containsMarker(line)) || hasContextPrefix(line)
+        redrawn || (sawMarker && containsMarker(line)) || hasContextPrefix(line) || isBareNumber(line)
+            || containsCountWithoutMarker(line)
     }
 
     /// A digit before `%`, a fraction `N/M` that is not part of a path or date, or a rate such as `MB/s`.
@@ -32,12 +34,51 @@ enum ProgressHint {
         }
     }
 
-    /// Lines without progress that carry what a recogniser needs later: wget's exact size and its file name.
+    /// Lines that carry what a recogniser needs later (wget's exact size and its file name, ffmpeg's input length,
+    /// apt's download size), and progress lines of programs that mark them by their start rather than by `%` or `/`
+    /// (apt's `Get:` list, ffmpeg's `-progress` output).
     static func hasContextPrefix(_ line: [UInt8]) -> Bool {
         guard let first = line.first else { return false }
-        if first == UInt8(ascii: "L") { return line.starts(with: "Length: ".utf8) }
-        if first == UInt8(ascii: "S") { return line.starts(with: "Saving to: ".utf8) }
-        return false
+        switch first {
+        case UInt8(ascii: "L"): return line.starts(with: "Length: ".utf8)
+        case UInt8(ascii: "S"): return line.starts(with: "Saving to: ".utf8)
+        case UInt8(ascii: "G"): return line.starts(with: "Get:".utf8)
+        case UInt8(ascii: "F"): return line.starts(with: "Fetched ".utf8)
+        case UInt8(ascii: "N"): return line.starts(with: "Need to get ".utf8)
+        case UInt8(ascii: "o"): return line.starts(with: "out_time=".utf8)
+        case Ascii.space: return line.drop { $0 == Ascii.space }.starts(with: "Duration: ".utf8)
+        default: return false
+        }
+    }
+
+    /// `45` alone on its line: a step of a percentage stream such as `pv -n`'s.
+    static func isBareNumber(_ line: [UInt8]) -> Bool {
+        guard let first = line.first, Ascii.isDigit(first), line.count <= 12 else { return false }
+        return line.allSatisfy { Ascii.isDigit($0) || $0 == Ascii.dot }
+    }
+
+    /// Counters written without `%` or `/`: `150 of 1200` and `total=1200`.
+    static func containsCountWithoutMarker(_ line: [UInt8]) -> Bool {
+        line.withUnsafeBufferPointer { line in
+            var index = 1
+            while index < line.count {
+                switch line[index] {
+                case Ascii.space:
+                    if index + 4 < line.count && line[index + 1] == UInt8(ascii: "o")
+                        && line[index + 2] == UInt8(ascii: "f") && line[index + 3] == Ascii.space
+                        && Ascii.isDigit(line[index - 1]) && Ascii.isDigit(line[index + 4])
+                    {
+                        return true
+                    }
+                case UInt8(ascii: "="):
+                    if index >= 5 && line[(index - 5)..<index].elementsEqual("total".utf8) { return true }
+                default:
+                    break
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     private static func isStandaloneFraction(_ line: UnsafeBufferPointer<UInt8>, slash: Int) -> Bool {

@@ -1,7 +1,8 @@
 /// What a recogniser read from one line, before the parser gives it a key.
 struct ProgressReading: Equatable, Sendable {
     enum Family: String, Sendable {
-        case tqdm, rich, git, wget, curl, pv, dd, rsync
+        case tqdm, rich, git, wget, curl, pv, dd, rsync, ffmpeg, apt
+        case percentStream = "percent"
         case generic = "progress"
 
         /// Whether labels name distinct bars. For the other families a label is only a caption (a file name) and a
@@ -9,7 +10,7 @@ struct ProgressReading: Equatable, Sendable {
         var keysByLabel: Bool {
             switch self {
             case .tqdm, .rich, .git, .generic: true
-            case .wget, .curl, .pv, .dd, .rsync: false
+            case .wget, .curl, .pv, .dd, .rsync, .ffmpeg, .apt, .percentStream: false
             }
         }
     }

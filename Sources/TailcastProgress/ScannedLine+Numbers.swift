@@ -60,7 +60,8 @@ extension ScannedLine {
         return value
     }
 
-    /// `mm:ss` or `h:mm:ss` in seconds; nil for placeholders such as `?`, `--:--:--` or `-:--:--`.
+    /// `mm:ss` or `h:mm:ss` in seconds, with a fraction as ffmpeg writes it (`00:00:05.96`); nil for placeholders
+    /// such as `?`, `--:--:--` or `-:--:--`.
     func clock(_ range: Range<Int>) -> Double? {
         var seconds = 0.0
         var fields = 0
@@ -76,6 +77,11 @@ extension ScannedLine {
             seconds = seconds * 60 + value
             fields += 1
             if index == range.upperBound { break }
+            if bytes[index] == Ascii.dot, fields >= 2 {
+                guard let fraction = number(at: fieldStart, upTo: range.upperBound), fraction.end == range.upperBound
+                else { return nil }
+                return seconds - value + fraction.value
+            }
             guard bytes[index] == Ascii.colon, fields < 3 else { return nil }
             index += 1
         }

@@ -129,14 +129,17 @@ struct ListCommand: AsyncParsableCommand {
 
     static let minCommandWidth = 12
 
-    /// The job's first bar (explicit ones come first): "45% ETA 0:45", or its count without a total.
+    /// The job's first bar (explicit ones come first): "45% ETA 3m12s" while it runs, or without a total its
+    /// count and rate, "450 it 12.3 it/s".
     static func formatProgress(_ job: JobInfo) -> String {
         guard let bar = job.progress.first else { return "" }
+        let running = job.state == .running
         if let percent = bar.percent {
-            let eta = job.state == .running ? bar.etaSeconds.map { " ETA " + ProgressFormat.duration($0) } ?? "" : ""
+            let eta = running ? bar.etaSeconds.map { " ETA " + ProgressFormat.duration($0) } ?? "" : ""
             return String(format: "%.0f%%", percent.rounded(.down)) + eta
         }
-        return ProgressFormat.amount(bar.current, unit: bar.unit)
+        let rate = running ? ProgressFormat.rate(bar).map { " " + $0 } ?? "" : ""
+        return ProgressFormat.amount(bar.current, unit: bar.unit) + rate
     }
 
     static func formatStart(_ ms: UInt64) -> String {

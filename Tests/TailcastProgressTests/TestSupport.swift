@@ -1,3 +1,6 @@
+import Foundation
+import Testing
+
 @testable import TailcastProgress
 
 /// Every event `output` yields, fed in one piece and finished.
@@ -51,4 +54,21 @@ struct SeededGenerator: RandomNumberGenerator {
         mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
         return mixed ^ (mixed >> 31)
     }
+}
+
+/// A capture in `Tests/TailcastProgressTests/Fixtures`, byte for byte: output of programs that are not in the corpus,
+/// written the way those programs print (see each test for how it was made).
+func fixture(_ name: String) throws -> [UInt8] {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+    return try [UInt8](Data(contentsOf: path))
+}
+
+/// `fixture(name)` fed in random chunks, checked to give the same events as fed whole.
+func fixtureEvents(_ name: String) throws -> (events: [ProgressEvent], parser: ProgressParser) {
+    let bytes = try fixture(name)
+    var generator = SeededGenerator(state: UInt64(bytes.count))
+    let chunked = progressEvents(in: bytes, chunkedBy: &generator)
+    var whole = ProgressParser()
+    #expect(whole.feed(bytes) + whole.finish() == chunked.events, "chunk boundaries changed the events")
+    return chunked
 }

@@ -97,3 +97,32 @@ import Testing
         #expect(parser.latest["tqdm#1"]?.current == 50)
     }
 }
+
+/// A bar captioned with the counter it is part of (`epoch 4/6`): one bar for the whole run.
+@Suite struct OuterCounterTests {
+    @Test func foldsTheCaptionsCounterIntoTheBar() {
+        let events = progressEvents(in: "\repoch 4/6:   2%|▏         | 6/300 [00:00<00:29,  9.87it/s, loss=0.1234]\n")
+        // 3 epochs done and 6 steps of the 4th; this epoch's 29 s, then 2 more epochs of 300 steps at 9.87/s.
+        #expect(
+            events == [
+                ProgressEvent(
+                    key: "epoch", current: 906, total: 1800, unit: "it", rate: 9.87, etaSeconds: 29 + 600 / 9.87,
+                    label: "epoch")
+            ])
+    }
+
+    @Test func isDoneOnlyWhenTheLastEpochIs() {
+        let events = progressEvents(
+            in: "\repoch 6/6:   0%|          | 0/300 [00:00<?, ?it/s, loss=0.1234]"
+                + "\repoch 6/6: 100%|██████████| 300/300 [00:30<00:00,  9.87it/s, loss=0.1]\n")
+        #expect(events.map(\.current) == [1500, 1800])
+        #expect(events.map(\.etaSeconds) == [nil, 0])
+        #expect(events.map(\.key) == ["epoch", "epoch"])
+    }
+
+    @Test func leavesCaptionsWithoutACountWordAlone() {
+        let events = progressEvents(in: "\rresnet-50 4/6:  50%|█████     | 150/300 [00:15<00:15, 9.87it/s]\n")
+        #expect(events.map(\.key) == ["resnet-50 4/6"])
+        #expect(events.map(\.current) == [150])
+    }
+}

@@ -82,6 +82,9 @@ def test_explicit_progress_from_a_wrapped_script_wins_over_parsed(server, env):
     run = tailcast("run", "--job", "explicit", "--server", server.url, "--", "sh", "-c", script, env=env, timeout=60)
     assert run.returncode == 0, run.stderr
     bars = jobs(server, env)["explicit"]["progress"]
+    # The rate is measured once updates span a second, which five quick reports may or may not.
+    measured = {k: bars[0].pop(k) for k in ("rate", "eta_seconds") if k in bars[0]}
+    assert all(v >= 0 for v in measured.values())
     assert bars == [{"key": "explicit:train", "label": "train", "current": 4, "total": 4, "unit": "epochs", "percent": 100,
                      "message": "val loss 0.5", "source": "explicit", "updated_ms": bars[0]["updated_ms"], "done": True}]
 
@@ -169,3 +172,26 @@ def test_a_sidecar_reads_progress_from_a_file_the_job_rewrites(server, env, tmp_
     finally:
         sidecar.send_signal(signal.SIGTERM)
         assert sidecar.wait(30) == 0
+
+
+def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env):
+    # Six reports 0.4 s apart (plus the time `tailcast progress` takes to start), then a pause to look at `ls`.
+    script = ("for i in 1 2 3 4 5 6; do\n"
+              f"  {BINARY} progress $i --total 10 --unit files --label sync\n"
+              "  sleep 0.4\n"
+              "done\n"
+              "sleep 4\n")
+    job = popen("run", "--job", "measured", "--quiet", "--server", server.url, "--", "sh", "-c", script, env=env)
+    try:
+        def at_six():
+            bars = jobs(server, env).get("measured", {}).get("progress", [])
+            return bars and bars[0]["current"] == 6 and bars[0]
+        bar = wait_until(at_six, timeout=20, what="the sixth report")
+        # One file per 0.4-0.5 s: between 2 and 2.5 files/s; what is left is 4 files at that rate.
+        assert 1.5 <= bar["rate"] <= 2.6, bar
+        assert abs(bar["eta_seconds"] - 4 / bar["rate"]) < 1e-6, bar
+        listed = tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode()
+        row = next(line for line in listed.splitlines() if line.startswith("measured"))
+        assert f"60% ETA {round(bar['eta_seconds'])}s" in row, row
+    finally:
+        assert job.wait(30) == 0

@@ -4,9 +4,14 @@ import TailcastProtocol
 
 /// The latest state of a job's progress bars, from its output and from `tailcast progress`. The uplink
 /// takes what changed and sends it; a redraw storm costs only the latest state.
+///
+/// Every bar leaves here with a rate and, when its total is known, a time left: the ones its program shows
+/// (tqdm, curl, wget…) when it shows them, otherwise measured from the bar's updates (RateEstimator), so
+/// watchers only display what they get.
 public final class ProgressTracker: Sendable {
     struct State {
         var bars: [String: ProgressState] = [:]
+        var estimators: [String: RateEstimator] = [:]
         var unsent: Set<String> = []
         var hasExplicit = false
     }
@@ -25,9 +30,12 @@ public final class ProgressTracker: Sendable {
         let changed = self.state.withLock { state -> Bool in
             guard !state.hasExplicit else { return false }
             for event in events {
-                state.bars[event.key] = ProgressState(
-                    key: event.key, label: event.label, current: event.current, total: event.total, unit: event.unit,
-                    rate: event.rate, etaSeconds: event.etaSeconds, source: .parsed, updatedMs: timeMs)
+                state.bars[event.key] = Self.measured(
+                    ProgressState(
+                        key: event.key, label: event.label, current: event.current, total: event.total,
+                        unit: event.unit, rate: event.rate, etaSeconds: event.etaSeconds, source: .parsed,
+                        updatedMs: timeMs),
+                    in: &state)
                 state.unsent.insert(event.key)
             }
             return true
@@ -41,12 +49,25 @@ public final class ProgressTracker: Sendable {
             if !state.hasExplicit {
                 state.hasExplicit = true
                 state.bars = state.bars.filter { $0.value.source == .explicit }
+                state.estimators = state.estimators.filter { state.bars[$0.key] != nil }
                 state.unsent = state.unsent.filter { state.bars[$0] != nil }
             }
-            state.bars[bar.key] = bar
+            state.bars[bar.key] = Self.measured(bar, in: &state)
             state.unsent.insert(bar.key)
         }
         self.notifier.notify(())
+    }
+
+    /// `bar` with the rate and time left its program did not show, measured at its `updatedMs`.
+    private static func measured(_ bar: ProgressState, in state: inout State) -> ProgressState {
+        var bar = bar
+        let measuredRate = state.estimators[bar.key, default: RateEstimator()].observe(
+            current: bar.current, atMs: bar.updatedMs)
+        if bar.rate == nil { bar.rate = measuredRate }
+        if bar.etaSeconds == nil, let total = bar.total, let rate = bar.rate {
+            bar.etaSeconds = RateEstimator.secondsLeft(current: bar.current, total: total, rate: rate)
+        }
+        return bar
     }
 
     public var hasUnsent: Bool { self.state.withLock { !$0.unsent.isEmpty } }

@@ -1,5 +1,6 @@
 /// Counters no recogniser above knows: `step 40/100`, `Epoch 3/10, Step 40/100`, `[45/120] Building …` (ninja),
-/// `Building [=====>    ] 45/120: serde` (cargo), `progress: 45%`, `[ 45%] Building …` (CMake).
+/// `Building [=====>    ] 45/120: serde` (cargo), `Processing 150 of 1200`, `progress: 45%`, `[ 45%] Building …`
+/// (CMake).
 ///
 /// A number counts only with context that says it is progress: a word such as step or epoch next to `N/M`, a bar or
 /// brackets around it, a line that is little else. `user 3/4 logged in` or `disk usage: 93%` are left alone:
@@ -22,12 +23,12 @@ enum GenericParser {
     ]
 
     static func readings(in line: ScannedLine) -> [ProgressReading] {
-        guard line.marks.contains(.slash) || line.marks.contains(.percent) else { return [] }
         let words = line.tokens.filter { !core(of: $0, in: line).isEmpty }  // bare brackets say nothing
         if line.marks.contains(.slash) {
             let fractions = fractionReadings(in: line, words: words)
             if !fractions.isEmpty { return fractions }
         }
+        if let reading = countOfReading(in: line, words: words) { return [reading] }
         guard line.marks.contains(.percent) else { return [] }
         return percentReading(in: line, words: words).map { [$0] } ?? []
     }
@@ -54,6 +55,23 @@ enum GenericParser {
             if readings.count == maxReadingsPerLine { break }
         }
         return readings
+    }
+
+    /// `Processing 150 of 1200`, `Downloading file 3 of 10`, `page 2 of 7`, `150 of 1200 files`: named by the word
+    /// before the count, or the count word after it.
+    private static func countOfReading(in line: ScannedLine, words: [Range<Int>]) -> ProgressReading? {
+        guard words.count >= 3 else { return nil }
+        for index in 1..<(words.count - 1) where line.equals(words[index], "of") {
+            guard let done = line.wholeNumber(core(of: words[index - 1], in: line), allowingCommas: true),
+                let all = line.wholeNumber(core(of: words[index + 1], in: line), allowingCommas: true), all > 0,
+                done <= all,
+                let label = keyword(at: index - 2, in: words, of: line, from: countWords)
+                    ?? keyword(at: index - 2, in: words, of: line, from: percentWords)
+                    ?? keyword(at: index + 2, in: words, of: line, from: countWords)
+            else { continue }
+            return ProgressReading(family: .generic, current: done, total: all, label: label)
+        }
+        return nil
     }
 
     private static func percentReading(in line: ScannedLine, words: [Range<Int>]) -> ProgressReading? {

@@ -1,7 +1,7 @@
 import Foundation
 import TailcastProtocol
 
-/// How progress reads to a person: "21.0 MiB/48.0 MiB", "10.3 MiB/s", "1:05".
+/// How progress reads to a person: "21.0 MiB/48.0 MiB", "10.3 MiB/s", "3m12s".
 public enum ProgressFormat {
     public static func amount(_ value: Double, unit: String) -> String {
         if unit == "B" { return bytes(value) }
@@ -20,11 +20,24 @@ public enum ProgressFormat {
         return index == 0 ? "\(Int64(value)) B" : String(format: "%.1f %@", scaled, units[index])
     }
 
+    /// "3m12s", "1h05m", "45s": short enough for a table cell, and read the same in `ls` and `watch`.
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
         let total = Int(seconds.rounded())
-        if total >= 3600 { return String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60) }
-        return String(format: "%d:%02d", total / 60, total % 60)
+        if total >= 3600 { return String(format: "%dh%02dm", total / 3600, total / 60 % 60) }
+        if total >= 60 { return String(format: "%dm%02ds", total / 60, total % 60) }
+        return "\(total)s"
+    }
+
+    /// "10.3 MiB/s", "12.3 it/s", "1.19x" for media time (ffmpeg's speed); nil for a finished or still bar, and for
+    /// a bar known only as a percentage, whose "%/s" would read as nonsense.
+    public static func rate(_ bar: ProgressState) -> String? {
+        guard let rate = bar.rate, rate > 0, !bar.done, bar.unit != "%" else { return nil }
+        switch bar.unit {
+        case "B": return "\(bytes(rate))/s"
+        case "s": return String(format: "%.2fx", rate)
+        default: return String(format: "%.1f %@/s", rate, bar.unit.isEmpty ? "it" : bar.unit)
+        }
     }
 
     /// "45%", or "" without a total.
@@ -32,7 +45,7 @@ public enum ProgressFormat {
         bar.percent.map { String(format: "%.0f%%", $0.rounded(.down)) } ?? ""
     }
 
-    /// Counts, rate and ETA: "450/1000 it  12.3 it/s  ETA 0:45".
+    /// Counts, rate and ETA: "450/1000 it  12.3 it/s  ETA 45s".
     public static func details(_ bar: ProgressState) -> String {
         var parts: [String] = []
         if let total = bar.total {
@@ -44,9 +57,7 @@ public enum ProgressFormat {
         } else {
             parts.append(amount(bar.current, unit: bar.unit))
         }
-        if let rate = bar.rate, rate > 0, !bar.done {
-            parts.append(bar.unit == "B" ? "\(bytes(rate))/s" : String(format: "%.1f %@/s", rate, bar.unit.isEmpty ? "it" : bar.unit))
-        }
+        if let rate = rate(bar) { parts.append(rate) }
         if let eta = bar.etaSeconds, !bar.done, bar.total != nil { parts.append("ETA \(duration(eta))") }
         if bar.done { parts.append("done") }
         if let message = bar.message, !message.isEmpty { parts.append(message) }
@@ -69,7 +80,7 @@ public enum ProgressFormat {
         return String(text.prefix(max(10, width - 1)))
     }
 
-    /// A line for logs and pipes: "progress train 45% 450/1000 it  12.3 it/s  ETA 0:45".
+    /// A line for logs and pipes: "progress train 45% 450/1000 it  12.3 it/s  ETA 45s".
     public static func plain(_ bar: ProgressState) -> String {
         let percent = self.percent(bar)
         return "progress \(bar.label ?? bar.key)\(percent.isEmpty ? "" : " " + percent) \(details(bar))".escapingControlCharacters

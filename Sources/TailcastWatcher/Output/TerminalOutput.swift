@@ -7,17 +7,20 @@ import Synchronization
 import TailcastProtocol
 
 /// A terminal: the log scrolls, and one line per active progress bar stays pinned below it, redrawn in
-/// place. Each update is one write (erase the bars, print, redraw), so nothing flickers.
+/// place. Each update is one write (erase the bars, print, redraw), so nothing flickers. While the job's own bar
+/// is being redrawn on an unfinished line, the pinned bars go below that line and the line is printed again.
 final class TerminalOutput: WatchOutput, @unchecked Sendable {
     static let maxBars = 6
     static let redrawInterval: Duration = .milliseconds(100)
 
     struct State {
         var bars: [ProgressState] = []
-        /// Bar lines drawn below the cursor (the cursor sits at the start of the first).
+        /// Bar lines drawn below the cursor (the cursor sits at the start of the first, or at the end of the open
+        /// line above them).
         var drawn = 0
-        /// Bars are drawn only when the output ends with a newline, so they never split a line.
-        var atLineStart = true
+        /// The line the output left unfinished: bars never split it.
+        var openLine = OpenLine()
+        var atLineStart: Bool { openLine.atLineStart }
         var dirty = false
         var lastDraw = ContinuousClock.now - .seconds(1)
     }
@@ -41,8 +44,8 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
                 out = []
                 writeFully(fd, bytes)
             }
-            state.atLineStart = bytes.last == 0x0A
-            if state.atLineStart { out += self.draw(&state) }
+            state.openLine.append(bytes)
+            out += self.draw(&state)
             writeFully(1, out)
         }
     }
@@ -73,7 +76,7 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
     }
 
     private func redrawIfDue(_ state: inout State) {
-        guard state.dirty, state.atLineStart, ContinuousClock.now >= state.lastDraw + Self.redrawInterval else { return }
+        guard state.dirty, ContinuousClock.now >= state.lastDraw + Self.redrawInterval else { return }
         writeFully(1, Self.erase(&state) + self.draw(&state))
     }
 
@@ -84,19 +87,27 @@ final class TerminalOutput: WatchOutput, @unchecked Sendable {
         return Array("\u{1B}[J".utf8)
     }
 
-    /// Draws the active bars below the cursor, then moves the cursor back up to the first of them.
+    /// Draws the active bars below the cursor, then moves the cursor back up to the first of them; below an open
+    /// line, draws them on the rows after it and prints the line again, which puts the cursor back at its end.
     private func draw(_ state: inout State) -> [UInt8] {
         state.dirty = false
         state.lastDraw = .now
         let active = state.bars.filter { !$0.done }.prefix(Self.maxBars)
         guard !active.isEmpty else { return [] }
         let width = Self.width()
-        var out: [UInt8] = []
-        for bar in active {
+        let lines = active.map { bar in
             let line = ProgressFormat.line(bar, width: width)
-            out += Array(((self.dim ? "\u{1B}[2m" + line + "\u{1B}[0m" : line) + "\u{1B}[K\n").utf8)
+            return Array(((self.dim ? "\u{1B}[2m" + line + "\u{1B}[0m" : line) + "\u{1B}[K").utf8)
         }
-        out += Array("\u{1B}[\(active.count)A".utf8)
+        var out: [UInt8] = []
+        if state.atLineStart {
+            for line in lines { out += line + [0x0A] }
+            out += Array("\u{1B}[\(active.count)A".utf8)
+        } else {
+            guard let openLine = state.openLine.redraw(width: width) else { return [] }
+            for line in lines { out += [0x0A] + line }
+            out += Array("\u{1B}[\(active.count)A".utf8) + openLine
+        }
         state.drawn = active.count
         return out
     }
