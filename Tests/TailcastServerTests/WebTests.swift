@@ -64,4 +64,14 @@ import Testing
         #expect(ServerSentEvent.utf8Prefix(of: ByteBuffer(bytes: [0xED, 0xA0, 0x80]).readableBytesView) == 0)
         #expect(ServerSentEvent.utf8Prefix(of: ByteBuffer(bytes: [0xF0, 0x9F, 0x98, 0x80, 0xF0, 0x9F]).readableBytesView) == 4)
     }
+
+    @Test func theWatchCookieStandsForABearerToken() {
+        let set = WatchCookie.setCookie(token: "watch;token=0123456789", tls: true)
+        #expect(set.hasPrefix("tailcast_watch=watch%3Btoken%3D0123456789; Path=/; HttpOnly; SameSite=Strict"))
+        #expect(set.hasSuffix("; Secure"))
+        let pair = set.split(separator: ";")[0]
+        #expect(WatchCookie.authorization(cookie: "other=1; " + pair) == "Bearer watch;token=0123456789")
+        #expect(WatchCookie.authorization(cookie: "other=1") == nil)
+        #expect(WatchCookie.authorization(cookie: nil) == nil)
+    }
 }

@@ -1,16 +1,21 @@
 """What the browser viewer and read-only clients use over plain HTTP: `Range` and gzip on `raw`,
 Server-Sent Events on `events` (curl -N and a small http.client SSE client, with a byte-exact
-`Last-Event-ID` resume)."""
+`Last-Event-ID` resume), and the watch-token cookie of `POST /v1/session`."""
 import base64
 import gzip
 import http.client
 import json
+import os
 import subprocess
+import sys
 import urllib.parse
 
 import pytest
 
-from conftest import paced_job, paced_lines, popen, py, tailcast, wait_until
+from conftest import REPO, Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
+
+PUBLISH = "publish-7a1c3e5b9d0f2468"
+WATCH = "watch-2b4d6f8a0c1e3579"
 
 # Colours, a redrawn progress line, stderr, a character cut across two writes and bytes that are not UTF-8.
 MIXED = r"""
@@ -207,3 +212,35 @@ def test_events_refuse_a_foreign_id_keep_a_quiet_stream_alive_and_end_at_shutdow
     finally:
         job.kill()
 
+
+def test_a_watch_token_in_the_session_cookie_reads_jobs(tmp_path, env):
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"publish {PUBLISH}\nwatch {WATCH}\n")
+    os.chmod(tokens, 0o600)
+    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
+    try:
+        run_job(server, {**env, "TAILCAST_TOKEN": PUBLISH}, "secret", "print('secret line')")
+        events = f"{server.http}/v1/jobs/secret/events"
+        assert head_and_body(events)[0] == 401
+        # A publish token does not become a cookie; a watch token does, HttpOnly and SameSite=Strict.
+        assert head_and_body("--data-binary", PUBLISH, f"{server.http}/v1/session")[0] == 403
+        status, headers, _ = head_and_body("--data-binary", WATCH, f"{server.http}/v1/session")
+        assert status == 204
+        cookie = headers["set-cookie"]
+        assert cookie.startswith(f"tailcast_watch={WATCH.replace('-', '%2D')};") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        jar = cookie.split(";")[0]
+        status, _, body = head_and_body("-N", "-H", f"Cookie: {jar}", events)
+        assert status == 200 and b'"text":"secret line\\n"' in body
+        # ... but never from another origin, and never for publishing.
+        assert head_and_body("-H", f"Cookie: {jar}", "-H", "Origin: http://evil.example", events)[0] == 403
+        assert head_and_body("-H", f"Cookie: {jar}", "-H", "Origin: http://evil.example", "--data-binary", WATCH,
+                             f"{server.http}/v1/session")[0] == 403
+        assert WATCH not in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_the_embedded_pages_are_the_files_of_web():
+    """WebAssets.swift is generated from Web/: a page changed without running Web/embed.py would not ship."""
+    check = subprocess.run([sys.executable, str(REPO / "Web" / "embed.py"), "--check"], capture_output=True)
+    assert check.returncode == 0, check.stderr

@@ -14,7 +14,8 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
     func check(_ request: Request, logger: Logger) throws {
         guard let role = Admission.role(forPath: request.uri.path),
             let refusal = self.admission.check(
-                role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization])
+                role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization],
+                cookie: request.headers[.cookie])
         else { return }
         Admission.log(refusal, path: request.uri.path, logger: logger)
         var headers: HTTPFields = [:]

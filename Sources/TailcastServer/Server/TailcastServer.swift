@@ -59,6 +59,8 @@ public enum TailcastServer {
             return try Self.events(request, job: job, hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
         }
 
+        Self.addWebRoutes(to: router, admission: admission)
+
         let connections = ConnectionGate(limit: configuration.maxConnections)
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
         // client gets 401 or 403 over HTTP and never holds a WebSocket session. The same check here answers
