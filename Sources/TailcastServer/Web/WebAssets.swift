@@ -263,6 +263,7 @@ const tc = (function () {
   const EARLIER_BYTES = 1 << 20;
   // Lines kept in the page; the oldest go first (the archive keeps them all: download).
   const MAX_LINES = 500000;
+  const TRIM_LINES = 50000;
   const $ = function (id) { return document.getElementById(id); };
   const log = $('log'), spacer = $('spacer'), rows = $('rows');
 
@@ -358,7 +359,8 @@ const tc = (function () {
     const line = { stream: record, text: '', html: '', time: time, open: true };
     lines.push(line);
     if (view && !record.hidden) view.push(lines.length - 1);
-    if (lines.length > MAX_LINES) {
+    // Cut in slices, not a line at a time: each cut copies the array.
+    if (lines.length > MAX_LINES + TRIM_LINES) {
       const cut = lines.length - MAX_LINES;
       lines = lines.slice(cut);
       dropped += cut;
