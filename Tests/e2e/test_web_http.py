@@ -128,10 +128,14 @@ def output_bytes(data):
 def collect(events, streams, until=None):
     """Appends each output event's bytes to its stream, checking offsets run on with no gap; returns the
     event that ended the loop."""
+    starts = {}
     for kind, data, _ in events:
+        if kind == "stream" and data["name"] not in streams:
+            starts[data["name"]] = data["offset"]
         if kind == "output":
             got = streams.setdefault(data["stream"], bytearray())
-            assert data["offset"] == len(got), f"{data['stream']}: offset {data['offset']} after {len(got)} bytes"
+            start = starts.get(data["stream"], 0)
+            assert data["offset"] == start + len(got), f"{data['stream']}: offset {data['offset']} after {start} + {len(got)} bytes"
             got += output_bytes(data)
         if kind in ("end", "caught_up", "error") or (until and until(kind, data)):
             return kind, data
@@ -190,7 +194,7 @@ def test_last_event_id_resumes_a_live_job_with_no_gap_and_no_duplicate(server, e
 def test_events_refuse_a_foreign_id_keep_a_quiet_stream_alive_and_end_at_shutdown(make_server, env):
     server = make_server(["--ping-interval", "0.3"]).start()
     job = popen("run", "--job", "quiet", "--no-pty", "--quiet", "--server", server.url, "--",
-                *py("import time; print('hi', flush=True); time.sleep(30)"), env=env)
+                *py("import time; print('before'); print('hi', flush=True); time.sleep(30)"), env=env)
     try:
         wait_until(lambda: server.jobs().get("quiet", {}).get("streams"), what="the job's output")
         bad = EventStream(server.port, "/v1/jobs/quiet/events", last_event_id="not an id")
@@ -201,6 +205,14 @@ def test_events_refuse_a_foreign_id_keep_a_quiet_stream_alive_and_end_at_shutdow
             if kind == "comment":
                 break
         assert seen[0] == "job" and "output" in seen and seen[-1] == "comment"
+        # follow=0 stops once what is archived is sent; stream= picks streams; tail= starts N lines before the end.
+        streams = {}
+        kind, data = collect(EventStream(server.port, "/v1/jobs/quiet/events?follow=0&stream=stdout&tail=1"), streams)
+        assert (kind, data["state"], streams) == ("caught_up", "running", {"stdout": bytearray(b"hi\n")})
+        announced = [data["name"] for kind, data, _ in EventStream(server.port, "/v1/jobs/quiet/events?follow=0&stream=stderr")
+                     if kind == "stream"]
+        assert announced == ["stderr"]
+        assert EventStream(server.port, "/v1/jobs/quiet/events?tail=x").response.status == 400
         missing = EventStream(server.port, "/v1/jobs/nope/events")
         assert missing.response.status == 404
         # An open stream does not hold the server up when it stops (SIGTERM): the response ends.
