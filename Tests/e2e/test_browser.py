@@ -107,11 +107,35 @@ def test_job_page_shows_the_archived_bytes_with_colours_redraws_and_stderr(serve
     assert browser.find_elements(By.CSS_SELECTOR, "#rows .ansi-green-fg.ansi-bold")
     # 256 colours through the CSSOM (the policy refuses style attributes)
     assert browser.execute_script("return document.querySelector('#rows [data-fg]').style.color") == "rgb(255, 135, 0)"
+    # The redrawn percentage is a real bar, from the job's progress data.
+    bar = browser.find_element(By.CSS_SELECTOR, "#bars progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("100", "100")
     browser.save_screenshot(str(tmp_path / "job.png"))
     # A link to a line lands on it.
     browser.get(server.http + "/jobs/coloured#L5")
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
     assert browser.find_element(By.CSS_SELECTOR, "#rows .line.target .ln").text == "5"
+
+
+def test_each_file_of_a_tail_job_is_its_own_filterable_stream(server, tmp_path, browser):
+    logs = [tmp_path / "app.log", tmp_path / "db.log"]
+    agent = popen("tail", "--job", "files", "--server", server.url, "--state-dir", str(tmp_path / "state"), *map(str, logs))
+    try:
+        wait_until(lambda: "files" in server.jobs(), what="the tail job")
+        for log, text in zip(logs, (b"app started\napp ready\n", b"db started\n")):
+            with open(log, "ab") as f:
+                f.write(text)
+        browser.get(server.http + "/jobs/files")
+        wait_until(lambda: rows_of(browser, str(logs[0])) == ["app started", "app ready"] and rows_of(browser, str(logs[1])) == ["db started"],
+                   timeout=10, what="both files")
+        # Hiding one file leaves the other's lines.
+        toggle = next(label for label in browser.find_elements(By.CSS_SELECTOR, ".stream-toggle") if label.text.strip() == str(logs[0]))
+        toggle.find_element(By.TAG_NAME, "input").click()
+        wait_until(lambda: rows_of(browser, str(logs[0])) == [] and rows_of(browser, str(logs[1])) == ["db started"], timeout=5,
+                   what="the filter")
+    finally:
+        agent.kill()
+        agent.wait()
 
 
 def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_duplicate(tmp_path, env, browser):
