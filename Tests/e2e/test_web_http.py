@@ -87,6 +87,9 @@ def test_gzip_of_a_stream_read_in_many_pieces_is_one_whole_member(server, env):
     assert len(out) > 3 << 20
     status, headers, body = head_and_body("-H", "Accept-Encoding: gzip", f"{server.http}/v1/jobs/big/raw")
     assert (status, headers["content-encoding"]) == (200, "gzip") and gzip.decompress(body) == out
+    # An empty stream is an empty gzip member.
+    status, headers, body = head_and_body("-H", "Accept-Encoding: gzip", f"{server.http}/v1/jobs/big/raw?stream=stderr")
+    assert (status, headers["content-encoding"], gzip.decompress(body)) == (200, "gzip", b"")
 
 
 class EventStream:

@@ -49,14 +49,15 @@ extension TailcastServer {
         let body = ResponseBody { writer in
             let gzip = compress ? try GzipStream() : nil
             var offset = first
-            repeat {
-                let bytes = try await file.read(from: offset, maxBytes: Int(min(end - offset, 1 << 20)))
-                // A stream that shrank under us (never expected): stop rather than spin.
-                if bytes.readableBytes == 0 && offset < end { break }
+            while true {
+                let bytes = offset < end ? try await file.read(from: offset, maxBytes: Int(min(end - offset, 1 << 20))) : ByteBuffer()
                 offset += UInt64(bytes.readableBytes)
-                let out = try gzip?.compress(bytes, finish: offset >= end) ?? bytes
+                // The end; or a stream that shrank under us (never expected), which ends the body rather than spin.
+                let last = offset >= end || bytes.readableBytes == 0
+                let out = try gzip?.compress(bytes, finish: last) ?? bytes
                 if out.readableBytes > 0 { try await writer.write(out) }
-            } while offset < end
+                if last { break }
+            }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
