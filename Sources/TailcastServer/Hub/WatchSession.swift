@@ -78,38 +78,19 @@ struct WatchSession {
         job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter,
         deflates: Bool
     ) async throws {
-        var cursor = WatcherCursor(follow: request.follow, streams: request.streams)
-        cursor.stateSent(sentState)
-        var wakeUp = wakeUps.makeAsyncIterator()
-        let start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
-        while true {
-            try Task.checkCancellation()
-            switch job.retirement {
+        var feed = WatchFeed(job: job, request: request, sentState: sentState, wakeUps: wakeUps)
+        while let step = try await feed.next() {
+            switch step {
+            case .idle:
+                // Pings (autoPing) keep a quiet WebSocket alive.
+                continue
             case .replaced:
                 return try await outbound.refuse(.jobReplaced, "job \"\(job.id)\" was started anew by a new run (run --replace): watch it again to follow that run")
             case .removed(let why):
                 return try await outbound.refuse(.unknownJob, "job \"\(job.id)\" was deleted on the server (\(why))")
-            case nil:
-                break
-            }
-            let snapshot = try job.snapshot(headTimes: { cursor.offset(of: $0) })
-            switch cursor.next(snapshot) {
-            case .announce(let name, let id):
-                guard let file = job.file(named: name) else { continue }
-                let offset: UInt64
-                if let explicit = start[name] {
-                    offset = min(explicit, file.size)
-                } else if let lines = request.tailLines {
-                    offset = try await file.offset(tailLines: lines)
-                } else if let since = request.sinceMs {
-                    offset = try await file.offset(sinceMs: since)
-                } else {
-                    offset = 0
-                }
-                cursor.announced(name, id: id, offset: offset)
+            case .stream(let name, let id, let offset):
                 try await outbound.write(.text(ControlMessage.stream(.init(stream: id, name: name, offset: offset)).encoded()))
-            case .send(let name, let id, let from, let upTo):
-                guard let file = job.file(named: name) else { continue }
+            case .bytes(let name, let id, let file, let from, let upTo):
                 let batch = try await job.preparedBatch(stream: id, file: file, from: from, upTo: upTo)
                 if deflates {
                     // The same deflated bytes for every watcher: written as they are (BoundedDeflate passes them).
@@ -118,27 +99,17 @@ struct WatchSession {
                     try await outbound.write(.binary(batch.message))
                 }
                 self.metrics.bytesRelayed.increment(by: Int(batch.end - from))
-                cursor.sent(name, upTo: batch.end)
-            case .progress(let version):
-                try await outbound.write(.text(ControlMessage.progress(.init(bars: job.info.progress)).encoded()))
-                cursor.progressSent(version: version)
-            case .finish(let exit, let endedAtMs):
+                feed.sent(name, upTo: batch.end)
+            case .progress(let bars):
+                try await outbound.write(.text(ControlMessage.progress(.init(bars: bars)).encoded()))
+            case .finished(let exit, let endedAtMs):
                 try await outbound.write(.text(ControlMessage.finished(.init(exit: exit, endedAtMs: endedAtMs)).encoded()))
-                try await outbound.close(.normalClosure, reason: "job ended")
-                return
-            case .state(let state):
-                try await outbound.write(.text(ControlMessage.job(job.info).encoded()))
-                cursor.stateSent(state)
+                return try await outbound.close(.normalClosure, reason: "job ended")
+            case .state(let info):
+                try await outbound.write(.text(ControlMessage.job(info).encoded()))
             case .caughtUp(let state):
                 try await outbound.write(.text(ControlMessage.caughtUp(.init(state: state)).encoded()))
-                try await outbound.close(.normalClosure, reason: "caught up")
-                return
-            case .wait:
-                // With many watchers the job wakes them gathered (`LiveJob.fanOutPause`), so every watcher
-                // gets fewer, larger (better compressed) shared batches.
-                guard await wakeUp.next() != nil else { return }
-            case .done:
-                return
+                return try await outbound.close(.normalClosure, reason: "caught up")
             }
         }
     }

@@ -15,7 +15,8 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
     func check(_ request: Request, logger: Logger) throws {
         guard let role = Admission.role(forPath: request.uri.path, method: request.method.rawValue),
             let refusal = self.admission.check(
-                role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization])
+                role: role, host: request.head.authority, origin: request.headers[.origin], authorization: request.headers[.authorization],
+                cookie: request.headers[.cookie])
         else { return }
         // A plain request to a WebSocket path is our client asking why its upgrade was refused, which
         // was logged already: one refusal, one line.

@@ -30,7 +30,10 @@ struct Admission: Sendable {
         return nil
     }
 
-    func check(role: AccessTokens.Role, host: String?, origin: String?, authorization: String?) -> Refusal? {
+    /// `cookie`: the `Cookie` header; the browser viewer's watch token (`WatchCookie`) stands in for a
+    /// missing `Authorization` when watching.
+    func check(role: AccessTokens.Role, host: String?, origin: String?, authorization: String?, cookie: String? = nil) -> Refusal? {
+        let authorization = authorization ?? (role == .watch ? WatchCookie.authorization(cookie: cookie) : nil)
         if case .refused(let why) = self.originGuard.decide(host: host, origin: origin, tls: self.tls) {
             return Refusal(status: 403, message: why, why: why)
         }

@@ -36,7 +36,7 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
         }
         do {
             try channel.pipeline.syncOperations.addHandlers(
-                [IdleStateHandler(readTimeout: self.idleTimeout), CloseWhenIdle()], position: .first)
+                [IdleStateHandler(readTimeout: self.idleTimeout), CloseWhenIdle(timeout: self.idleTimeout)], position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -59,13 +59,29 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-/// Closes the connection when `IdleStateHandler` says nothing was read for its timeout.
-final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+/// Closes the connection when `IdleStateHandler` says nothing was read for its timeout, unless it is a plain HTTP
+/// response still being written: a Server-Sent Events stream or a long download reads nothing from its client
+/// and writes at least every keep-alive interval. A WebSocket peer answers pings, so its silence always counts.
+final class CloseWhenIdle: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private var lastWrite: NIODeadline = .distantPast
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.lastWrite = .now()
+        context.write(data, promise: promise)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
+            let isWebSocket = (try? context.pipeline.syncOperations.handler(type: FrameValidatorHandler.self)) != nil
+            if isWebSocket || NIODeadline.now() - self.lastWrite >= self.timeout { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -39,7 +39,7 @@ public enum TailcastServer {
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
             return try Self.json(job.info)
         }
-        // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server.
+        // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server (TailcastServer+Raw).
         api.get("{job}/raw") { request, context -> Response in
             let id = try context.parameters.require("job")
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
@@ -47,19 +47,17 @@ public enum TailcastServer {
             guard let file = job.file(named: name) else {
                 throw HTTPError(.notFound, message: "job \"\(id)\" has no stream \"\(name.prefix(256))\"")
             }
-            let size = file.size
-            let body = ResponseBody { writer in
-                var offset: UInt64 = 0
-                while offset < size {
-                    let bytes = try await file.read(from: offset, maxBytes: Int(min(size - offset, 1 << 20)))
-                    offset += UInt64(bytes.readableBytes)
-                    try await writer.write(bytes)
-                }
-                try await writer.finish(nil)
-            }
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
+            return try Self.raw(request, job: id, file: file)
         }
         Self.addRemoval(to: api, hub: hub, access: configuration.access, metrics: metrics)
+
+        api.get("{job}/events") { request, context -> Response in
+            let id = try context.parameters.require("job")
+            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+            return try Self.events(request, job: job, hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+        }
+
+        Self.addWebRoutes(to: router, admission: admission)
 
         let connections = ConnectionGate(limit: configuration.maxConnections)
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused

@@ -31,7 +31,7 @@ final class UpgradeAdmissionHandler: ChannelInboundHandler, RemovableChannelHand
         guard let role = Admission.role(forPath: head.uri),
             let refusal = self.admission.check(
                 role: role, host: head.headers.first(name: "host"), origin: head.headers.first(name: "origin"),
-                authorization: head.headers.first(name: "authorization"))
+                authorization: head.headers.first(name: "authorization"), cookie: head.headers.first(name: "cookie"))
         else {
             // The upgrade goes ahead: WebSocket frames, not HTTP parts, come next, and they are not ours.
             context.fireChannelRead(data)

@@ -1,0 +1,96 @@
+import TailcastProtocol
+
+/// What a watch sends, in order, whatever carries it: `WatchSession` (WebSocket) and the Server-Sent Events
+/// route read the same steps. It owns the watcher's `WatcherCursor`, resolves where each stream starts and
+/// waits for the job to change; the carrier only encodes and writes, then says how far it sent.
+struct WatchFeed {
+    enum Step {
+        /// A stream begins for this watcher at `offset`.
+        case stream(name: String, id: UInt32, offset: UInt64)
+        /// Bytes `from..<upTo` of a stream are due; the carrier sends some and calls `sent`.
+        case bytes(name: String, id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64)
+        case progress([ProgressState])
+        case finished(ExitStatus, endedAtMs: UInt64)
+        case caughtUp(JobState)
+        /// Following, and the job's state changed (its agent came, stopped or was lost): send the job again.
+        case state(JobInfo)
+        /// A new run took the job's id (`run --replace`).
+        case replaced
+        /// The job was deleted (`rm`, retention): why.
+        case removed(String)
+        /// Woken, but nothing is due: a carrier that must show it is alive (Server-Sent Events) can say so now.
+        case idle
+    }
+
+    let job: LiveJob
+    private let request: ControlMessage.Watch
+    private var cursor: WatcherCursor
+    private var wakeUps: AsyncStream<Void>.AsyncIterator
+    private let start: [String: UInt64]
+
+    /// `sentState`: the state of the job the carrier sent first.
+    init(job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>) {
+        self.job = job
+        self.request = request
+        self.cursor = WatcherCursor(follow: request.follow, streams: request.streams)
+        self.cursor.stateSent(sentState)
+        self.wakeUps = wakeUps.makeAsyncIterator()
+        self.start = Dictionary((request.offsets ?? []).map { ($0.name, $0.offset) }, uniquingKeysWith: max)
+    }
+
+    /// The next step, after waiting for the job to change if nothing is due; nil when the watch is over.
+    mutating func next() async throws -> Step? {
+        var woken = false
+        while true {
+            try Task.checkCancellation()
+            switch self.job.retirement {
+            case .replaced: return .replaced
+            case .removed(let why): return .removed(why)
+            case nil: break
+            }
+            let cursor = self.cursor
+            let snapshot = try self.job.snapshot(headTimes: { cursor.offset(of: $0) })
+            switch self.cursor.next(snapshot) {
+            case .announce(let name, let id):
+                guard let file = self.job.file(named: name) else { continue }
+                let offset: UInt64
+                if let explicit = self.start[name] {
+                    offset = min(explicit, file.size)
+                } else if let lines = self.request.tailLines {
+                    offset = try await file.offset(tailLines: lines)
+                } else if let since = self.request.sinceMs {
+                    offset = try await file.offset(sinceMs: since)
+                } else {
+                    offset = 0
+                }
+                self.cursor.announced(name, id: id, offset: offset)
+                return .stream(name: name, id: id, offset: offset)
+            case .send(let name, let id, let from, let upTo):
+                guard let file = self.job.file(named: name) else { continue }
+                return .bytes(name: name, id: id, file: file, from: from, upTo: upTo)
+            case .progress(let version):
+                self.cursor.progressSent(version: version)
+                return .progress(self.job.info.progress)
+            case .finish(let exit, let endedAtMs):
+                return .finished(exit, endedAtMs: endedAtMs)
+            case .caughtUp(let state):
+                return .caughtUp(state)
+            case .state(let state):
+                self.cursor.stateSent(state)
+                return .state(self.job.info)
+            case .wait:
+                if woken { return .idle }
+                // With many watchers the job wakes them gathered (`LiveJob.fanOutPause`), so every watcher
+                // gets fewer, larger (better compressed) shared batches.
+                guard await self.wakeUps.next() != nil else { return nil }
+                woken = true
+            case .done:
+                return nil
+            }
+        }
+    }
+
+    mutating func sent(_ name: String, upTo offset: UInt64) {
+        self.cursor.sent(name, upTo: offset)
+    }
+}

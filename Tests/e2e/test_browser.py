@@ -1,0 +1,220 @@
+"""The browser viewer in a real headless Chromium (Debian's chromium and chromium-driver, driven by
+Selenium): the list, a job page whose text equals the archived bytes as `watch` shows them, a live job
+followed across a server restart with no gap and no duplicate, and a page of another origin that cannot
+read a job. Screenshots go to each test's temporary folder."""
+import http.server
+import os
+import re
+import threading
+import urllib.request
+
+import pytest
+
+from conftest import Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+DRIVER = "/usr/bin/chromedriver"
+PUBLISH = "publish-1f3e5d7c9b0a2468"
+WATCH = "watch-9e7c5a3b1d0f8642"
+
+ESCAPES = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+# Colours, a line redrawn with \r, stderr, a character cut across two writes and bytes that are not UTF-8.
+COLOURED = r"""
+import sys, time
+o, e = sys.stdout.buffer, sys.stderr.buffer
+for i in range(30):
+    o.write(b"\x1b[1;32mline %03d\x1b[0m \x1b[38;5;208morange\x1b[0m ok\n" % i)
+    if i % 10 == 0:
+        o.flush(); e.write(b"warning %d\n" % i); e.flush(); time.sleep(0.03)
+o.write(b"train 0%\rtrain 50%\rtrain 100%\n"); o.flush(); time.sleep(0.05)
+o.write("caf\u00e9 ".encode()[:-2]); o.flush(); time.sleep(0.05)
+o.write("caf\u00e9 ".encode()[-2:] + b"\xff raw\r\n"); o.flush()
+"""
+
+
+def shown_lines(data: bytes):
+    """The lines of a stream as the page (and `watch` on a pipe) shows them: colours dropped from the text,
+    a line with carriage returns overwritten from its start."""
+    lines = []
+    for body in data.split(b"\n")[:-1]:
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        if b"\r" in body:
+            text = ""
+            for part in ESCAPES.sub(b"", body).decode("utf-8", "replace").split("\r"):
+                text = part + text[len(part):]
+            lines.append(text.rstrip(" "))
+        else:
+            lines.append(ESCAPES.sub(b"", body).decode("utf-8", "replace"))
+    return lines
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+        pytest.skip("needs Debian's chromium and chromium-driver (Packaging/install-deps --test)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
+    driver.set_script_timeout(10)
+    yield driver
+    driver.quit()
+
+
+def run_job(server, env, job, code):
+    done = tailcast("run", "--job", job, "--no-pty", "--quiet", "--server", server.url, "--", *py(code), env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def rows_of(browser, stream):
+    """The rendered text of each line of one stream, as the DOM shows it."""
+    return browser.execute_script(
+        "const name = arguments[0];"
+        "return Array.from(document.querySelectorAll('#rows .line')).filter(function (row) { return row.title === name; })"
+        ".map(function (row) { return row.querySelector('.tx').textContent; });", stream)
+
+
+def test_list_page_shows_jobs_newest_first_and_filters(server, env, browser, tmp_path):
+    run_job(server, env, "older-job", "print('one')")
+    run_job(server, env, "newer-job", "print('two')")
+    browser.get(server.http + "/")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 2, timeout=10, what="two rows")
+    ids = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr a")]
+    assert ids == ["newer-job", "older-job"]
+    browser.find_element(By.ID, "filter").send_keys("older")
+    wait_until(lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr a")] == ["older-job"], timeout=5,
+               what="the filter")
+    browser.save_screenshot(str(tmp_path / "list.png"))
+    # The pages run under a strict Content-Security-Policy.
+    with urllib.request.urlopen(server.http + "/") as page:
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_job_page_shows_the_archived_bytes_with_colours_redraws_and_stderr(server, env, browser, tmp_path):
+    run_job(server, env, "coloured", COLOURED)
+    browser.get(server.http + "/jobs/coloured")
+    wait_until(lambda: "exit 0" in browser.find_element(By.ID, "end").text, timeout=10, what="the exit status")
+    for stream in ("stdout", "stderr"):
+        expected = shown_lines(server.archived("coloured", stream))
+        # Drawn at the next animation frame.
+        wait_until(lambda: rows_of(browser, stream) == expected, timeout=5, what=f"{stream} drawn")
+    assert browser.find_elements(By.CSS_SELECTOR, "#rows .ansi-green-fg.ansi-bold")
+    # 256 colours through the CSSOM (the policy refuses style attributes)
+    assert browser.execute_script("return document.querySelector('#rows [data-fg]').style.color") == "rgb(255, 135, 0)"
+    # The redrawn percentage is a real bar, from the job's progress data.
+    bar = browser.find_element(By.CSS_SELECTOR, "#bars progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("100", "100")
+    browser.save_screenshot(str(tmp_path / "job.png"))
+    # A link to a line lands on it.
+    browser.get(server.http + "/jobs/coloured#L5")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
+    assert browser.find_element(By.CSS_SELECTOR, "#rows .line.target .ln").text == "5"
+
+
+def test_each_file_of_a_tail_job_is_its_own_filterable_stream(server, tmp_path, browser):
+    logs = [tmp_path / "app.log", tmp_path / "db.log"]
+    agent = popen("tail", "--job", "files", "--server", server.url, "--state-dir", str(tmp_path / "state"), *map(str, logs))
+    try:
+        wait_until(lambda: "files" in server.jobs(), what="the tail job")
+        for log, text in zip(logs, (b"app started\napp ready\n", b"db started\n")):
+            with open(log, "ab") as f:
+                f.write(text)
+        browser.get(server.http + "/jobs/files")
+        wait_until(lambda: rows_of(browser, str(logs[0])) == ["app started", "app ready"] and rows_of(browser, str(logs[1])) == ["db started"],
+                   timeout=10, what="both files")
+        # Hiding one file leaves the other's lines.
+        toggle = next(label for label in browser.find_elements(By.CSS_SELECTOR, ".stream-toggle") if label.text.strip() == str(logs[0]))
+        toggle.find_element(By.TAG_NAME, "input").click()
+        wait_until(lambda: rows_of(browser, str(logs[0])) == [] and rows_of(browser, str(logs[1])) == ["db started"], timeout=5,
+                   what="the filter")
+    finally:
+        agent.kill()
+        agent.wait()
+
+
+def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_duplicate(tmp_path, env, browser):
+    server = Server(tmp_path / "data", free_port()).start()
+    job = popen("run", "--job", "live", "--no-pty", "--quiet", "--server", server.url, "--",
+                *py(paced_job(1500, 0.004, 0, every=5)), env=env)
+    try:
+        wait_until(lambda: "live" in server.jobs(), what="the job")
+        browser.get(server.http + "/jobs/live")
+        count = "return window.tailcastText().split('\\n').length"
+        wait_until(lambda: browser.execute_script(count) > 100, timeout=10, what="live lines")
+        server.kill9()
+        wait_until(lambda: "reconnecting" in browser.find_element(By.ID, "connection").text, timeout=10, what="the page to notice")
+        server.start()
+        wait_until(lambda: "exit 0" in browser.find_element(By.ID, "end").text, timeout=30, what="the end")
+        assert job.wait(30) == 0
+        expected = paced_lines(1500).decode().rstrip("\n")
+        assert browser.execute_script("return window.tailcastText()") == expected
+        # Following: the last lines are the ones drawn.
+        assert rows_of(browser, "stdout")[-1] == expected.rsplit("\n", 1)[1]
+        browser.save_screenshot(str(tmp_path / "live.png"))
+    finally:
+        job.kill()
+        server.stop()
+
+
+class Foreign(http.server.SimpleHTTPRequestHandler):
+    """Another origin's page that tries to read a job through the visitor's browser."""
+
+    target = ""
+
+    def do_GET(self):
+        page = f"""<!doctype html><title>foreign</title><pre id=out></pre><script>
+const out = [];
+function done(what, how) {{ out.push(what + ':' + how); document.getElementById('out').textContent = out.join('\\n'); }}
+fetch('{self.target}/v1/jobs/secret/raw', {{credentials: 'include'}}).then(r => r.text()).then(t => done('fetch', t), e => done('fetch', 'refused'));
+fetch('{self.target}/v1/jobs/secret/raw', {{credentials: 'include', mode: 'no-cors'}}).then(r => done('no-cors', r.type + ' ' + r.status), e => done('no-cors', 'refused'));
+const ws = new WebSocket('{self.target.replace('http', 'ws')}/v1/watch', ['tailcast.v1']);
+ws.onopen = () => ws.send(JSON.stringify({{type: 'watch', job: 'secret', follow: false}}));
+ws.onmessage = m => done('ws', typeof m.data === 'string' ? m.data : 'bytes');
+ws.onerror = () => done('ws', 'refused');
+const es = new EventSource('{self.target}/v1/jobs/secret/events', {{withCredentials: true}});
+es.addEventListener('output', m => done('sse', m.data));
+es.onerror = () => {{ es.close(); done('sse', 'refused'); }};
+</script>"""
+        body = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_page_of_another_origin_cannot_read_a_job_even_with_the_cookie(tmp_path, env, browser):
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"publish {PUBLISH}\nwatch {WATCH}\n")
+    os.chmod(tokens, 0o600)
+    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Foreign)
+    Foreign.target = server.http
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        run_job(server, {**env, "TAILCAST_TOKEN": PUBLISH}, "secret", "print('secret line')")
+        # The token is asked for once, then kept in the cookie: the job shows.
+        browser.get(server.http + "/jobs/secret")
+        wait_until(lambda: browser.find_elements(By.ID, "login"), timeout=10, what="the token form")
+        browser.find_element(By.ID, "token").send_keys(WATCH + "\n")
+        wait_until(lambda: rows_of(browser, "stdout") == ["secret line"], timeout=10, what="the job with the cookie")
+        assert not browser.execute_script("return document.cookie"), "the cookie is HttpOnly"
+        # The same browser, with that cookie, on another origin (same site: 127.0.0.1, another port).
+        browser.get(f"http://127.0.0.1:{foreign.server_address[1]}/")
+        wait_until(lambda: browser.find_element(By.ID, "out").text.count("\n") == 3, timeout=10, what="the foreign page's attempts")
+        results = dict(line.split(":", 1) for line in browser.find_element(By.ID, "out").text.split("\n"))
+        browser.save_screenshot(str(tmp_path / "foreign.png"))
+        assert results == {"fetch": "refused", "no-cors": "opaque 0", "ws": "refused", "sse": "refused"}
+        assert WATCH not in server.log.read_text()
+    finally:
+        foreign.shutdown()
+        server.stop()
