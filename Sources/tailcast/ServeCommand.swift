@@ -14,7 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the server: archive every job's output and relay it live to watchers.",
         discussion: """
-            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first.
+            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM: agents and watchers are closed with WebSocket code 1001 (they reconnect and resume), open requests finish first.
 
             Access: with no tokens the server trusts everyone who can connect, so it listens on loopback only (unless --insecure-listen-any). Tokens have a role: publish (agents) or watch (watchers, ls, the HTTP API). Put them in --tokens-file (one "publish TOKEN" or "watch TOKEN" per line; tokens on the command line show in `ps`). Clients give theirs with --token or TAILCAST_TOKEN. /healthz and /metrics need no token.
 
@@ -168,8 +168,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.anyHostWithoutTokens = self.insecureListenAny
         if let maxOpenFiles { configuration.maxOpenFiles = maxOpenFiles }
         let app: any ApplicationProtocol
+        let departure = Departure()
         do {
-            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)
+            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger, departure: departure)
         } catch {
             notice("cannot open the archive at \(self.data): \(error)")
             throw ExitCode(ExitCodes.failure)
@@ -178,7 +179,7 @@ struct ServeCommand: AsyncParsableCommand {
         let guarded = access.isEmpty ? "no tokens" : "tokens required"
         logger.notice("tailcast serving \(scheme)://\(self.host):\(self.port) (\(guarded)), archive in \(self.data)")
         do {
-            try await app.runService()
+            try await TailcastServer.run(app, departure: departure, logger: logger)
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             notice("cannot listen on \(self.host):\(self.port): the address is in use (another tailcast serve?); pick another --port")
             throw ExitCode(ExitCodes.failure)
