@@ -1,5 +1,6 @@
 """PROTOCOL.md and the server agree (issue 16): each case is a third-party peer (Python `websockets`, or raw
 frames) doing what the document says, or what it forbids, and checking the server's answer to the letter."""
+import contextlib
 import json
 import re
 import signal
@@ -24,13 +25,14 @@ def hello(job, run_id="run-1", **extra):
             **extra}
 
 
+@contextlib.contextmanager
 def publish(server, job, **kwargs):
     """An agent connection past its welcome."""
-    ws = connect(server.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL], **kwargs)
-    ws.send(json.dumps(hello(job)))
-    welcome = json.loads(ws.recv())
-    assert welcome["type"] == "welcome", welcome
-    return ws
+    with connect(server.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL], **kwargs) as ws:
+        ws.send(json.dumps(hello(job)))
+        welcome = json.loads(ws.recv())
+        assert welcome["type"] == "welcome", welcome
+        yield ws
 
 
 def refusal(ws):
@@ -90,25 +92,29 @@ def watch_messages(server, job, **request):
 def test_sigterm_closes_agents_and_watchers_with_1001_going_away(tmp_path):
     server = Server(tmp_path / "data", free_port()).start()
     try:
-        agent = publish(server, "leaving")
-        agent.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
-        agent.send(peer.encode_data([(1, 0, 1000, b"before the restart\n")]))
-        assert json.loads(agent.recv(timeout=10))["type"] == "ack"
-        watcher = connect(server.url + "/v1/watch", subprotocols=[peer.SUBPROTOCOL])
-        watcher.send(json.dumps({"type": "watch", "job": "leaving", "follow": True}))
-        assert json.loads(watcher.recv(timeout=10))["type"] == "job"
-        server.process.send_signal(signal.SIGTERM)
-        for ws in (agent, watcher):
-            with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    message = ws.recv(timeout=10)
-                    assert isinstance(message, bytes) or json.loads(message)["type"] in ("stream", "progress"), message
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
-            assert "reconnect" in closed.value.rcvd.reason
-        assert server.process.wait(15) == 0
+        with publish(server, "leaving") as agent, connect(server.url + "/v1/watch", subprotocols=[peer.SUBPROTOCOL]) as watcher:
+            shut_down_with_both_connected(server, agent, watcher)
     finally:
         server.stop()
     assert re.search(r"^\| 1001 \|.*going away.*reconnect", PROTOCOL, re.M | re.I)
+
+
+def shut_down_with_both_connected(server, agent, watcher):
+    """Both get close 1001 with a reason saying what to do, and nothing that says the session is over."""
+    agent.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+    agent.send(peer.encode_data([(1, 0, 1000, b"before the restart\n")]))
+    assert json.loads(agent.recv(timeout=10))["type"] == "ack"
+    watcher.send(json.dumps({"type": "watch", "job": "leaving", "follow": True}))
+    assert json.loads(watcher.recv(timeout=10))["type"] == "job"
+    server.process.send_signal(signal.SIGTERM)
+    for ws in (agent, watcher):
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                message = ws.recv(timeout=10)
+                assert isinstance(message, bytes) or json.loads(message)["type"] in ("stream", "progress"), message
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
+        assert "reconnect" in closed.value.rcvd.reason
+    assert server.process.wait(15) == 0
 
 
 def test_an_unanswered_ping_closes_with_1001_ping_timeout_as_documented(make_server):

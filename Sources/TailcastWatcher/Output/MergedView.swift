@@ -2,9 +2,9 @@ import TailcastProtocol
 
 /// What `watch` prints of a job's streams, decided without I/O: the streams' bytes merged in the order they
 /// come, each tailed file under a `==> PATH <==` header (as `tail -F a b` prints it), timestamps if asked,
-/// and never half a line. A stream's unfinished last line is held until its newline comes, so neither
-/// another stream's output nor a header lands inside it (a replay cuts pieces at time marks, a live agent
-/// at read boundaries, neither at line ends). A line still unfinished after a quiet spell is printed as it
+/// and never half a line. Once a second stream shows up, a stream's unfinished last line is held until its
+/// newline comes, so neither another stream's output nor a header lands inside it (a replay cuts pieces
+/// at time marks, a live agent at read boundaries, neither at line ends). A line still unfinished after a quiet spell is printed as it
 /// is; what follows it from another file starts on a line of its own.
 struct MergedView {
     struct Write: Equatable {
@@ -68,7 +68,8 @@ struct MergedView {
             text = Array(bytes)
             if let last = text.last { stream.atLineStart = last == 0x0A }
         }
-        guard self.holdLines else {
+        // With one stream so far nothing can land inside its lines: a progress line redrawn with `\r` shows as it comes.
+        guard self.holdLines, self.streams.count > 1 || (self.streams.count == 1 && self.streams[name] == nil) else {
             self.streams[name] = stream
             return self.print(text, of: name)
         }
