@@ -275,13 +275,13 @@ extension ControlMessage {
         do {
             type = try decoder.decode(TypeOnly.self, from: data).type
         } catch {
-            throw .notJSONObject(String(describing: error).prefix(200).description)
+            throw .notJSONObject(Self.describe(error, decoding: TypeOnly.self, from: data))
         }
         func payload<T: Decodable>(_: T.Type) throws(DecodeError) -> T {
             do {
                 return try decoder.decode(T.self, from: data)
             } catch {
-                throw .invalid(type: type, detail: Self.describe(error))
+                throw .invalid(type: type, detail: Self.describe(error, decoding: T.self, from: data))
             }
         }
         switch type {
@@ -304,20 +304,21 @@ extension ControlMessage {
         }
     }
 
-    /// A short reason a peer can act on, instead of Foundation's long error dump.
-    private static func describe(_ error: any Error) -> String {
+    /// A short reason a peer can act on, naming the member as it is on the wire (`ended_at_ms`,
+    /// `bars[0].current`), instead of Foundation's long error dump with Swift's names.
+    static func describe<T: Decodable>(_ error: any Error, decoding _: T.Type, from data: Data) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
-        }
         switch error {
         case .keyNotFound(let key, let context):
-            let prefix = path(context)
-            return "missing \"\(prefix.isEmpty ? "" : prefix + ".")\(key.stringValue)\""
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type at \"\(path(context))\""
+            return "missing \"\(ProtocolJSON.wirePath(context.codingPath + [key]))\""
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "\"\(ProtocolJSON.wirePath(context.codingPath))\" must be \(ProtocolJSON.expected(type))"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            guard let member = ProtocolJSON.outOfRangeMember(T.self, in: data) else { return "not valid JSON" }
+            return "\"\(member)\" is out of range for it, or not a whole number where one is needed"
         case .dataCorrupted(let context):
-            return "malformed at \"\(path(context))\": \(context.debugDescription)"
+            // Foundation says so for a number its type cannot hold (2^32 for a stream id, -1 for an offset).
+            return "\"\(ProtocolJSON.wirePath(context.codingPath))\" is out of range or not a valid value"
         @unknown default:
             return "\(error)"
         }
@@ -347,5 +348,47 @@ public enum ProtocolJSON {
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try makeDecoder().decode(type, from: data)
+    }
+
+    /// A coding path as the wire spells it: snake_case members, `[i]` for array elements.
+    static func wirePath(_ path: [any CodingKey]) -> String {
+        var text = ""
+        for key in path {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                if !text.isEmpty { text += "." }
+                text += self.snakeCase(key.stringValue)
+            }
+        }
+        return text
+    }
+
+    /// `endedAtMs` → `ended_at_ms`: what `convertFromSnakeCase` made of a wire name, undone.
+    static func snakeCase(_ name: String) -> String {
+        var out = ""
+        for character in name {
+            if character.isUppercase {
+                if !out.isEmpty { out += "_" }
+                out += character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// What a member of this Swift type is on the wire.
+    static func expected(_ type: Any.Type) -> String {
+        switch type {
+        case is UInt32.Type: "a whole number from 0 to 4294967295"
+        case is UInt64.Type, is UInt.Type: "a whole number from 0 to 2^64-1"
+        case is Int32.Type: "a whole number from -2147483648 to 2147483647"
+        case is Int.Type, is Int64.Type: "a whole number"
+        case is Double.Type, is Float.Type: "a number"
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        default: "\(type)".hasPrefix("Array") ? "an array" : "an object"
+        }
     }
 }

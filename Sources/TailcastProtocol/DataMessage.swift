@@ -39,6 +39,12 @@ public enum DataMessage {
         buffer.writeBuffer(&bytes)
     }
 
+    /// Bytes a chunk's header takes before its `length` bytes.
+    public static func chunkHeaderSize(stream: UInt32, offset: UInt64, timeMs: UInt64, length: Int) -> Int {
+        func size(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
+        return size(UInt64(stream)) + size(offset) + size(timeMs) + size(UInt64(length))
+    }
+
     public static func encode(_ chunks: [DataChunk], allocator: ByteBufferAllocator = .init()) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 1 + chunks.reduce(0) { $0 + $1.bytes.readableBytes + 24 })
         begin(into: &buffer)

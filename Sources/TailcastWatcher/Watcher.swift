@@ -61,14 +61,13 @@ public final class Watcher: Sendable {
         var name: String
         /// Offset just past the last byte printed.
         var printed: UInt64
-        var atLineStart = true
     }
 
     struct State {
         var byName: [String: StreamState] = [:]
         var ids: [UInt32: String] = [:]
-        /// The tailed file whose lines were printed last (headers).
-        var lastFile: String?
+        /// Headers, timestamps and whole lines of the merged streams.
+        var view: MergedView
         var outcome: Outcome?
         var connectedOnce = false
         /// Connections the server answered: a connection that worked resets the reconnect backoff,
@@ -88,7 +87,7 @@ public final class Watcher: Sendable {
     let options: Options
     let logger: Logger
     let onNotice: @Sendable (String) -> Void
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let output: any WatchOutput
 
     public init(options: Options, logger: Logger, output: any WatchOutput, onNotice: @escaping @Sendable (String) -> Void) {
@@ -96,6 +95,7 @@ public final class Watcher: Sendable {
         self.logger = logger
         self.output = output
         self.onNotice = onNotice
+        self.state = Mutex(State(view: MergedView(headers: options.headers, holdLines: !(output is RawOutput))))
     }
 
     public func run() async throws -> Outcome {
@@ -103,6 +103,7 @@ public final class Watcher: Sendable {
         let ticker = Task { [output] in
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(250))
+                self.state.withLock { self.write($0.view.releaseQuietLines(now: .now)) }
                 output.tick()
                 // Checked with the clock rather than on writes: a reader can go while the job is quiet.
                 if isatty(1) != 1 && readerGone(1) {
@@ -121,9 +122,18 @@ public final class Watcher: Sendable {
             guard self.state.withLock({ $0.outcome }) == .outputClosed else { throw error }
             outcome = .outputClosed
         }
-        // Final bars are for a reader; with the reader gone they would only be noise on stderr.
-        if outcome != .outputClosed { self.output.finish() }
+        ticker.cancel()
+        // A held line and the final bars are for a reader; with the reader gone they would only be noise.
+        if outcome != .outputClosed {
+            self.state.withLock { self.write($0.view.finish()) }
+            self.output.finish()
+        }
         return outcome
+    }
+
+    /// Called with the state locked, so that what the view decided reaches the output in that order.
+    private func write(_ writes: [MergedView.Write]) {
+        for write in writes { self.output.write(write.bytes, to: write.fd) }
     }
 
     private func follow() async throws -> Outcome {
@@ -290,45 +300,21 @@ public final class Watcher: Sendable {
 
     /// Prints the part of a chunk not printed yet: a resumed connection may repeat bytes, never skip them.
     private func print(_ chunk: DataChunk) {
-        let (name, skip, timestamps, header) = self.state.withLock { state -> (String?, Int, Bool, [UInt8]) in
-            guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return (nil, 0, false, []) }
-            guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return (nil, 0, false, []) }
+        let timestamp = self.options.timestamps
+            ? Array((Self.timestampFormatter.string(from: Date(timeIntervalSince1970: Double(chunk.timeMs) / 1000)) + " ").utf8) : nil
+        self.state.withLock { state in
+            guard let name = state.ids[chunk.stream], let stream = state.byName[name] else { return }
+            guard chunk.endOffset > stream.printed, chunk.offset <= stream.printed else { return }
             // Read after `--until`: not shown (the position still moves on, so a resume skips it too).
             if let until = self.options.untilMs, chunk.timeMs > until {
                 state.byName[name]!.printed = chunk.endOffset
-                return (nil, 0, false, [])
+                return
             }
-            var header: [UInt8] = []
-            if self.options.headers, name != "stdout", name != "stderr", state.lastFile != name {
-                // A file's unfinished line (a partial line the agent sent after a quiet spell) ends here,
-                // and a blank line separates files, as with tail.
-                if let last = state.lastFile { header = Array((state.byName[last]?.atLineStart ?? true ? "\n" : "\n\n").utf8) }
-                header += Array("==> \(name.escapingControlCharacters) <==\n".utf8)
-                state.lastFile = name
-            }
-            return (name, Int(stream.printed - chunk.offset), self.options.timestamps, header)
+            let skip = Int(stream.printed - chunk.offset)
+            let bytes = chunk.bytes.readableBytesView.dropFirst(skip)
+            self.write(state.view.add(bytes, of: name, timeMs: chunk.timeMs, timestamp: timestamp, now: .now))
+            state.byName[name]!.printed = chunk.endOffset
         }
-        guard let name else { return }
-        let bytes = chunk.bytes.getSlice(at: chunk.bytes.readerIndex + skip, length: chunk.bytes.readableBytes - skip)!
-        let fd: Int32 = name == "stderr" ? 2 : 1
-        if !header.isEmpty { self.output.write(header, to: 1) }
-        if timestamps {
-            var atLineStart = self.state.withLock { $0.byName[name]!.atLineStart }
-            let prefix = Array((Self.timestampFormatter.string(from: Date(timeIntervalSince1970: Double(chunk.timeMs) / 1000)) + " ").utf8)
-            var line: [UInt8] = []
-            for byte in bytes.readableBytesView {
-                if atLineStart { line.append(contentsOf: prefix) }
-                line.append(byte)
-                atLineStart = byte == 0x0A
-            }
-            self.output.write(line, to: fd)
-            let ended = atLineStart
-            self.state.withLock { $0.byName[name]!.atLineStart = ended }
-        } else {
-            self.output.write(Array(bytes.readableBytesView), to: fd)
-            if let last = bytes.readableBytesView.last { self.state.withLock { $0.byName[name]!.atLineStart = last == 0x0A } }
-        }
-        self.state.withLock { $0.byName[name]!.printed = chunk.endOffset }
     }
 
     nonisolated(unsafe) static let timestampFormatter: ISO8601DateFormatter = {

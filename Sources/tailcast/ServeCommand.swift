@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the server: archive every job's output and relay it live to watchers.",
         discussion: """
-            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM; it finishes open requests first. One server per --data: a second one exits 6 and names the first one's pid (a lock the kernel drops when the server ends, even by kill -9).
+            Everything is kept under --data (no external server needed): one folder per job, each stream a plain file that `cat` reads. What the server acknowledges to an agent is on disk (fsync) and survives kill -9. Stop it with Ctrl-C or SIGTERM: agents and watchers are closed with WebSocket code 1001 (they reconnect and resume), open requests finish first. One server per --data: a second one exits 6 and names the first one's pid (a lock the kernel drops when the server ends, even by kill -9).
 
             Archive lifecycle: --retain and --max-archive-bytes remove finished jobs (exited, or agent lost), oldest first, at start and as time passes or the archive grows, one log line each (counted in /metrics as tailcast_jobs_removed_total); a job with an agent connected is never removed. `tailcast rm JOB` deletes a finished job by hand. Once a job has ended its streams are compressed at rest (NAME.log becomes NAME.log.gz, gzip members that zcat reads), read back transparently.
 
@@ -185,8 +185,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.retainMs = self.retain.flatMap(TimeArgument.durationMs)
         configuration.maxArchiveBytes = self.maxArchiveBytes.flatMap(ByteSize.parse)
         let app: any ApplicationProtocol
+        let departure = Departure()
         do {
-            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger)
+            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger, departure: departure)
         } catch let held as ArchiveLock.Held {
             notice("cannot open the archive at \(self.data): \(held)")
             throw ExitCode(ExitCodes.archiveInUse)
@@ -198,7 +199,7 @@ struct ServeCommand: AsyncParsableCommand {
         let guarded = access.isEmpty ? "no tokens" : "tokens required"
         logger.notice("tailcast serving \(scheme)://\(self.host):\(self.port) (\(guarded)), archive in \(self.data)")
         do {
-            try await app.runService()
+            try await TailcastServer.run(app, departure: departure, logger: logger)
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             notice("cannot listen on \(self.host):\(self.port): the address is in use (another tailcast serve?); pick another --port")
             throw ExitCode(ExitCodes.failure)

@@ -54,6 +54,27 @@ import Testing
         }
     }
 
+    /// Errors name members as the wire spells them, never Swift's property names or coding paths.
+    @Test(arguments: [
+        (#"{"type":"end","exit":{"code":0},"sizes":{}}"#, #"missing "ended_at_ms""#),
+        (#"{"type":"progress","bars":[{"key":"k","unit":"","source":"parsed","updated_ms":1,"done":false}]}"#, #"missing "bars[0].current""#),
+        (#"{"type":"open","stream":4294967296,"name":"x"}"#, #""stream""#),
+        (#"{"type":"open","stream":"1","name":"x"}"#, #""stream" must be a whole number from 0 to 4294967295"#),
+        (#"{"type":"watch","job":"j","follow":true,"offsets":[{"name":"a","offset":-1}]}"#, #""offsets[0].offset""#),
+        (#"{"type":1}"#, #""type" must be a string"#),
+        ("[1", "not valid JSON"),
+    ])
+    func errorsNameTheWireMember(_ text: String, _ expected: String) {
+        do {
+            _ = try ControlMessage.decode(text)
+            Issue.record("decoded \(text)")
+        } catch {
+            #expect(error.description.contains(expected), "\(error.description)")
+            #expect(!error.description.contains("Index"), "\(error.description)")
+            #expect(!error.description.contains("not valid JSON") || text == "[1", "\(error.description)")
+        }
+    }
+
     @Test func validatesJobIdsAgainstPathTricks() {
         #expect(JobID.problem(with: "train-42.v2_x") == nil)
         for bad in ["", "../etc", "a/b", ".hidden", "-flag", "a\u{0}b", String(repeating: "x", count: 129), "é"] {

@@ -89,6 +89,18 @@ import Testing
         #expect(machine.received(.end(end), heldSize: { _ in 5 }) == .storeEnd(end))
     }
 
+    @Test func endSizesNameEveryOpenedStream() {
+        var machine = self.publishing()
+        _ = machine.received(.open(.init(stream: 1, name: "out")))
+        _ = machine.received(.open(.init(stream: 2, name: "err")))
+        #expect(code(machine.received(.end(.init(exit: ExitStatus(code: 0), endedAtMs: 2, sizes: ["1": 5])), heldSize: { _ in 5 })) == .badMessage)
+        machine = self.publishing()
+        _ = machine.received(.open(.init(stream: 1, name: "out")))
+        _ = machine.received(.open(.init(stream: 2, name: "err")))
+        let less = ControlMessage.End(exit: ExitStatus(code: 0), endedAtMs: 2, sizes: ["1": 3, "2": 5])
+        #expect(machine.received(.end(less), heldSize: { _ in 5 }) == .storeEnd(less))
+    }
+
     @Test func nothingIsAcceptedAfterTheEnd() {
         let end = ControlMessage.End(exit: ExitStatus(code: 0), endedAtMs: 2, sizes: [:])
         let after: [ControlMessage] = [.open(.init(stream: 1, name: "out")), .progress(.init(bars: [])), .end(end)]

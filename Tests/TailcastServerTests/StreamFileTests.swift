@@ -36,6 +36,18 @@ import Testing
         #expect(try file.timing(at: 2).timeMs == 3)
     }
 
+    /// Replay order: a stream is sent up to the first of its bytes read later than another stream's next byte.
+    @Test func findsWhereBytesReadLaterThanATimeBegin() throws {
+        let file = try open()
+        try file.append(bytes("aa"), at: 0, timeMs: 100)
+        try file.append(bytes("bb"), at: 2, timeMs: 200)
+        try file.append(bytes("cc"), at: 4, timeMs: 300)
+        #expect(try file.firstOffset(after: 0, readAfter: 150) == 2)
+        #expect(try file.firstOffset(after: 0, readAfter: 200) == 4)
+        #expect(try file.firstOffset(after: 3, readAfter: 100) == 4)  // the piece at 3 was read at 200: sent anyway
+        #expect(try file.firstOffset(after: 0, readAfter: 300) == nil)
+    }
+
     @Test func findsWhereTheLastLinesStart() throws {
         let file = try open()
         try file.append(bytes("a\nbb\nccc\n"), at: 0, timeMs: 0)

@@ -17,16 +17,20 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.announced("stdout", id: 1, offset: 0)
         #expect(cursor.next(s) == .announce(name: "stderr", id: 2))
         cursor.announced("stderr", id: 2, offset: 2)
-        #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10, readBy: 0))
     }
 
     @Test func replaysStreamsInTheOrderTheirBytesWereRead() {
         var cursor = WatcherCursor(follow: true, streams: nil)
         cursor.announced("stdout", id: 1, offset: 0)
         cursor.announced("stderr", id: 2, offset: 0)
-        #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 100)])) == .send(name: "stderr", id: 2, from: 0, upTo: 5))
-        cursor.sent("stderr", upTo: 5)
-        #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 0)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        // stderr goes first, but only its bytes read by 500, when stdout's next byte was read
+        #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 100)])) == .send(name: "stderr", id: 2, from: 0, upTo: 5, readBy: 500))
+        cursor.sent("stderr", upTo: 3)
+        #expect(cursor.next(snapshot([("stdout", 10, 500), ("stderr", 5, 700)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10, readBy: 700))
+        cursor.sent("stdout", upTo: 10)
+        // the runner-up is the earliest of the others, and a stream with nothing left to send bounds nothing
+        #expect(cursor.next(snapshot([("stdout", 10, 0), ("stderr", 5, 700)])) == .send(name: "stderr", id: 2, from: 3, upTo: 5, readBy: nil))
     }
 
     @Test func followingWaitsAtTheEndAndFinishesOnlyWhenEverythingWasSent() {
@@ -35,7 +39,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(snapshot([("stdout", 10, 0)])) == .wait)
         // the job ended but 5 more bytes arrived first
-        #expect(cursor.next(snapshot([("stdout", 15, 0)], exit: ExitStatus(code: 1))) == .send(name: "stdout", id: 1, from: 10, upTo: 15))
+        #expect(cursor.next(snapshot([("stdout", 15, 0)], exit: ExitStatus(code: 1))) == .send(name: "stdout", id: 1, from: 10, upTo: 15, readBy: nil))
         cursor.sent("stdout", upTo: 15)
         #expect(cursor.next(snapshot([("stdout", 15, 0)], exit: ExitStatus(code: 1))) == .finish(ExitStatus(code: 1), endedAtMs: 9))
         #expect(cursor.next(snapshot([("stdout", 15, 0)], exit: ExitStatus(code: 1))) == .done)
@@ -47,7 +51,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.announced("stdout", id: 1, offset: 0)
         #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .announce(name: "later", id: 2))
         cursor.announced("later", id: 2, offset: 0)
-        #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .send(name: "stdout", id: 1, from: 0, upTo: 10, readBy: nil))
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(snapshot([("stdout", 50, 0), ("later", 5, 0)])) == .caughtUp(.running))
     }
@@ -57,7 +61,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.announced("stdout", id: 1, offset: 0)
         var s = snapshot([("stdout", 10, 0)])
         s.progressVersion = 3
-        #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        #expect(cursor.next(s) == .send(name: "stdout", id: 1, from: 0, upTo: 10, readBy: nil))
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(s) == .progress(version: 3))
         cursor.progressSent(version: 3)
@@ -83,7 +87,7 @@ typealias ExitStatus = TailcastProtocol.ExitStatus
         cursor.stateSent(.running)
         cursor.announced("stdout", id: 1, offset: 0)
         // Bytes first: the state is news only once everything before it was sent.
-        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .send(name: "stdout", id: 1, from: 0, upTo: 10))
+        #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .send(name: "stdout", id: 1, from: 0, upTo: 10, readBy: nil))
         cursor.sent("stdout", upTo: 10)
         #expect(cursor.next(snapshot([("stdout", 10, 0)], state: .stopped)) == .state(.stopped))
         cursor.stateSent(.stopped)

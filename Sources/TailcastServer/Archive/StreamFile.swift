@@ -286,6 +286,11 @@ public final class StreamFile: Sendable {
         return try self.withMarks { marks, _ in marks.timing(at: offset) }
     }
 
+    /// Where, after `offset`, the first bytes read later than `timeMs` begin; nil when none are.
+    func firstOffset(after offset: UInt64, readAfter timeMs: UInt64) throws -> UInt64? {
+        try self.withMarks { marks, _ in marks.firstOffset(after: offset, readAfter: timeMs) }
+    }
+
     /// First offset whose bytes were read at or after `timeMs` (the end if none was).
     public func offset(sinceMs timeMs: UInt64) throws -> UInt64 {
         try self.withMarks { marks, size in marks.offset(sinceMs: timeMs) ?? size }

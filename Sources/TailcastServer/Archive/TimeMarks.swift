@@ -40,16 +40,27 @@ struct TimeMarks {
 
     /// When the byte at `offset` was read, and where the next mark starts (the chunk must end there).
     func timing(at offset: UInt64) -> (timeMs: UInt64, nextMark: UInt64?) {
-        // last mark with offset <= target
+        let low = self.marksStarting(atOrBefore: offset)
+        let time = low > 0 ? self.marks[low - 1].timeMs : (self.marks.first?.timeMs ?? 0)
+        let next = low < self.marks.count ? self.marks[low].offset : nil
+        return (time, next)
+    }
+
+    /// Where, after `offset`, the first bytes read later than `timeMs` begin (nil: none are). Scans only
+    /// the marks it passes, so replaying a stream piece by piece costs one pass over its marks.
+    func firstOffset(after offset: UInt64, readAfter timeMs: UInt64) -> UInt64? {
+        self.marks[self.marksStarting(atOrBefore: offset)...].first { $0.timeMs > timeMs }?.offset
+    }
+
+    /// How many marks start at or before `offset`: the index of the first mark after it.
+    private func marksStarting(atOrBefore offset: UInt64) -> Int {
         var low = 0
         var high = self.marks.count
         while low < high {
             let mid = (low + high) / 2
             if self.marks[mid].offset <= offset { low = mid + 1 } else { high = mid }
         }
-        let time = low > 0 ? self.marks[low - 1].timeMs : (self.marks.first?.timeMs ?? 0)
-        let next = low < self.marks.count ? self.marks[low].offset : nil
-        return (time, next)
+        return low
     }
 
     /// First offset whose bytes were read at or after `timeMs`, if any.

@@ -307,9 +307,10 @@ public final class LiveJob: Sendable {
     struct Ended: Error {}
 
     /// Merges new states of some bars. Saved to job.json at most once a second (and at the end):
-    /// progress is a view of the output, the output itself is what must never be lost.
+    /// progress is a view of the output, the output itself is what must never be lost. Bars that did not
+    /// change (an agent sends them all again after a reconnect) wake no watcher.
     func updateProgress(_ bars: [ProgressState]) {
-        let save = self.state.withLock { state -> Bool in
+        let changed = self.state.withLock { state -> Bool? in
             var progress = state.stored.info.progress
             for bar in bars {
                 if let index = progress.firstIndex(where: { $0.key == bar.key }) {
@@ -324,6 +325,7 @@ public final class LiveJob: Sendable {
             if progress.count > Self.maxBars {
                 progress = Array(progress.sorted { $0.updatedMs > $1.updatedMs }.prefix(Self.maxBars))
             }
+            guard progress != state.stored.info.progress else { return nil }
             state.stored.info.progress = progress
             state.progressVersion += 1
             let now = UnixTime.nowMs()
@@ -331,19 +333,19 @@ public final class LiveJob: Sendable {
             state.progressSavedMs = now
             return true
         }
+        guard let save = changed else { return }
         if save { try? self.saveRecord() }
         self.notifyWatchers()
     }
 
-    /// Records the exit durably; every bar ends in its final state.
+    /// Records the exit durably. Bars stay as the agent left them: `done` is the agent's to set (a bar of
+    /// a job that crashed at 40% was not finished).
     func end(_ end: ControlMessage.End, connection: UInt64) throws {
         try self.state.withLock { state in
             guard state.publisher == connection else { throw Replaced() }
             guard state.stored.info.exit == nil else { throw Ended() }
             state.stored.info.exit = end.exit
             state.stored.info.endedAtMs = end.endedAtMs
-            for index in state.stored.info.progress.indices { state.stored.info.progress[index].done = true }
-            state.progressVersion += 1
         }
         try self.saveRecord()
         self.notifyWatchers()

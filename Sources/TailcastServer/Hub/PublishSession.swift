@@ -95,9 +95,7 @@ struct PublishSession {
                 do {
                     for await _ in syncRequests {
                         try await Task.sleep(for: acknowledger.interval)
-                        let ack = try await acknowledger.syncAndAcknowledge(streams: await acknowledger.streams)
-                        // Nothing moved (an fsync that found nothing new): an empty ack tells the agent nothing.
-                        if !ack.offsets.isEmpty { try await outbound.write(.text(ControlMessage.ack(ack).encoded())) }
+                        try await acknowledger.acknowledgeMoved(outbound: outbound)
                     }
                 } catch let error as ArchiveError {
                     try? await self.refuseForStorage(error, outbound: outbound, logger: jobLogger)
@@ -143,7 +141,7 @@ struct PublishSession {
                         try job.end(end, connection: serial)
                         machine.endStored()
                         ack.ended = true
-                        try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+                        try await acknowledger.acknowledgeEnd(ack, outbound: outbound)
                         logger.info("job ended", metadata: ["exit": "\(end.exit.description)"])
                     case .refuse(let code, let message):
                         throw Refusal(code: code, message: message)
@@ -222,7 +220,40 @@ actor Acknowledger {
         self.metrics = metrics
     }
 
-    func track(_ id: UInt32, _ file: StreamFile) { self.streams[id] = file }
+    /// A stream opened on this connection: its durable size is what the welcome said, so the first ack
+    /// names it only once more of it is durable.
+    func track(_ id: UInt32, _ file: StreamFile) {
+        self.streams[id] = file
+        self.acknowledged[id] = self.acknowledged[id] ?? file.durableSize
+    }
+
+    /// True once the ack with `ended: true` is on its way: it is the last message an agent gets.
+    private var ended = false
+    /// The ack being written; the next one goes after it, so acks reach the agent in the order decided here.
+    private var writing: Task<Void, any Error>?
+
+    /// The paced ack: the streams whose durable offset moved, if any did (an empty ack tells the agent
+    /// nothing), and none once the end's ack is on its way.
+    func acknowledgeMoved(outbound: WebSocketOutboundWriter) async throws {
+        let ack = try await self.syncAndAcknowledge(streams: self.streams)
+        guard !self.ended, !ack.offsets.isEmpty else { return }
+        try await self.write(ack, outbound: outbound)
+    }
+
+    func acknowledgeEnd(_ ack: ControlMessage.Ack, outbound: WebSocketOutboundWriter) async throws {
+        self.ended = true
+        try await self.write(ack, outbound: outbound)
+    }
+
+    private func write(_ ack: ControlMessage.Ack, outbound: WebSocketOutboundWriter) async throws {
+        let previous = self.writing
+        let task = Task {
+            _ = try? await previous?.value
+            try await outbound.write(.text(ControlMessage.ack(ack).encoded()))
+        }
+        self.writing = task
+        try await task.value
+    }
 
     /// What the last ack said, per stream: the next one names only the streams that moved, because a
     /// sidecar has a stream per file, and acking a thousand idle ones five times a second cost the agent

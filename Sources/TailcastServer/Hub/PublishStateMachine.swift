@@ -96,9 +96,14 @@ struct PublishStateMachine {
                 guard let id = UInt32(key), opened[id] != nil else {
                     return self.refuse(.badMessage, "\"sizes\" names stream \(key.prefix(20)), which was not opened on this connection")
                 }
+                // A size below what is held passes: the server keeps every byte it acknowledged, and an agent
+                // delivering a spool it reopened knows nothing of records already released from it.
                 guard let held = heldSize(id), held >= size else {
                     return self.refuse(.gap, "\"sizes\" names size \(size) for stream \(id), which the server does not hold: send every byte before \"end\"")
                 }
+            }
+            if let missing = opened.keys.sorted().first(where: { end.sizes[String($0)] == nil }) {
+                return self.refuse(.badMessage, "\"sizes\" must name every stream opened on this connection; stream \(missing) is missing")
             }
             self.state = .ending
             return .storeEnd(end)

@@ -55,7 +55,9 @@ struct WatchFeed {
                 guard let file = self.job.file(named: name) else { continue }
                 let offset: UInt64
                 if let explicit = self.start[name] {
-                    offset = min(explicit, file.size)
+                    // Kept even past the end: a server that lost unsynced bytes in a crash gets them again
+                    // from the agent, and this watcher has shown them already.
+                    offset = explicit
                 } else if let lines = self.request.tailLines {
                     offset = try await file.offset(tailLines: lines)
                 } else if let since = self.request.sinceMs {
@@ -65,8 +67,10 @@ struct WatchFeed {
                 }
                 self.cursor.announced(name, id: id, offset: offset)
                 return .stream(name: name, id: id, offset: offset)
-            case .send(let name, let id, let from, let upTo):
+            case .send(let name, let id, let from, var upTo, let readBy):
                 guard let file = self.job.file(named: name) else { continue }
+                // In a replay, only up to the first bytes read after another stream's next byte (time order).
+                if let readBy, let later = try file.firstOffset(after: from, readAfter: readBy) { upTo = min(upTo, later) }
                 return .bytes(name: name, id: id, file: file, from: from, upTo: upTo)
             case .progress(let version):
                 self.cursor.progressSent(version: version)

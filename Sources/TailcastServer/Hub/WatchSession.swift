@@ -42,6 +42,9 @@ struct WatchSession {
         guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(.unknownJob, "no job \"\(request.job.prefix(128))\" on this server")
         }
+        if let problem = Self.problem(with: request, of: job.info) {
+            return try await outbound.refuse(.badMessage, problem)
+        }
         let serial = self.hub.nextSerial()
         let wakeUps = job.subscribe(serial)
         self.metrics.watchersConnected.increment()
@@ -114,21 +117,39 @@ struct WatchSession {
         }
     }
 
-    /// Reads up to one batch of a stream from the archive, cut where its time marks change.
+    /// Reads up to one batch of a stream from the archive, cut where its time marks change: a message of at
+    /// most `Wire.maxBatchBytes` bytes, chunk headers included (PROTOCOL.md, limits).
     static func dataMessage(file: StreamFile, id: UInt32, from: UInt64, upTo: UInt64) throws -> (ByteBuffer, UInt64) {
         let bytes = try file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))))
         var message = ByteBuffer()
-        message.reserveCapacity(bytes.readableBytes + 64)
+        message.reserveCapacity(min(Wire.maxBatchBytes, bytes.readableBytes + 64))
         DataMessage.begin(into: &message)
         var position = from
         let end = from + UInt64(bytes.readableBytes)
         while position < end {
             let (time, nextMark) = try file.timing(at: position)
-            let chunkEnd = min(end, nextMark ?? end)
+            let header = DataMessage.chunkHeaderSize(stream: id, offset: position, timeMs: time, length: Int(end - position))
+            let room = Wire.maxBatchBytes - message.readableBytes - header
+            guard room > 0 else { break }
+            let chunkEnd = min(end, nextMark ?? end, position + UInt64(room))
             let slice = bytes.getSlice(at: bytes.readerIndex + Int(position - from), length: Int(chunkEnd - position))!
             DataMessage.appendChunk(stream: id, offset: position, timeMs: time, bytes: slice, into: &message)
             position = chunkEnd
         }
-        return (message, end)
+        return (message, position)
+    }
+
+    /// Why the server refuses a watch request, or nil: a stream named in `streams` or `offsets` that the job
+    /// does not have and never will (it ended, or the watch does not follow), or an invalid name.
+    static func problem(with request: ControlMessage.Watch, of job: JobInfo) -> String? {
+        for (field, names) in [("streams", request.streams ?? []), ("offsets", (request.offsets ?? []).map(\.name))] {
+            if let problem = names.lazy.compactMap(StreamName.problem(with:)).first { return "\"\(field)\": \(problem)" }
+        }
+        let names = (request.streams ?? []) + (request.offsets ?? []).map(\.name)
+        guard job.exit != nil || !request.follow else { return nil }
+        let held = Set(job.streams.map(\.name))
+        guard let unknown = names.first(where: { !held.contains($0) }) else { return nil }
+        let list = job.streams.prefix(20).map { "\"\($0.name)\"" }.joined(separator: ", ")
+        return "job \"\(job.id)\" has no stream \"\(unknown.prefix(256))\" (its streams: \(list.isEmpty ? "none" : list))"
     }
 }

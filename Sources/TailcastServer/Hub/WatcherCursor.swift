@@ -24,8 +24,10 @@ struct WatcherCursor {
     enum Action: Equatable {
         /// Tell the watcher about a stream; the session resolves where it starts and calls `announced`.
         case announce(name: String, id: UInt32)
-        /// Send bytes `from..<upTo` of a stream (the session may send fewer and call `sent`).
-        case send(name: String, id: UInt32, from: UInt64, upTo: UInt64)
+        /// Send bytes `from..<upTo` of a stream (the session may send fewer and call `sent`), only those read
+        /// by `readBy` (Unix ms) when it is set: then another stream's next byte was read at that time, and
+        /// goes first.
+        case send(name: String, id: UInt32, from: UInt64, upTo: UInt64, readBy: UInt64?)
         /// The job's progress bars changed since they were last sent.
         case progress(version: UInt64)
         /// The job ended and every byte was sent.
@@ -71,19 +73,23 @@ struct WatcherCursor {
         if let new = wanted.first(where: { self.entries[$0.name] == nil }) {
             return .announce(name: new.name, id: new.id)
         }
-        // Of the streams with unsent bytes, the one whose next byte was read first: replay interleaves
-        // stdout and stderr in the order they were written.
+        // Of the streams with unsent bytes, the one whose next byte was read first, up to where the runner-up's
+        // next byte was read: replay interleaves streams in the order they were written, as the live view does.
         var best: (stream: JobSnapshot.Stream, entry: Entry, limit: UInt64)?
+        var runnerUp: UInt64?
         for stream in wanted {
             let entry = self.entries[stream.name]!
             let limit = min(stream.size, self.limits.map { $0[stream.name] ?? 0 } ?? .max)
             guard entry.offset < limit else { continue }
             if best == nil || stream.headTimeMs < best!.stream.headTimeMs {
+                runnerUp = best.map { min(runnerUp ?? .max, $0.stream.headTimeMs) }
                 best = (stream, entry, limit)
+            } else {
+                runnerUp = min(runnerUp ?? .max, stream.headTimeMs)
             }
         }
         if let best {
-            return .send(name: best.stream.name, id: best.entry.id, from: best.entry.offset, upTo: best.limit)
+            return .send(name: best.stream.name, id: best.entry.id, from: best.entry.offset, upTo: best.limit, readBy: runnerUp)
         }
         // Bars follow the bytes: once caught up, and always before the end, so the last state shown is final.
         if snapshot.progressVersion != self.sentProgressVersion {

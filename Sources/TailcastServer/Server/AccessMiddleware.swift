@@ -24,6 +24,6 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         Admission.log(refusal, path: request.uri.path, logger: logger, level: probe ? .debug : .notice)
         var headers: HTTPFields = [:]
         if let challenge = refusal.wwwAuthenticate { headers[.wwwAuthenticate] = challenge }
-        throw HTTPError(HTTPResponse.Status(code: refusal.status), headers: headers, message: refusal.message + "\n")
+        throw PlainTextError(HTTPResponse.Status(code: refusal.status), refusal.message, headers: headers)
     }
 }

@@ -13,7 +13,10 @@ import WSCore
 
 /// Builds the server application: WebSocket endpoints for agents and watchers, and a small HTTP API.
 public enum TailcastServer {
-    public static func makeApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    /// `departure` closes the WebSocket sessions when the server stops (`run(_:departure:logger:)`).
+    public static func makeApplication(
+        configuration: ServerConfiguration, logger: Logger, departure: Departure = Departure()
+    ) throws -> some ApplicationProtocol {
         let hub = try Hub(archive: Archive(root: configuration.dataDirectory, maxOpenFiles: configuration.maxOpenFiles, logger: logger))
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -73,16 +76,20 @@ public enum TailcastServer {
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
             let owner = configuration.access.identity(authorization: context.request.headers[.authorization])
-            try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
-                .run(inbound: inbound, outbound: outbound, owner: owner)
+            try await departure.session(outbound) {
+                try await PublishSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+                    .run(inbound: inbound, outbound: outbound, owner: owner)
+            }
         }
         router.ws(RouterPath(Wire.watchPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
             if try await Self.refuseWithoutSubprotocol(context.request, inbound, outbound, logger: context.logger) { return }
             guard connections.enter() else { return try await connections.refuse(inbound, outbound, logger: context.logger) }
             defer { connections.leave() }
             let deflates = BoundedDeflateBuilder.negotiated(context.request.headers, maxDecompressedBytes: configuration.maxMessageBytes)
-            try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
-                .run(inbound: inbound, outbound: outbound, deflates: deflates)
+            try await departure.session(outbound) {
+                try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+                    .run(inbound: inbound, outbound: outbound, deflates: deflates)
+            }
         }
 
         let webSocketResponder = router.buildResponder()
@@ -124,7 +131,7 @@ public enum TailcastServer {
     /// Plain HTTP requests to a WebSocket path get a 400 that says what the path is for.
     @Sendable static func checkUpgrade(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
         guard request.headers[.upgrade]?.lowercased() == "websocket" else {
-            throw HTTPError(.badRequest, message: "\(request.uri.path) is a WebSocket endpoint: connect with subprotocol \(Wire.subprotocol)\n")
+            throw PlainTextError(.badRequest, "\(request.uri.path) is a WebSocket endpoint: connect with subprotocol \(Wire.subprotocol)")
         }
         return .upgrade(self.offersSubprotocol(request) ? [.secWebSocketProtocol: Wire.subprotocol] : [:])
     }
