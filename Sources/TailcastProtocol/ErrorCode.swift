@@ -9,6 +9,8 @@ public enum ErrorCode: Sendable, Hashable {
     case subprotocol
     /// No such job.
     case unknownJob
+    /// A watch names a stream the job does not have and never will (it ended, or the watch does not follow).
+    case unknownStream
     /// The job id belongs to another run, or to another token.
     case jobConflict
     /// A newer connection of the same run took over.
@@ -31,7 +33,7 @@ public enum ErrorCode: Sendable, Hashable {
     case other(String)
 
     public static let known: [ErrorCode] = [
-        .badMessage, .gap, .subprotocol, .unknownJob, .jobConflict, .replaced, .jobEnded, .jobReplaced, .limit, .busy, .storage,
+        .badMessage, .gap, .subprotocol, .unknownJob, .unknownStream, .jobConflict, .replaced, .jobEnded, .jobReplaced, .limit, .busy, .storage,
         .unauthorized, .forbidden,
     ]
 
@@ -41,6 +43,7 @@ public enum ErrorCode: Sendable, Hashable {
         case .gap: "gap"
         case .subprotocol: "subprotocol"
         case .unknownJob: "unknown_job"
+        case .unknownStream: "unknown_stream"
         case .jobConflict: "job_conflict"
         case .replaced: "replaced"
         case .jobEnded: "job_ended"
@@ -65,6 +68,7 @@ public enum ErrorCode: Sendable, Hashable {
         case .gap: 4001
         case .subprotocol: 4002
         case .unknownJob: 4004
+        case .unknownStream: 4013
         case .jobConflict: 4009
         case .replaced: 4010
         case .jobEnded: 4011

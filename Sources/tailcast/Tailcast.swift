@@ -35,7 +35,7 @@ enum ExitCodes {
     /// The exit code for a server's `error` code.
     static func forRefusal(_ code: ErrorCode) -> Int32 {
         switch code {
-        case .unknownJob: unknownJob
+        case .unknownJob, .unknownStream: unknownJob
         case .unauthorized, .forbidden: denied
         case .jobConflict, .jobEnded: jobTaken
         default: failure

@@ -261,7 +261,7 @@ def test_error_texts_name_the_wire_member(server, message, field):
 def test_unknown_stream_names_are_refused_when_they_can_never_appear(server):
     published(server, "named", {1: ("stdout", [(1000, b"out\n")]), 2: ("stderr", [(1000, b"err\n")])})
     messages = watch_messages(server, "named", streams=["stdout", "nope"])
-    assert messages[-1]["type"] == "error" and messages[-1]["code"] == "bad_message"
+    assert messages[-1]["type"] == "error" and messages[-1]["code"] == "unknown_stream"
     assert '"nope"' in messages[-1]["message"] and '"stdout", "stderr"' in messages[-1]["message"]
     messages = watch_messages(server, "named", follow=False, offsets=[{"name": "gone", "offset": 0}])
     assert messages[-1]["type"] == "error" and '"gone"' in messages[-1]["message"]

@@ -104,7 +104,7 @@ def test_unknown_stream_is_an_error_that_lists_the_streams(server, env):
     assert bad.returncode == 2
     assert bad.stdout == b""
     lines = bad.stderr.decode().splitlines()
-    assert len(lines) == 1 and '"stdot"' in lines[0] and "stdout, stderr" in lines[0]
+    assert len(lines) == 1 and '"stdot"' in lines[0] and '"stdout", "stderr"' in lines[0]
     good = tailcast("watch", "streams", "--stream", "stderr", "--server", server.url, env=env, timeout=30)
     assert good.returncode == 0 and good.stderr == b"e\n"
 

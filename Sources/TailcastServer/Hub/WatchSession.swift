@@ -42,8 +42,8 @@ struct WatchSession {
         guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(.unknownJob, "no job \"\(request.job.prefix(128))\" on this server")
         }
-        if let problem = Self.problem(with: request, of: job.info) {
-            return try await outbound.refuse(.badMessage, problem)
+        if let (code, problem) = Self.problem(with: request, of: job.info) {
+            return try await outbound.refuse(code, problem)
         }
         let serial = self.hub.nextSerial()
         let wakeUps = job.subscribe(serial)
@@ -141,15 +141,15 @@ struct WatchSession {
 
     /// Why the server refuses a watch request, or nil: a stream named in `streams` or `offsets` that the job
     /// does not have and never will (it ended, or the watch does not follow), or an invalid name.
-    static func problem(with request: ControlMessage.Watch, of job: JobInfo) -> String? {
+    static func problem(with request: ControlMessage.Watch, of job: JobInfo) -> (ErrorCode, String)? {
         for (field, names) in [("streams", request.streams ?? []), ("offsets", (request.offsets ?? []).map(\.name))] {
-            if let problem = names.lazy.compactMap(StreamName.problem(with:)).first { return "\"\(field)\": \(problem)" }
+            if let problem = names.lazy.compactMap(StreamName.problem(with:)).first { return (.badMessage, "\"\(field)\": \(problem)") }
         }
         let names = (request.streams ?? []) + (request.offsets ?? []).map(\.name)
         guard job.exit != nil || !request.follow else { return nil }
         let held = Set(job.streams.map(\.name))
         guard let unknown = names.first(where: { !held.contains($0) }) else { return nil }
         let list = job.streams.prefix(20).map { "\"\($0.name)\"" }.joined(separator: ", ")
-        return "job \"\(job.id)\" has no stream \"\(unknown.prefix(256))\" (its streams: \(list.isEmpty ? "none" : list))"
+        return (.unknownStream, "job \"\(job.id)\" has no stream \"\(unknown.prefix(256))\" (its streams: \(list.isEmpty ? "none" : list))")
     }
 }
