@@ -93,15 +93,34 @@ import Testing
     }
 }
 
-@Suite struct FanOutPauseTests {
-    @Test func fewWatchersAreNeverHeldBack() {
-        #expect(LiveJob.fanOutPause(watchers: 1) == nil)
-        #expect(LiveJob.fanOutPause(watchers: 63) == nil)
+@Suite struct WakePacingTests {
+    static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func fewWatchersAreWokenOnEveryAppend() {
+        var pacing = WakePacing()
+        for step in 0..<5 {
+            #expect(pacing.appended(watchers: 63, now: Self.start + .microseconds(Int64(step))) == .wakeNow)
+        }
     }
 
-    @Test func thePauseGrowsWithTheWatchersAndIsBounded() {
-        #expect(LiveJob.fanOutPause(watchers: 100) == .milliseconds(5))
-        #expect(LiveJob.fanOutPause(watchers: 1000) == .milliseconds(50))
-        #expect(LiveJob.fanOutPause(watchers: 100_000) == .milliseconds(50))
+    @Test func theIntervalGrowsWithTheWatchersAndIsBounded() {
+        #expect(WakePacing.interval(watchers: 63) == nil)
+        #expect(WakePacing.interval(watchers: 100) == .milliseconds(5))
+        #expect(WakePacing.interval(watchers: 1000) == .milliseconds(50))
+        #expect(WakePacing.interval(watchers: 100_000) == .milliseconds(50))
+    }
+
+    @Test func manyWatchersAreWokenAtOnceAfterQuietThenAtMostOncePerInterval() {
+        var pacing = WakePacing()
+        // The first append after a quiet spell wakes at once: no added latency.
+        #expect(pacing.appended(watchers: 1000, now: Self.start) == .wakeNow)
+        // Appends within the interval share one wake-up at its end, scheduled once.
+        #expect(pacing.appended(watchers: 1000, now: Self.start + .milliseconds(5)) == .wakeAt(Self.start + .milliseconds(50)))
+        #expect(pacing.appended(watchers: 1000, now: Self.start + .milliseconds(10)) == .nothing)
+        pacing.scheduledWakeUp(now: Self.start + .milliseconds(50))
+        #expect(pacing.appended(watchers: 1000, now: Self.start + .milliseconds(60)) == .wakeAt(Self.start + .milliseconds(100)))
+        pacing.scheduledWakeUp(now: Self.start + .milliseconds(100))
+        // Quiet for longer than the interval: at once again.
+        #expect(pacing.appended(watchers: 1000, now: Self.start + .milliseconds(200)) == .wakeNow)
     }
 }

@@ -18,8 +18,8 @@ public final class LiveJob: Sendable {
         /// Bumped on every progress change, so watchers know to send it.
         var progressVersion: UInt64 = 0
         var progressSavedMs: UInt64 = 0
-        /// A gathered wake-up of every watcher is scheduled (`fanOutPause`).
-        var wakePending = false
+        /// When watchers are woken after appends.
+        var wakePacing = WakePacing()
         /// Its agent said `stop` (it went away on purpose); cleared when an agent attaches again.
         var stopped: Bool
         /// Set once the job is being taken out of the archive: watchers are told and let go, and no agent
@@ -378,32 +378,25 @@ public final class LiveJob: Sendable {
         self.state.withLock { $0.watchers.removeValue(forKey: watcher) }?.finish()
     }
 
-    /// How long the job gathers appends before it wakes its watchers: nothing for a few watchers (latency
-    /// first), then 50 µs per watcher, at most 50 ms. Measured at 2,000 lines/s: 1,000 watchers woken on
-    /// every agent message spent a core on per-write overhead (p99 25 s), each write a 20 ms sliver of log.
-    static func fanOutPause(watchers: Int) -> TimeAmount? {
-        watchers < 64 ? nil : .microseconds(Int64(min(50_000, watchers * 50)))
-    }
-
     /// Wakes every watcher; each coalesces wake-ups, so a burst of appends costs one read per watcher.
-    /// With many watchers the job gathers first, on one timer for the job: a sleep per watcher cost more
-    /// than the writes at 1,000 watchers (perf: libdispatch's timer heap and a task switch per sleep).
+    /// With many watchers they are woken at most once per `WakePacing.interval`, on one timer for the job:
+    /// a sleep per watcher cost more than the writes at 1,000 watchers (perf: libdispatch's timer heap and
+    /// a task switch per sleep).
     func notifyWatchers() {
-        let (watchers, pause): ([AsyncStream<Void>.Continuation], TimeAmount?) = self.state.withLock { state in
-            guard let pause = Self.fanOutPause(watchers: state.watchers.count) else { return (Array(state.watchers.values), nil) }
-            guard !state.wakePending else { return ([], nil) }
-            state.wakePending = true
-            return ([], pause)
+        let now = NIODeadline.now()
+        let (watchers, action): ([AsyncStream<Void>.Continuation], WakePacing.Action) = self.state.withLock { state in
+            let action = state.wakePacing.appended(watchers: state.watchers.count, now: now)
+            return (action == .wakeNow ? Array(state.watchers.values) : [], action)
         }
-        if let pause {
-            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: pause) { self.wakeGathered() }
+        if case .wakeAt(let deadline) = action {
+            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(deadline: deadline) { self.wakeGathered() }
         }
         for watcher in watchers { watcher.yield() }
     }
 
     private func wakeGathered() {
         let watchers = self.state.withLock { state in
-            state.wakePending = false
+            state.wakePacing.scheduledWakeUp(now: .now())
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.yield() }

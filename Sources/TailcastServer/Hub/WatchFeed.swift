@@ -84,7 +84,7 @@ struct WatchFeed {
                 return .state(self.job.info)
             case .wait:
                 if woken { return .idle }
-                // With many watchers the job wakes them gathered (`LiveJob.fanOutPause`), so every watcher
+                // With many watchers the job wakes them gathered (`WakePacing`), so every watcher
                 // gets fewer, larger (better compressed) shared batches.
                 guard await self.wakeUps.next() != nil else { return nil }
                 woken = true
