@@ -197,10 +197,13 @@ public final class Uplink: Sendable {
                 return
             }
             // Streams are declared on each connection before their data; a sidecar adds them as files appear.
-            for open in try self.spool.streams(after: opened) {
-                try await outbound.write(.text(ControlMessage.open(open).encoded()))
-                opened += 1
+            func openNewStreams() async throws {
+                for open in try self.spool.streams(after: opened) {
+                    try await outbound.write(.text(ControlMessage.open(open).encoded()))
+                    opened += 1
+                }
             }
+            try await openNewStreams()
             self.wakeOnSpoolAt.store(0, ordering: .relaxed)
             self.wakeOnProgress.store(true, ordering: .relaxed)
             let action = self.machine.withLock {
@@ -218,6 +221,9 @@ public final class Uplink: Sendable {
                     try await Task.sleep(for: .milliseconds(200))
                     continue
                 }
+                // A sidecar may have found a file and spooled its first bytes since the streams were declared
+                // above; a stream is always added before its bytes, so declaring again now covers them.
+                try await openNewStreams()
                 var offsets: [UInt32: UInt64] = [:]
                 for chunk in chunks { offsets[chunk.stream] = max(offsets[chunk.stream] ?? 0, chunk.endOffset) }
                 try await outbound.write(.binary(DataMessage.encode(chunks)))

@@ -406,17 +406,20 @@ public final class Spool: Sendable {
         return id
     }
 
-    /// Writes job.json if streams were added since it was last written.
+    /// Writes job.json if streams were added since it was last written. Held across the check and the
+    /// write: a caller that finds nothing to write knows every stream added before is on disk.
     public func saveManifestIfChanged() throws {
-        guard self.state.withLock({ state in
-            defer { state.manifestChanged = false }
-            return state.manifestChanged
-        }) else { return }
-        do {
-            try self.saveManifest()
-        } catch {
-            self.state.withLock { $0.manifestChanged = true }
-            throw error
+        try self.saving.withLock { _ in
+            guard self.state.withLock({ state in
+                defer { state.manifestChanged = false }
+                return state.manifestChanged
+            }) else { return }
+            do {
+                try self.writeManifest()
+            } catch {
+                self.state.withLock { $0.manifestChanged = true }
+                throw error
+            }
         }
     }
 
@@ -530,7 +533,15 @@ public final class Spool: Sendable {
         self.state.withLock { state in state.manifest.exit.map { ($0, state.manifest.endedAtMs ?? 0) } }
     }
 
+    /// One save at a time: saves share job.json's temporary file (the sidecar's thread and the uplink
+    /// both save).
+    private let saving = Mutex<Void>(())
+
     private func saveManifest() throws {
+        try self.saving.withLock { _ in try self.writeManifest() }
+    }
+
+    private func writeManifest() throws {
         try AtomicFile.replace(self.directory + "/job.json", with: try ProtocolJSON.encode(self.manifest, pretty: true))
     }
 
