@@ -256,25 +256,8 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-async def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("tailcast", "websocketd"))
-    parser.add_argument("target", help="tailcast: ws://HOST:PORT URL; websocketd: the port")
-    parser.add_argument("job", nargs="?")
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--lines", type=int, required=True)
-    parser.add_argument("--times", required=True)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
-    args = parser.parse_args()
-    raise_open_files()
-    expected, ends = Corpus().stream(args.lines)
-    watchers = [Watcher(expected) for _ in range(args.count)]
-    gate, stop = Gate(), asyncio.Event()
-    if args.mode == "tailcast":
-        inflated = Inflated(expected)
-        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop, inflated)) for w in watchers]
-    else:
-        tasks = [asyncio.create_task(websocketd_watcher(int(args.target), w, gate, stop)) for w in watchers]
+async def drive(args, watchers, tasks, gate, stop, ends):
+    """Says "connected", "ready" and "done" as the watchers get there, then prints the JSON report."""
     async with asyncio.timeout(180):
         while gate.attempted < args.count:
             await asyncio.sleep(0.05)
@@ -301,10 +284,32 @@ async def main():
     write_times = read_times(args.times)
     delays = numpy.concatenate([latencies_ms(write_times, ends, w.times, w.ends) for w in watchers])
     errors = [w.error for w in watchers if w.error]
-    print(json.dumps({"watchers": args.count, "complete": sum(1 for w in watchers if w.got == len(expected) and not w.error),
+    print(json.dumps({"watchers": args.count, "complete": sum(1 for w in watchers if w.got == len(w.expected) and not w.error),
                       "lines": int(len(delays)), "of_lines": args.lines * args.count, **percentiles(delays),
-                      "wire_per_watcher": sum(w.wire for w in watchers) / args.count, "raw": len(expected),
+                      "wire_per_watcher": sum(w.wire for w in watchers) / args.count, "raw": len(watchers[0].expected),
                       "seconds": seconds, "cpu": cpu, "errors": errors[:3], "error_count": len(errors)}), flush=True)
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("tailcast", "websocketd"))
+    parser.add_argument("target", help="tailcast: ws://HOST:PORT URL; websocketd: the port")
+    parser.add_argument("job", nargs="?")
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--lines", type=int, required=True)
+    parser.add_argument("--times", required=True)
+    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
+    args = parser.parse_args()
+    raise_open_files()
+    expected, ends = Corpus().stream(args.lines)
+    watchers = [Watcher(expected) for _ in range(args.count)]
+    gate, stop = Gate(), asyncio.Event()
+    if args.mode == "tailcast":
+        inflated = Inflated(expected)
+        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop, inflated)) for w in watchers]
+    else:
+        tasks = [asyncio.create_task(websocketd_watcher(int(args.target), w, gate, stop)) for w in watchers]
+    await drive(args, watchers, tasks, gate, stop, ends)
 
 
 if __name__ == "__main__":
