@@ -18,7 +18,7 @@ import json
 import time
 
 from harness import Corpus, raise_open_files
-from watchers import Gate, Watcher, drive, wire_bytes
+from watchers import Gate, Watcher, add_load_arguments, drive, hold, wire_bytes
 
 
 class Checked:
@@ -122,34 +122,19 @@ class EventProtocol(asyncio.Protocol):
 
 async def reader(host, port, job, watcher, checked, gate, stop):
     request = f"GET /v1/jobs/{job}/events HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
-    try:
-        async with gate:
-            transport, _ = await asyncio.get_running_loop().create_connection(
-                lambda: EventProtocol(watcher, checked, request), host, port)
-    except OSError as error:
-        watcher.fail(f"connect: {error}")
-        return
-    finally:
-        gate.attempted += 1
-    try:
-        await stop.wait()
-    finally:
-        if not watcher.wire:
-            try:
-                watcher.wire = wire_bytes(transport.get_extra_info("socket"))
-            except OSError:
-                pass
-        transport.close()
+
+    async def connect():
+        transport, _ = await asyncio.get_running_loop().create_connection(
+            lambda: EventProtocol(watcher, checked, request), host, port)
+        return transport
+    await hold(watcher, gate, stop, connect)
 
 
 async def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", help="http://HOST:PORT")
     parser.add_argument("job")
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--lines", type=int, required=True)
-    parser.add_argument("--times", required=True)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
+    add_load_arguments(parser)
     args = parser.parse_args()
     raise_open_files()
     host, port = args.url.removeprefix("http://").rsplit(":", 1)
@@ -158,6 +143,7 @@ async def main():
     watchers = [Watcher(expected) for _ in range(args.count)]
     tasks = [asyncio.create_task(reader(host, int(port), args.job, w, checked, gate, stop)) for w in watchers]
     await drive(args, watchers, tasks, gate, stop, ends)
+
 
 if __name__ == "__main__":
     asyncio.run(main())

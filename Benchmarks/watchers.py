@@ -175,12 +175,11 @@ class TailcastProtocol(asyncio.Protocol):
         self.finished.set()
 
 
-async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
-    host, port = url.removeprefix("ws://").rsplit(":", 1)
+async def hold(watcher, gate, stop, connect):
+    """One connection, opened through `gate` by `connect()` (which returns its transport) and held until `stop`."""
     try:
         async with gate:
-            transport, protocol = await asyncio.get_running_loop().create_connection(
-                lambda: TailcastProtocol(watcher, job, inflated, host, int(port)), host, int(port))
+            transport = await connect()
     except OSError as error:
         watcher.fail(f"connect: {error}")
         return
@@ -195,6 +194,16 @@ async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
             except OSError:
                 pass
         transport.close()
+
+
+async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+
+    async def connect():
+        transport, _ = await asyncio.get_running_loop().create_connection(
+            lambda: TailcastProtocol(watcher, job, inflated, host, int(port)), host, int(port))
+        return transport
+    await hold(watcher, gate, stop, connect)
 
 
 class LineProtocol(asyncio.Protocol):
@@ -290,15 +299,20 @@ async def drive(args, watchers, tasks, gate, stop, ends):
                       "seconds": seconds, "cpu": cpu, "errors": errors[:3], "error_count": len(errors)}), flush=True)
 
 
+def add_load_arguments(parser):
+    """What every load generator is told: how many readers, how many lines, where their write times come, until when."""
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--lines", type=int, required=True)
+    parser.add_argument("--times", required=True)
+    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
+
+
 async def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("tailcast", "websocketd"))
     parser.add_argument("target", help="tailcast: ws://HOST:PORT URL; websocketd: the port")
     parser.add_argument("job", nargs="?")
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--lines", type=int, required=True)
-    parser.add_argument("--times", required=True)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
+    add_load_arguments(parser)
     args = parser.parse_args()
     raise_open_files()
     expected, ends = Corpus().stream(args.lines)

@@ -35,7 +35,7 @@ BIG_LINES = 1_000_000
 
 # Runs in the page before its own scripts: when the row of a wanted text is first drawn (ms since the
 # navigation began), and when each stamped line's row is first drawn (wall-clock ms).
-OBSERVER = """
+OBSERVER = """(function () {
 window.benchmark = { drawn: {}, stamped: {} };
 const wanted = new Set(WANTED);
 new MutationObserver(function (records) {
@@ -48,7 +48,7 @@ new MutationObserver(function (records) {
     if (stamp && !(stamp[1] in window.benchmark.stamped)) window.benchmark.stamped[stamp[1]] = wall;
   }
 }).observe(document, { childList: true, subtree: true });
-"""
+})();"""
 
 
 def browser():
@@ -65,8 +65,9 @@ def browser():
 def open_page(driver, url, wanted):
     """Loads url with the observer watching for the rows of `wanted` texts."""
     driver.get("about:blank")
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OBSERVER.replace("WANTED", json.dumps(wanted))})
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OBSERVER.replace("WANTED", json.dumps(wanted))})
     driver.get(url)
+    driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
 
 
 def heap_mib(driver):
