@@ -29,6 +29,7 @@
   let numbered = true;        // whether lines[0] is line dropped + 1 of the log (not for a log opened past its start)
   let browsing = null;        // the stream whose window is shown, when not live
   let loading = false, lastScrollTop = 0;
+  let generation = 0;         // counts jumps and returns to live: a fetch for an older one is dropped
   let lineHeight = 18;
   const search = { query: '', at: -1 };
 
@@ -223,8 +224,8 @@
   $('position').addEventListener('change', function (event) {
     const record = biggestStream();
     const at = Number(event.target.value);
-    if (at >= 1000) goLive();
-    else openAt(record, Math.floor(record.size * at / 1000));
+    if (at < 1000) openAt(record, Math.floor(record.size * at / 1000));
+    else if (browsing) goLive();
   });
   $('timestamps').addEventListener('change', function (event) { document.body.classList.toggle('with-times', event.target.checked); draw(); });
 
@@ -432,20 +433,22 @@
     const fetched = Math.max(0, from - 1);
     const bytes = await fetchRange(record, fetched, record.start);
     const cut = firstLineStart(bytes, fetched);
-    record.start = fetched + cut;
-    return linesOf(record, bytes.subarray(cut), record.start);
+    return linesOf(record, bytes.subarray(cut), fetched + cut);
   }
 
   // Earlier bytes of a log opened at its end, one range per stream (their order between streams is lost).
   $('earlier').addEventListener('click', async function () {
     let earlier = [];
     for (const record of streams.values()) {
-      if (record.start > 0) earlier = earlier.concat(await linesBefore(record, EARLIER_BYTES));
+      if (record.start === 0) continue;
+      const before = await linesBefore(record, EARLIER_BYTES);
+      if (before.length) record.start = before[0].at;
+      earlier = earlier.concat(before);
     }
     lines = earlier.concat(lines);
     const atStart = Array.from(streams.values()).every(function (s) { return s.start === 0; });
     if (atStart) $('earlier').hidden = true;
-    numbered = atStart && streams.size === 1;
+    numbered = atStart && Array.from(streams.values()).filter(function (s) { return s.size > 0; }).length <= 1;
     rebuildView();
     draw();
   });
@@ -468,10 +471,13 @@
   async function openAt(record, offset) {
     stopLive();
     browsing = record;
+    const mine = ++generation;
     loading = true;
     try {
       const fetched = Math.max(0, Math.min(offset, record.size) - 1);
       const bytes = await fetchRange(record, fetched, fetched + EARLIER_BYTES);
+      // Another position asked for meanwhile, or back to live: this one is not wanted any more.
+      if (mine !== generation) return;
       const cut = firstLineStart(bytes, fetched);
       const keep = Math.max(cut, wholeLinesEnd(bytes, record, fetched + bytes.length));
       resetStream(record);
@@ -486,7 +492,7 @@
       log.scrollTop = lastScrollTop = 0;
       draw();
     } finally {
-      loading = false;
+      if (mine === generation) loading = false;
     }
   }
 
@@ -494,11 +500,13 @@
   async function moveWindow(step) {
     const record = browsing;
     if (loading || (step > 0 ? record.offset >= record.size : record.start === 0)) return;
+    const mine = generation;
     loading = true;
     try {
       let shift;
       if (step > 0) {
         const bytes = await fetchRange(record, record.offset, record.offset + EARLIER_BYTES);
+        if (mine !== generation) return;
         const keep = wholeLinesEnd(bytes, record, record.offset + bytes.length);
         lines = lines.concat(linesOf(record, bytes.subarray(0, keep), record.offset));
         record.offset += keep;
@@ -510,13 +518,18 @@
         shift = -cut;
       } else {
         const earlier = await linesBefore(record, EARLIER_BYTES);
+        if (mine !== generation) return;
+        if (earlier.length) record.start = earlier[0].at;
         lines = earlier.concat(lines);
         let keep = lines.length;
         while (keep > 1 && lines[keep - 1].end - record.start > WINDOW_BYTES) keep--;
         lines = lines.slice(0, keep);
         record.offset = lines[keep - 1].end;
         dropped = Math.max(0, dropped - earlier.length);
-        if (record.start === 0) numbered = true, dropped = 0;
+        if (record.start === 0) {
+          numbered = true;
+          dropped = 0;
+        }
         shift = earlier.length;
       }
       // The same lines stay under the reader's eyes.
@@ -525,13 +538,16 @@
       log.scrollTop = lastScrollTop = log.scrollTop + shift * lineHeight;
       draw();
     } finally {
-      loading = false;
+      if (mine === generation) loading = false;
     }
   }
 
   // Back to the end of the log, live.
   function goLive() {
+    stopLive();
     browsing = null;
+    generation++;
+    loading = false;
     lines = [];
     dropped = 0;
     numbered = false;

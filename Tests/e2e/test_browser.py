@@ -239,6 +239,15 @@ def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browse
     # Line numbers are not known there, so none is shown.
     assert first_row(browser) == ["", shown_lines(data[window["start"]:])[0]]
     browser.save_screenshot(str(tmp_path / "middle.png"))
+    # Scrolled up from there, it reads the bytes before by range.
+    middle = window
+    browser.execute_script("const log = document.getElementById('log'); log.scrollTop = 300;"
+                           "log.dispatchEvent(new Event('scroll')); log.scrollTop = 0;")
+    wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["start"] < middle["start"], timeout=10,
+               what="the window reading back")
+    window = settled(browser)
+    assert window["end"] == middle["end"]
+    assert_window_is_the_archive(browser, data, window)
 
     # Follow returns to the live end.
     browser.find_element(By.ID, "follow").click()
