@@ -81,8 +81,9 @@ def measure(server_pid, load, go, deadline, rss_before):
     return result
 
 
-def load_generator(mode, target, job, count, lines, times, deadline):
-    return subprocess.Popen([sys.executable, str(HERE / "watchers.py"), mode, str(target), *([job] if job else []),
+def load_generator(program, target, job, count, lines, times, deadline):
+    """program: the load generator and its leading arguments, as ["watchers.py", "tailcast"] or ["sse.py"]."""
+    return subprocess.Popen([sys.executable, str(HERE / program[0]), *program[1:], str(target), *([job] if job else []),
                              "--count", str(count), "--lines", str(lines), "--times", str(times), "--deadline", str(deadline)],
                             stdout=subprocess.PIPE, text=True, preexec_fn=raise_open_files)
 
@@ -102,7 +103,7 @@ def tailcast_row(binary, corpus, workdir, count, lines, deadline):
         wait_until(lambda: server.has_job(job), 20, f"job {job} at the server")
         time.sleep(0.3)  # the agent's first line is in
         rss_before = tree_rss(server.process.pid)
-        load = load_generator("tailcast", server.url, job, count, lines, times, deadline)
+        load = load_generator(["watchers.py", "tailcast"], server.url, job, count, lines, times, deadline)
         processes.insert(0, load)
         expect_line(load, "connected", 200)
         return measure(server.process.pid, load, go, deadline, rss_before)
@@ -124,7 +125,7 @@ def websocketd_row(corpus, workdir, count, lines, deadline):
     try:
         time.sleep(0.5)
         rss_before = tree_rss(server.pid)
-        load = load_generator("websocketd", port, None, count, lines, times, deadline)
+        load = load_generator(["watchers.py", "websocketd"], port, None, count, lines, times, deadline)
         processes.insert(0, load)
         expect_line(load, "connected", 200)
         wait_until(lambda: opened_by(server.pid, log) >= count, 60, f"{count} tail -F under websocketd opening the file")

@@ -175,12 +175,11 @@ class TailcastProtocol(asyncio.Protocol):
         self.finished.set()
 
 
-async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
-    host, port = url.removeprefix("ws://").rsplit(":", 1)
+async def hold(watcher, gate, stop, connect):
+    """One connection, opened through `gate` by `connect()` (which returns its transport) and held until `stop`."""
     try:
         async with gate:
-            transport, protocol = await asyncio.get_running_loop().create_connection(
-                lambda: TailcastProtocol(watcher, job, inflated, host, int(port)), host, int(port))
+            transport = await connect()
     except OSError as error:
         watcher.fail(f"connect: {error}")
         return
@@ -195,6 +194,16 @@ async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
             except OSError:
                 pass
         transport.close()
+
+
+async def tailcast_watcher(url, job, watcher, gate, stop, inflated):
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+
+    async def connect():
+        transport, _ = await asyncio.get_running_loop().create_connection(
+            lambda: TailcastProtocol(watcher, job, inflated, host, int(port)), host, int(port))
+        return transport
+    await hold(watcher, gate, stop, connect)
 
 
 class LineProtocol(asyncio.Protocol):
@@ -256,25 +265,8 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-async def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("tailcast", "websocketd"))
-    parser.add_argument("target", help="tailcast: ws://HOST:PORT URL; websocketd: the port")
-    parser.add_argument("job", nargs="?")
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--lines", type=int, required=True)
-    parser.add_argument("--times", required=True)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
-    args = parser.parse_args()
-    raise_open_files()
-    expected, ends = Corpus().stream(args.lines)
-    watchers = [Watcher(expected) for _ in range(args.count)]
-    gate, stop = Gate(), asyncio.Event()
-    if args.mode == "tailcast":
-        inflated = Inflated(expected)
-        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop, inflated)) for w in watchers]
-    else:
-        tasks = [asyncio.create_task(websocketd_watcher(int(args.target), w, gate, stop)) for w in watchers]
+async def drive(args, watchers, tasks, gate, stop, ends):
+    """Says "connected", "ready" and "done" as the watchers get there, then prints the JSON report."""
     async with asyncio.timeout(180):
         while gate.attempted < args.count:
             await asyncio.sleep(0.05)
@@ -301,10 +293,37 @@ async def main():
     write_times = read_times(args.times)
     delays = numpy.concatenate([latencies_ms(write_times, ends, w.times, w.ends) for w in watchers])
     errors = [w.error for w in watchers if w.error]
-    print(json.dumps({"watchers": args.count, "complete": sum(1 for w in watchers if w.got == len(expected) and not w.error),
+    print(json.dumps({"watchers": args.count, "complete": sum(1 for w in watchers if w.got == len(w.expected) and not w.error),
                       "lines": int(len(delays)), "of_lines": args.lines * args.count, **percentiles(delays),
-                      "wire_per_watcher": sum(w.wire for w in watchers) / args.count, "raw": len(expected),
+                      "wire_per_watcher": sum(w.wire for w in watchers) / args.count, "raw": len(watchers[0].expected),
                       "seconds": seconds, "cpu": cpu, "errors": errors[:3], "error_count": len(errors)}), flush=True)
+
+
+def add_load_arguments(parser):
+    """What every load generator is told: how many readers, how many lines, where their write times come, until when."""
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--lines", type=int, required=True)
+    parser.add_argument("--times", required=True)
+    parser.add_argument("--deadline", type=float, required=True, help="seconds after ready")
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("tailcast", "websocketd"))
+    parser.add_argument("target", help="tailcast: ws://HOST:PORT URL; websocketd: the port")
+    parser.add_argument("job", nargs="?")
+    add_load_arguments(parser)
+    args = parser.parse_args()
+    raise_open_files()
+    expected, ends = Corpus().stream(args.lines)
+    watchers = [Watcher(expected) for _ in range(args.count)]
+    gate, stop = Gate(), asyncio.Event()
+    if args.mode == "tailcast":
+        inflated = Inflated(expected)
+        tasks = [asyncio.create_task(tailcast_watcher(args.target, args.job, w, gate, stop, inflated)) for w in watchers]
+    else:
+        tasks = [asyncio.create_task(websocketd_watcher(int(args.target), w, gate, stop)) for w in watchers]
+    await drive(args, watchers, tasks, gate, stop, ends)
 
 
 if __name__ == "__main__":

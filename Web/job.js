@@ -1,6 +1,8 @@
 // A job's output: replayed from its start (or its last lines, for a big log), then live over the WebSocket
 // watch protocol (PROTOCOL.md 3.2), resumed by offset after a dropped connection: no gap, no duplicate.
-// Lines are kept as text and drawn only where the log is scrolled to.
+// Lines are kept as text and drawn only where the log is scrolled to. A big log can also be read at any
+// point (the position slider, or a link to a line): the page then holds a window of one stream, read by
+// Range from the archive and moved as it is scrolled, never the whole log.
 'use strict';
 (function () {
   const jobId = decodeURIComponent(location.pathname.replace(/^\/jobs\//, ''));
@@ -8,6 +10,10 @@
   const BIG_BYTES = 4 << 20;
   const TAIL_LINES = 5000;
   const EARLIER_BYTES = 1 << 20;
+  // A window read at a position: fetched this many bytes at a time, and held to at most WINDOW_BYTES.
+  const WINDOW_BYTES = 4 << 20;
+  // Rows from a window's edge at which scrolling towards it fetches the next bytes.
+  const EDGE_ROWS = 50;
   // Lines kept in the page; the oldest go first (the archive keeps them all: download).
   const MAX_LINES = 500000;
   const TRIM_LINES = 50000;
@@ -20,19 +26,33 @@
   let dropped = 0;            // lines dropped from the front (numbers stay stable)
   let view = null;            // indexes into `lines` when some stream is hidden
   let follow = true, ended = false, socket = null, retry = 0, startedAtEnd = false;
+  let numbered = true;        // whether lines[0] is line dropped + 1 of the log (not for a log opened past its start)
+  let browsing = null;        // the stream whose window is shown, when not live
+  let loading = false, lastScrollTop = 0;
+  let generation = 0;         // counts jumps and returns to live: a fetch for an older one is dropped
   let lineHeight = 18;
   const search = { query: '', at: -1 };
 
   // --- turning bytes into lines ---------------------------------------------------------------
 
-  function newStream(name) {
+  function newAnsi() {
     const ansi = new AnsiUp();
     ansi.use_classes = true;
     ansi.transform_to_html = classesOnly;
-    const record = { name: name, index: streams.size, offset: 0, start: 0, decoder: new TextDecoder('utf-8'), ansi: ansi, pending: '', open: null, time: 0, hidden: false };
+    return ansi;
+  }
+
+  function newStream(name) {
+    const record = { name: name, index: streams.size, size: 0, hidden: false };
+    resetStream(record);
     streams.set(name, record);
     addStreamControls(record);
     return record;
+  }
+
+  // Nothing of the stream shown: `offset` is the end of what is, `start` its beginning.
+  function resetStream(record) {
+    Object.assign(record, { offset: 0, start: 0, decoder: new TextDecoder('utf-8'), ansi: newAnsi(), pending: '', open: null });
   }
 
   // ansi_up writes bold and 256 colours as style attributes, which the page's Content-Security-Policy
@@ -133,6 +153,9 @@
       const elements = [];
       for (let position = first; position < last; position++) elements.push(lineElement(view ? view[position] : position));
       rows.replaceChildren(...elements);
+      // The slider follows the window as it is scrolled (not while it is being moved).
+      const top = lines[view ? view[first] : first];
+      if (browsing && top && document.activeElement !== $('position')) $('position').value = Math.round(1000 * top.at / Math.max(1, browsing.size));
     });
   }
 
@@ -144,9 +167,11 @@
     row.title = line.stream.name;
     const anchor = document.createElement('a');
     anchor.className = 'ln';
-    anchor.href = '#L' + number;
-    anchor.id = 'L' + number;
-    anchor.textContent = number;
+    if (numbered) {
+      anchor.href = '#L' + number;
+      anchor.id = 'L' + number;
+      anchor.textContent = number;
+    }
     row.append(anchor);
     if (document.body.classList.contains('with-times')) {
       const stamp = document.createElement('span');
@@ -184,10 +209,24 @@
   log.addEventListener('scroll', function () {
     // Scrolling up stops following; reaching the end again does not restart it (the button does).
     if (follow && log.scrollTop + log.clientHeight < log.scrollHeight - 2 * lineHeight) setFollow(false);
+    // A window moves when scrolled towards one of its edges (not when the page itself sets the position).
+    const edge = EDGE_ROWS * lineHeight;
+    if (browsing && log.scrollTop > lastScrollTop && log.scrollTop + log.clientHeight > log.scrollHeight - edge) moveWindow(1);
+    else if (browsing && log.scrollTop < lastScrollTop && log.scrollTop < edge) moveWindow(-1);
+    lastScrollTop = log.scrollTop;
     draw();
   });
   window.addEventListener('resize', draw);
-  $('follow').addEventListener('click', function () { setFollow(!follow); });
+  $('follow').addEventListener('click', function () {
+    if (browsing) goLive();
+    else setFollow(!follow);
+  });
+  $('position').addEventListener('change', function (event) {
+    const record = biggestStream();
+    const at = Number(event.target.value);
+    if (at < 1000) openAt(record, Math.floor(record.size * at / 1000));
+    else if (browsing) goLive();
+  });
   $('timestamps').addEventListener('change', function (event) { document.body.classList.toggle('with-times', event.target.checked); draw(); });
 
   function addStreamControls(record) {
@@ -238,7 +277,7 @@
 
   function goToHash() {
     const match = /^#L(\d+)$/.exec(location.hash);
-    if (!match) return false;
+    if (!match || !numbered) return false;
     const index = Number(match[1]) - 1 - dropped;
     if (index < 0 || index >= lines.length) return false;
     const position = view ? view.indexOf(index) : index;
@@ -298,6 +337,7 @@
       if (offset + length <= record.offset) continue;
       if (offset < record.offset) chunk = chunk.subarray(record.offset - offset);
       record.offset += chunk.length;
+      record.size = Math.max(record.size, record.offset);
       addBytes(record, chunk, time);
     }
     draw();
@@ -326,9 +366,10 @@
     socket.onopen = function () {
       retry = 0;
       $('connection').textContent = 'live';
-      const offsets = Array.from(streams.values()).map(function (s) { return { name: s.name, offset: s.offset }; });
-      const watch = { type: 'watch', job: jobId, follow: true, offsets: offsets };
+      const watch = { type: 'watch', job: jobId, follow: true };
+      // Offsets win over tail_lines, so a first look at the end names none.
       if (tailLines) watch.tail_lines = tailLines;
+      else watch.offsets = Array.from(streams.values()).map(function (s) { return { name: s.name, offset: s.offset }; });
       socket.send(JSON.stringify(watch));
     };
     socket.onmessage = function (event) {
@@ -346,31 +387,175 @@
   }
   window.addEventListener('online', function () { retry = 0; });
 
+  // --- reading by Range ----------------------------------------------------------------------------
+
+  // Bytes [from, to) of a stream (fewer at its end); the answer's Content-Range tells its size now.
+  async function fetchRange(record, from, to) {
+    const answer = await tc.api('/v1/jobs/' + encodeURIComponent(jobId) + '/raw?stream=' + encodeURIComponent(record.name),
+      { headers: { Range: 'bytes=' + from + '-' + (to - 1) } });
+    const total = /\/(\d+)$/.exec(answer.headers.get('Content-Range') || '');
+    if (total) record.size = Number(total[1]);
+    return new Uint8Array(await answer.arrayBuffer());
+  }
+
+  // Bytes read from `from` - 1 so that a line starting exactly at `from` is kept: where the first whole line
+  // begins in them (0 when they start the stream).
+  function firstLineStart(bytes, fetchedFrom) {
+    return fetchedFrom === 0 ? 0 : bytes.indexOf(10) + 1;
+  }
+
+  // The end of the whole lines in bytes ending at `end`: a stream's unfinished last line counts once it is
+  // the end of the stream.
+  function wholeLinesEnd(bytes, record, end) {
+    return end >= record.size ? bytes.length : bytes.lastIndexOf(10) + 1;
+  }
+
+  // Lines of a stream's bytes, `at` being the stream offset of bytes[0]: each knows where it starts and ends,
+  // so a window can be cut back by bytes.
+  function linesOf(record, bytes, at) {
+    const state = { ansi: newAnsi() };
+    const decoder = new TextDecoder('utf-8');
+    const out = [];
+    for (let from = 0; from < bytes.length;) {
+      const newline = bytes.indexOf(10, from);
+      const end = newline < 0 ? bytes.length : newline + 1;
+      const line = { stream: record, text: '', html: '', time: 0, open: false, at: at + from, end: at + end };
+      render(state, decoder.decode(bytes.subarray(from, newline < 0 ? end : newline)), line);
+      out.push(line);
+      from = end;
+    }
+    return out;
+  }
+
+  // The lines before a stream's first shown one, about `count` bytes of them.
+  async function linesBefore(record, count) {
+    const from = Math.max(0, record.start - count);
+    const fetched = Math.max(0, from - 1);
+    const bytes = await fetchRange(record, fetched, record.start);
+    const cut = firstLineStart(bytes, fetched);
+    return linesOf(record, bytes.subarray(cut), fetched + cut);
+  }
+
   // Earlier bytes of a log opened at its end, one range per stream (their order between streams is lost).
   $('earlier').addEventListener('click', async function () {
-    const earlier = [];
+    let earlier = [];
     for (const record of streams.values()) {
       if (record.start === 0) continue;
-      const from = Math.max(0, record.start - EARLIER_BYTES);
-      const answer = await tc.api('/v1/jobs/' + encodeURIComponent(jobId) + '/raw?stream=' + encodeURIComponent(record.name),
-        { headers: { Range: 'bytes=' + from + '-' + (record.start - 1) } });
-      const bytes = new Uint8Array(await answer.arrayBuffer());
-      // A range that starts inside a line: that line is left for the next click.
-      const cut = from > 0 ? bytes.indexOf(10) + 1 : 0;
-      record.start = from + cut;
-      const parts = new TextDecoder('utf-8').decode(bytes.subarray(cut)).split('\n');
-      parts.pop();  // empty: the bytes end where the shown part starts, at the start of a line
-      parts.forEach(function (body) {
-        const line = { stream: record, text: '', html: '', time: 0, open: false };
-        render({ ansi: Object.assign(new AnsiUp(), { use_classes: true, transform_to_html: classesOnly }) }, body, line);
-        earlier.push(line);
-      });
+      const before = await linesBefore(record, EARLIER_BYTES);
+      if (before.length) record.start = before[0].at;
+      earlier = earlier.concat(before);
     }
     lines = earlier.concat(lines);
-    if (!Array.from(streams.values()).some(function (s) { return s.start > 0; })) $('earlier').hidden = true;
+    const atStart = Array.from(streams.values()).every(function (s) { return s.start === 0; });
+    if (atStart) $('earlier').hidden = true;
+    numbered = atStart && Array.from(streams.values()).filter(function (s) { return s.size > 0; }).length <= 1;
     rebuildView();
     draw();
   });
+
+  function biggestStream() {
+    return Array.from(streams.values()).reduce(function (a, b) { return b.size > a.size ? b : a; });
+  }
+
+  function stopLive() {
+    if (socket) {
+      socket.onclose = null;
+      socket.close();
+      socket = null;
+    }
+    $('earlier').hidden = true;
+    setFollow(false);
+  }
+
+  // A window of one stream from the first line that starts at or after `offset`.
+  async function openAt(record, offset) {
+    stopLive();
+    browsing = record;
+    const mine = ++generation;
+    loading = true;
+    try {
+      const fetched = Math.max(0, Math.min(offset, record.size) - 1);
+      const bytes = await fetchRange(record, fetched, fetched + EARLIER_BYTES);
+      // Another position asked for meanwhile, or back to live: this one is not wanted any more.
+      if (mine !== generation) return;
+      const cut = firstLineStart(bytes, fetched);
+      const keep = Math.max(cut, wholeLinesEnd(bytes, record, fetched + bytes.length));
+      resetStream(record);
+      record.start = fetched + cut;
+      record.offset = fetched + keep;
+      lines = linesOf(record, bytes.subarray(cut, keep), record.start);
+      dropped = 0;
+      numbered = record.start === 0;
+      $('connection').textContent = 'reading at ' + (100 * record.start / Math.max(1, record.size)).toFixed(1) + '% · follow returns to the end';
+      rebuildView();
+      spacer.style.height = ((view ? view.length : lines.length) * lineHeight) + 'px';
+      log.scrollTop = lastScrollTop = 0;
+      draw();
+    } finally {
+      if (mine === generation) loading = false;
+    }
+  }
+
+  // The window's next (step 1) or previous (step -1) bytes; what falls beyond WINDOW_BYTES at the other end goes.
+  async function moveWindow(step) {
+    const record = browsing;
+    if (loading || (step > 0 ? record.offset >= record.size : record.start === 0)) return;
+    const mine = generation;
+    loading = true;
+    try {
+      let shift;
+      if (step > 0) {
+        const bytes = await fetchRange(record, record.offset, record.offset + EARLIER_BYTES);
+        if (mine !== generation) return;
+        const keep = wholeLinesEnd(bytes, record, record.offset + bytes.length);
+        lines = lines.concat(linesOf(record, bytes.subarray(0, keep), record.offset));
+        record.offset += keep;
+        let cut = 0;
+        while (cut < lines.length - 1 && record.offset - lines[cut].at > WINDOW_BYTES) cut++;
+        lines = lines.slice(cut);
+        dropped += cut;
+        record.start = lines[0].at;
+        shift = -cut;
+      } else {
+        const earlier = await linesBefore(record, EARLIER_BYTES);
+        if (mine !== generation) return;
+        if (earlier.length) record.start = earlier[0].at;
+        lines = earlier.concat(lines);
+        let keep = lines.length;
+        while (keep > 1 && lines[keep - 1].end - record.start > WINDOW_BYTES) keep--;
+        lines = lines.slice(0, keep);
+        record.offset = lines[keep - 1].end;
+        dropped = Math.max(0, dropped - earlier.length);
+        if (record.start === 0) {
+          numbered = true;
+          dropped = 0;
+        }
+        shift = earlier.length;
+      }
+      // The same lines stay under the reader's eyes.
+      rebuildView();
+      spacer.style.height = ((view ? view.length : lines.length) * lineHeight) + 'px';
+      log.scrollTop = lastScrollTop = log.scrollTop + shift * lineHeight;
+      draw();
+    } finally {
+      if (mine === generation) loading = false;
+    }
+  }
+
+  // Back to the end of the log, live.
+  function goLive() {
+    stopLive();
+    browsing = null;
+    generation++;
+    loading = false;
+    lines = [];
+    dropped = 0;
+    numbered = false;
+    streams.forEach(resetStream);
+    rebuildView();
+    setFollow(true);
+    connect(TAIL_LINES);
+  }
 
   async function start() {
     const probe = document.createElement('div');
@@ -388,8 +573,18 @@
       return;
     }
     showJob(info);
-    const size = info.streams.reduce(function (sum, s) { return sum + s.size; }, 0);
-    startedAtEnd = size > BIG_BYTES && !location.hash;
+    info.streams.forEach(function (s) { (streams.get(s.name) || newStream(s.name)).size = s.size; });
+    const big = info.streams.reduce(function (sum, s) { return sum + s.size; }, 0) > BIG_BYTES;
+    $('position').hidden = !big;
+    if (big && location.hash) {
+      // A link into a big log: read from its start, not replayed whole (found if it is in the first window).
+      if (info.exit) showEnd(info.exit, info.ended_at_ms);
+      await openAt(biggestStream(), 0);
+      goToHash();
+      return;
+    }
+    startedAtEnd = big;
+    numbered = !startedAtEnd;
     connect(startedAtEnd ? TAIL_LINES : null);
     if (location.hash) {
       // A link to a line: shown once the replay has reached it.
@@ -399,5 +594,7 @@
 
   // For tests and the curious: the log as shown, one line per line.
   window.tailcastText = function () { return lines.map(function (l) { return l.text; }).join('\n'); };
+  // Which bytes of which stream a window holds, and whether it is still fetching.
+  window.tailcastWindow = function () { return browsing && { stream: browsing.name, start: browsing.start, end: browsing.offset, loading: loading }; };
   start();
 })();

@@ -162,6 +162,106 @@ def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_dupli
         server.stop()
 
 
+# Numbered lines with colours, about 5.4 MB: over the 4 MiB past which the page opens a log at its end.
+BIG = r"""
+import sys
+w = sys.stdout.buffer.write
+for i in range(80000):
+    w(b"%06d \x1b[32mgreen\x1b[0m " % i + b"x" * (i % 90) + b"\n")
+"""
+
+
+def window_of(browser):
+    return browser.execute_script("return window.tailcastWindow()")
+
+
+def settled(browser):
+    """The window once nothing is being fetched."""
+    wait_until(lambda: (w := window_of(browser)) and not w["loading"], timeout=10, what="the window")
+    return window_of(browser)
+
+
+def jump(browser, permille):
+    """Moves the position slider as a reader does, and waits for the window read there."""
+    browser.execute_script("const p = document.getElementById('position'); p.value = arguments[0];"
+                           "p.dispatchEvent(new Event('change'));", permille)
+    return settled(browser)
+
+
+def first_row(browser):
+    """(line number shown, text) of the first row drawn."""
+    return browser.execute_script("const row = document.querySelector('#rows .line');"
+                                  "return [row.querySelector('.ln').textContent, row.querySelector('.tx').textContent];")
+
+
+def assert_window_is_the_archive(browser, data, window):
+    """The window holds whole lines of the archive, at most 4 MiB of them, and the page shows exactly those."""
+    start, end = window["start"], window["end"]
+    assert start == 0 or data[start - 1:start] == b"\n"
+    assert data[end - 1:end] == b"\n" and 0 < end - start <= 4 << 20
+    expected = shown_lines(data[start:end])
+    assert browser.execute_script("return window.tailcastText()") == "\n".join(expected)
+
+    def drawn_from_the_window():
+        drawn = rows_of(browser, "stdout")
+        return drawn and drawn[0] in expected and expected[expected.index(drawn[0]):][:len(drawn)] == drawn
+    wait_until(drawn_from_the_window, timeout=5, what="rows drawn from the window")
+
+
+def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browser, tmp_path):
+    run_job(server, env, "big", BIG)
+    data = server.archived("big")
+    lines = shown_lines(data)
+    browser.get(server.http + "/jobs/big")
+    wait_until(lambda: rows_of(browser, "stdout")[-1:] == lines[-1:], timeout=10, what="the end")
+    # Opened at its end: the last lines, not the whole log.
+    assert len(browser.execute_script("return window.tailcastText()")) < len(data) / 4
+
+    window = jump(browser, 0)
+    assert window["start"] == 0
+    assert_window_is_the_archive(browser, data, window)
+    assert first_row(browser) == ["1", lines[0]]
+    # Scrolled down, the window reads on by range and lets its first bytes go past 4 MiB; numbers stay right.
+    while window["start"] == 0:
+        end = window["end"]
+        browser.execute_script("const log = document.getElementById('log'); log.scrollTop = log.scrollHeight;")
+        wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["end"] > end, timeout=10, what="the window moving on")
+        window = settled(browser)
+    assert_window_is_the_archive(browser, data, window)
+    number, text = first_row(browser)
+    assert int(number) == int(text[:6]) + 1
+
+    window = jump(browser, 500)
+    # From the first line that starts at or after the middle byte.
+    offset = len(data) // 2
+    assert window["start"] == (offset if data[offset - 1:offset] == b"\n" else data.index(b"\n", offset) + 1)
+    assert_window_is_the_archive(browser, data, window)
+    # Line numbers are not known there, so none is shown.
+    assert first_row(browser) == ["", shown_lines(data[window["start"]:])[0]]
+    browser.save_screenshot(str(tmp_path / "middle.png"))
+    # Scrolled up from there, it reads the bytes before by range.
+    middle = window
+    browser.execute_script("const log = document.getElementById('log'); log.scrollTop = 300;"
+                           "log.dispatchEvent(new Event('scroll')); log.scrollTop = 0;")
+    wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["start"] < middle["start"], timeout=10,
+               what="the window reading back")
+    window = settled(browser)
+    assert window["end"] == middle["end"]
+    assert_window_is_the_archive(browser, data, window)
+
+    # Follow returns to the live end.
+    browser.find_element(By.ID, "follow").click()
+    wait_until(lambda: window_of(browser) is None and rows_of(browser, "stdout")[-1:] == lines[-1:], timeout=10,
+               what="the end again")
+
+    # A link to a line of a big log opens it at its start, by range.
+    browser.get("about:blank")
+    browser.get(server.http + "/jobs/big#L3")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
+    assert browser.find_element(By.CSS_SELECTOR, "#rows .line.target .tx").text == lines[2]
+    assert settled(browser)["start"] == 0
+
+
 class Foreign(http.server.SimpleHTTPRequestHandler):
     """Another origin's page that tries to read a job through the visitor's browser."""
 
