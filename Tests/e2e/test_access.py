@@ -7,14 +7,13 @@ import shutil
 import ssl
 import subprocess
 import time
-import urllib.error
 import urllib.request
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import BINARY, Server, free_port, popen, py, tailcast, wait_until
+from conftest import BINARY, Server, free_port, http_request, popen, py, tailcast, wait_until
 from peer import SUBPROTOCOL
 
 PUBLISH = "publish-3f9a1c77e2b04d5e"
@@ -35,15 +34,6 @@ def guarded(tmp_path):
     server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
     yield server
     server.stop()
-
-
-def http_get(url, token=None, context=None):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def test_every_refusal_is_seen_at_once(guarded, env):
@@ -97,12 +87,12 @@ def test_roles_decide_who_publishes_watches_and_lists(guarded, env):
     assert sidecar.returncode == 4 and b"may not publish" in sidecar.stderr
 
     # The HTTP API: 401 without or with an unknown token, 403 for a publish token, 200 for a watch token.
-    assert http_get(guarded.http + "/v1/jobs")[0] == 401
-    assert http_get(guarded.http + "/v1/jobs", UNKNOWN)[0] == 401
-    assert http_get(guarded.http + "/v1/jobs", PUBLISH)[0] == 403
-    status, body = http_get(guarded.http + "/v1/jobs/allowed/raw?stream=stdout", WATCH)
+    assert http_request(guarded.http + "/v1/jobs")[0] == 401
+    assert http_request(guarded.http + "/v1/jobs", token=UNKNOWN)[0] == 401
+    assert http_request(guarded.http + "/v1/jobs", token=PUBLISH)[0] == 403
+    status, body = http_request(guarded.http + "/v1/jobs/allowed/raw?stream=stdout", token=WATCH)
     assert status == 200 and body == b"secret line\n"
-    assert http_get(guarded.http + "/healthz")[0] == 200
+    assert http_request(guarded.http + "/healthz")[0] == 200
 
     # Tokens, good or bad, never reach the server's log; refusals do.
     text = guarded.log.read_text()
@@ -177,7 +167,7 @@ def test_token_files_only_their_owner_may_read(tmp_path, env):
                *py("print('token from a file')"))
         refused = tailcast(*job, env=env, timeout=60)
         assert refused.returncode == 64 and b"too open" in refused.stderr and b"chmod 600" in refused.stderr, refused.stderr
-        status, body = http_get(server.http + "/v1/jobs", WATCH)
+        status, body = http_request(server.http + "/v1/jobs", token=WATCH)
         assert status == 200 and b"from-file" not in body
         os.chmod(publish, 0o600)
         ran = tailcast(*job, env=env, timeout=60)
@@ -246,7 +236,7 @@ def test_tls_with_a_private_ca(tmp_path, env):
         assert watch.stdout == b"over tls\n" and watch.returncode == 0
         listed = tailcast("ls", "--json", "--server", server.url, "--ca", str(ca), env=env, timeout=30)
         assert [j["id"] for j in json.loads(listed.stdout)["jobs"]] == ["secure"]
-        status, body = http_get(f"https://localhost:{server.port}/v1/jobs/secure/raw", context=server.context)
+        status, body = http_request(f"https://localhost:{server.port}/v1/jobs/secure/raw", context=server.context)
         assert status == 200 and body == b"over tls\n"
 
         # Without the CA the certificate is not trusted: a clear reason, exit 3, nothing printed.
@@ -369,7 +359,7 @@ def test_clients_go_through_an_http_connect_proxy(server, env, tinyproxy):
 def test_a_watch_token_reads_but_cannot_write_over_a_live_job(guarded, env):
     job = popen("run", "--job", "live", "--no-pty", "--quiet", "--token", PUBLISH, "--server", guarded.url, "--",
                 *py("import time\nfor i in range(30): print(i, flush=True); time.sleep(0.05)"), env=env)
-    wait_until(lambda: http_get(guarded.http + "/v1/jobs/live", WATCH)[0] == 200, what="job")
+    wait_until(lambda: http_request(guarded.http + "/v1/jobs/live", token=WATCH)[0] == 200, what="job")
     watch = popen("watch", "live", "--server", guarded.url, "--token", WATCH, env=env)
     assert job.wait(60) == 0
     out, err = watch.communicate(timeout=30)

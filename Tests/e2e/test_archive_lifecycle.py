@@ -5,12 +5,11 @@ import json
 import re
 import subprocess
 import time
-import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import BINARY, Server, free_port, popen, py, stop_process, tailcast, wait_until
+from conftest import BINARY, Server, free_port, http_request, popen, py, stop_process, tailcast, wait_until
 from test_archive_limits import publish
 
 OWNER = "publish-owner-3f9a1c77e2b04d5e"
@@ -134,13 +133,7 @@ def jobs(server, token):
 
 
 def delete(server, job, token=None):
-    request = urllib.request.Request(f"{server.http}/v1/jobs/{job}", method="DELETE",
-                                     headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+    return http_request(f"{server.http}/v1/jobs/{job}", method="DELETE", token=token, timeout=10)
 
 
 def test_rm_deletes_finished_jobs_for_the_token_that_made_them_and_lets_watchers_go(tmp_path, env):

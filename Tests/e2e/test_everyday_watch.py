@@ -12,10 +12,9 @@ import struct
 import subprocess
 import termios
 import time
-import urllib.error
 import urllib.request
 
-from conftest import BINARY, Server, free_port, popen, py, stop_process, tailcast, wait_until
+from conftest import BINARY, Server, free_port, http_request, popen, py, stop_process, tailcast, wait_until
 
 
 def run_job(server, env, job, code, *extra, timeout=60):
@@ -24,14 +23,6 @@ def run_job(server, env, job, code, *extra, timeout=60):
 
 def rfc3339(seconds):
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def http_status(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 # 1. watch in pipes
@@ -317,7 +308,7 @@ def test_ls_pattern_state_since_limit_and_the_same_filters_over_http(server, env
             assert tailcast("ls", *bad, "--server", server.url, env=env, timeout=30).returncode == 64, bad
 
         def api(query):
-            status, body = http_status(server.http + "/v1/jobs?" + query)
+            status, body = http_request(server.http + "/v1/jobs?" + query)
             assert status == 200, body
             return [j["id"] for j in json.loads(body)["jobs"]]
 
@@ -325,12 +316,12 @@ def test_ls_pattern_state_since_limit_and_the_same_filters_over_http(server, env
         assert api("pattern=alpha-*") == ["alpha-1", "alpha-2"]
         assert api("q=beta") == ["beta"]
         assert api("since=1h&state=exited") == ["alpha-1", "beta"]
-        page = json.loads(http_status(server.http + "/v1/jobs?limit=1&pattern=alpha-*")[1])
+        page = json.loads(http_request(server.http + "/v1/jobs?limit=1&pattern=alpha-*")[1])
         assert [j["id"] for j in page["jobs"]] == ["alpha-1"] and page["next"]
         assert api("pattern=alpha-*&after=" + urllib.request.quote(page["next"])) == ["alpha-2"]
         for query, words in (("state=sleeping", b"state must be"), ("since=soon", b"since must be"), ("limit=0", b"limit must be"),
                              ("limit=x", b"limit must be"), ("pattern=", b"pattern must be")):
-            status, body = http_status(server.http + "/v1/jobs?" + query)
+            status, body = http_request(server.http + "/v1/jobs?" + query)
             assert status == 400 and words in body, (query, body)
     finally:
         stop_process(running)

@@ -5,14 +5,12 @@ Each of these got through before; each test fails on that server."""
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import Server, free_port, popen, py, tailcast, wait_until
+from conftest import Server, free_port, http_request, popen, py, tailcast, wait_until
 from peer import SUBPROTOCOL
 from rawws import RawWebSocket, handshake_request
 
@@ -29,15 +27,6 @@ def guarded(tmp_path):
     server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
     yield server
     server.stop()
-
-
-def get(url, headers=None):
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def hello(job, run_id, command=("job",)):
@@ -70,7 +59,7 @@ def test_a_leaked_run_id_and_another_publish_token_cannot_touch_a_job(guarded, e
                    *py("print('real output')"), env=env, timeout=60)
     assert job.returncode == 0, job.stderr
     # Watchers no longer see the run id at all.
-    status, body = get(guarded.http + "/v1/jobs/victim", {"Authorization": f"Bearer {WATCH}"})
+    status, body = http_request(guarded.http + "/v1/jobs/victim", headers={"Authorization": f"Bearer {WATCH}"})
     assert status == 200 and "run_id" not in json.loads(body)
     # Say it leaked anyway (job.json is on the server's disk): with another publish token it is refused.
     run_id = json.loads((guarded.data / "jobs" / "victim" / "job.json").read_text())["run_id"]
@@ -120,16 +109,16 @@ def test_another_sites_page_cannot_read_or_publish(tmp_path, env):
         assert tailcast("run", "--job", "local", "--quiet", "--server", server.url, "--", "echo", "private",
                         env=env, timeout=60).returncode == 0
         evil = {"Origin": "http://evil.example"}
-        assert get(server.http + "/v1/jobs", evil)[0] == 403
-        assert get(server.http + "/v1/jobs/local/raw", evil)[0] == 403
-        assert get(server.http + "/v1/jobs", {"Origin": "null"})[0] == 403
+        assert http_request(server.http + "/v1/jobs", headers=evil)[0] == 403
+        assert http_request(server.http + "/v1/jobs/local/raw", headers=evil)[0] == 403
+        assert http_request(server.http + "/v1/jobs", headers={"Origin": "null"})[0] == 403
         for path in ("/v1/watch", "/v1/publish"):
             with pytest.raises(InvalidStatus) as refused:
                 connect(server.url + path, subprotocols=[SUBPROTOCOL], origin="http://evil.example")
             assert refused.value.response.status_code == 403
         # The server's own origin and an allowed one are served.
-        assert get(server.http + "/v1/jobs", {"Origin": server.http})[0] == 200
-        assert get(server.http + "/v1/jobs", {"Origin": "https://dash.example"})[0] == 200
+        assert http_request(server.http + "/v1/jobs", headers={"Origin": server.http})[0] == 200
+        assert http_request(server.http + "/v1/jobs", headers={"Origin": "https://dash.example"})[0] == 200
         with connect(server.url + "/v1/watch", subprotocols=[SUBPROTOCOL], origin="https://dash.example") as ws:
             ws.send(json.dumps({"type": "list"}))
             assert json.loads(ws.recv())["type"] == "jobs"
@@ -137,14 +126,14 @@ def test_another_sites_page_cannot_read_or_publish(tmp_path, env):
         # and its Origin is then "the server's own". Without tokens only loopback names are answered.
         port = server.port
         for host in (f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "127.1"):
-            status, _ = get(server.http + "/v1/jobs", {"Host": host, "Origin": f"http://{host}"})
+            status, _ = http_request(server.http + "/v1/jobs", headers={"Host": host, "Origin": f"http://{host}"})
             assert status == 403, host
             with RawWebSocket(server.port, timeout=5) as ws:
                 ws.send(handshake_request("/v1/watch", host=host, extra=[f"Origin: http://{host}"]))
                 status, _, _ = ws.read_http_response()
                 assert status == 403, host
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"127.9.9.9:{port}"):
-            assert get(server.http + "/v1/jobs", {"Host": host})[0] == 200, host
+            assert http_request(server.http + "/v1/jobs", headers={"Host": host})[0] == 200, host
         assert b"refused a connection" in server.log.read_bytes()
     finally:
         server.stop()
@@ -218,7 +207,7 @@ def test_a_rerun_under_the_same_id_is_explicit(guarded, env):
     busy = popen("run", "--job", "busy", "--no-pty", "--quiet", "--token", OWNER, "--server", guarded.url, "--",
                  *py("import time; print('on', flush=True); time.sleep(6)"), env=env)
     try:
-        wait_until(lambda: get(guarded.http + "/v1/jobs/busy", {"Authorization": f"Bearer {WATCH}"})[0] == 200, what="busy")
+        wait_until(lambda: http_request(guarded.http + "/v1/jobs/busy", headers={"Authorization": f"Bearer {WATCH}"})[0] == 200, what="busy")
         taken = run("--job", "busy", "--replace")
         assert taken.returncode == 5 and b"is running" in taken.stderr, taken.stderr
     finally:
