@@ -29,8 +29,9 @@ from bench import CORPUS, HERE
 from fanout import expect_line, load_generator
 from harness import Corpus, CpuMeter, READY, TailcastServer, ensure_tools, percentiles, raise_open_files, stop, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-DRIVER = "/usr/bin/chromedriver"
+sys.path.insert(0, str(HERE.parent / "Tests" / "e2e"))
+import chromium  # noqa: E402  the browser tests' way of starting Chromium
+
 BIG_LINES = 1_000_000
 
 # Runs in the page before its own scripts: when the row of a wanted text is first drawn (ms since the
@@ -52,14 +53,7 @@ new MutationObserver(function (records) {
 
 
 def browser():
-    from selenium import webdriver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
-    driver.set_script_timeout(30)
-    return driver
+    return chromium.start("1280,1000", script_timeout=30)
 
 
 def open_page(driver, url, wanted):
@@ -166,7 +160,7 @@ def fanout(binary, corpus, folder, loads, lines):
 def run(binary, quick):
     ensure_tools()
     raise_open_files()
-    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+    if not chromium.installed():
         raise SystemExit("needs Debian's chromium and chromium-driver")
     corpus = Corpus()
     lines = corpus.whole(6000 if quick else 20000)

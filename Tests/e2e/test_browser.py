@@ -10,13 +10,12 @@ import urllib.request
 
 import pytest
 
+import chromium
 from conftest import Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
 
-webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-DRIVER = "/usr/bin/chromedriver"
 PUBLISH = "publish-1f3e5d7c9b0a2468"
 WATCH = "watch-9e7c5a3b1d0f8642"
 
@@ -55,14 +54,9 @@ def shown_lines(data: bytes):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+    if not chromium.installed():
         pytest.skip("needs Debian's chromium and chromium-driver (Packaging/install-deps --test)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
-    driver.set_script_timeout(10)
+    driver = chromium.start("1280,1600", script_timeout=10)
     yield driver
     driver.quit()
 
