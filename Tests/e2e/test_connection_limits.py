@@ -130,8 +130,11 @@ def test_when_every_place_is_past_its_head_a_new_connection_is_closed_at_once(ma
                 assert extra.recv(4096) == b"", "a connection beyond the limit is closed without an answer"
             except ConnectionResetError:
                 pass
+        # A place freed is a place taken again; /metrics and the log say why the extra one was closed. Two
+        # places are freed: the server may not yet have seen the health check's connection close when the
+        # /metrics request arrives (CI once saw that request reset).
         keep_alive.pop().close()
-        # A place freed is a place taken again; /metrics and the log say why the extra one was closed.
+        keep_alive.pop().close()
         wait_until(lambda: server.healthy(), timeout=5, what="a freed place")
         assert closed_metrics(server).get("full", 0) >= 1
         assert "places are taken" in server.log.read_text(errors="replace")
