@@ -187,6 +187,8 @@ const tc = (function () {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tailcast</title>
 <link rel="stylesheet" href="/assets/app.css">
+<!-- An empty icon: otherwise each page asks for /favicon.ico and logs its 404. -->
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header>
@@ -220,6 +222,8 @@ const tc = (function () {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tailcast job</title>
 <link rel="stylesheet" href="/assets/app.css">
+<!-- An empty icon: otherwise each page asks for /favicon.ico and logs its 404. -->
+<link rel="icon" href="data:,">
 </head>
 <body class="job-page">
 <header>
