@@ -1,6 +1,6 @@
 """Debian's headless Chromium driven through chromium-driver and Selenium: the browser tests and the web
 benchmark (Benchmarks/web.py) start it the same way. `Chromium` gives the tests the same few methods as
-firefox.Firefox: open, js, viewport, screenshot, console_errors, quit."""
+firefox.Firefox: open, js, viewport, wheel, screenshot, console_errors, quit."""
 import importlib.util
 import os
 
@@ -46,6 +46,12 @@ class Chromium:
                                         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         else:
             self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    def wheel(self, x, y, delta_y):
+        """Turns the mouse wheel over viewport point (x, y): a real input event, scrolled as Chromium scrolls."""
+        from selenium.webdriver import ActionChains
+        from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+        ActionChains(self.driver).scroll_from_origin(ScrollOrigin.from_viewport(x, y), 0, delta_y).perform()
 
     def screenshot(self, path):
         self.driver.save_screenshot(str(path))

@@ -1,7 +1,7 @@
 """Debian's Firefox ESR, headless, driven over WebDriver BiDi, which Firefox speaks itself: Debian has no
 geckodriver and nothing can be downloaded at run time, so the tests talk to the browser's own WebSocket with
-Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, screenshot, console_errors,
-quit."""
+Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, wheel, screenshot,
+console_errors, quit."""
 import base64
 import json
 import os
@@ -143,6 +143,11 @@ class Firefox:
         """The page's viewport in CSS pixels; no size: back to the window's."""
         size = {"width": width, "height": height} if width else None
         self.command("browsingContext.setViewport", context=self.context, viewport=size)
+
+    def wheel(self, x, y, delta_y):
+        """Turns the mouse wheel over viewport point (x, y): a real input event, scrolled as Firefox scrolls."""
+        self.command("input.performActions", context=self.context, actions=[{"type": "wheel", "id": "wheel", "actions": [
+            {"type": "scroll", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y, "origin": "viewport"}]}])
 
     def screenshot(self, path):
         data = self.command("browsingContext.captureScreenshot", context=self.context)["data"]

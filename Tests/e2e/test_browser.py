@@ -1,20 +1,20 @@
-"""The browser viewer in a real headless Chromium (Debian's chromium and chromium-driver, driven by
-Selenium): the list, a job page whose text equals the archived bytes as `watch` shows them, a live job
-followed across a server restart with no gap and no duplicate, and a page of another origin that cannot
-read a job. Screenshots go to each test's temporary folder."""
+"""The browser viewer in real headless browsers, each test in both: Debian's Chromium (chromium-driver and
+Selenium, chromium.py) and Debian's Firefox ESR (its own WebDriver BiDi, firefox.py). The list, a job page
+whose text equals the archived bytes as `watch` shows them, a live job followed across a server restart with
+no gap and no duplicate, a big log read by range, and a page of another origin that cannot read a job. One browser of each kind serves the whole module. Screenshots go to each test's
+temporary folder."""
 import http.server
 import os
 import re
 import threading
+import time
 import urllib.request
 
 import pytest
 
 import chromium
+import firefox
 from conftest import Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
-
-pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
 
 PUBLISH = "publish-1f3e5d7c9b0a2468"
 WATCH = "watch-9e7c5a3b1d0f8642"
@@ -52,13 +52,55 @@ def shown_lines(data: bytes):
     return lines
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not chromium.installed():
-        pytest.skip("needs Debian's chromium and chromium-driver (Packaging/install-deps --test)")
-    driver = chromium.start("1280,1600", script_timeout=10)
+BROWSERS = {
+    "chromium": (chromium.installed, chromium.Chromium, "Debian's chromium and chromium-driver, and Selenium"),
+    "firefox": (firefox.installed, firefox.Firefox, "Debian's firefox-esr"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(BROWSERS))
+def browser(request):
+    installed, kind, needs = BROWSERS[request.param]
+    if not installed():
+        pytest.skip(f"needs {needs} (Packaging/install-deps --test)")
+    started = time.monotonic()
+    driver = kind(1280, 1600)
+    # What a browser adds to CI's time (pytest -s shows it).
+    print(f"{request.param} started in {time.monotonic() - started:.1f}s")
     yield driver
     driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def clean_console(browser):
+    """Each test starts on a blank page and sees only the errors its own pages log (the page of the test before
+    would go on reconnecting to its stopped server)."""
+    browser.open("about:blank")
+    browser.console_errors()
+
+
+def wait(browser, body, *args, timeout=10, what="condition"):
+    """Waits until a script (a function body, as for browser.js) returns something true, and returns it."""
+    return wait_until(lambda: browser.js(body, *args), timeout=timeout, what=what)
+
+
+def texts(browser, selector):
+    return browser.js("return Array.from(document.querySelectorAll(arguments[0])).map(function (e) { return e.textContent; });",
+                      selector)
+
+
+def text_of(browser, selector):
+    return browser.js("const e = document.querySelector(arguments[0]); return e && e.textContent;", selector)
+
+
+def click(browser, selector):
+    browser.js("document.querySelector(arguments[0]).click();", selector)
+
+
+def type_text(browser, selector, value):
+    """Types into an input as a user does, as far as the page can tell: its value, then an input event."""
+    browser.js("const e = document.querySelector(arguments[0]); e.focus(); e.value = arguments[1];"
+               "e.dispatchEvent(new Event('input', {bubbles: true}));", selector, value)
 
 
 def run_job(server, env, job, code):
@@ -68,7 +110,7 @@ def run_job(server, env, job, code):
 
 def rows_of(browser, stream):
     """The rendered text of each line of one stream, as the DOM shows it."""
-    return browser.execute_script(
+    return browser.js(
         "const name = arguments[0];"
         "return Array.from(document.querySelectorAll('#rows .line')).filter(function (row) { return row.title === name; })"
         ".map(function (row) { return row.querySelector('.tx').textContent; });", stream)
@@ -77,14 +119,13 @@ def rows_of(browser, stream):
 def test_list_page_shows_jobs_newest_first_and_filters(server, env, browser, tmp_path):
     run_job(server, env, "older-job", "print('one')")
     run_job(server, env, "newer-job", "print('two')")
-    browser.get(server.http + "/")
-    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 2, timeout=10, what="two rows")
-    ids = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr a")]
-    assert ids == ["newer-job", "older-job"]
-    browser.find_element(By.ID, "filter").send_keys("older")
-    wait_until(lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr a")] == ["older-job"], timeout=5,
-               what="the filter")
-    browser.save_screenshot(str(tmp_path / "list.png"))
+    browser.open(server.http + "/")
+    wait(browser, "return document.querySelectorAll('#jobs tbody tr').length == 2", what="two rows")
+    assert texts(browser, "#jobs tbody tr a") == ["newer-job", "older-job"]
+    type_text(browser, "#filter", "older")
+    wait_until(lambda: texts(browser, "#jobs tbody tr a") == ["older-job"], timeout=5, what="the filter")
+    browser.screenshot(tmp_path / "list.png")
+    assert browser.console_errors() == []
     # The pages run under a strict Content-Security-Policy.
     with urllib.request.urlopen(server.http + "/") as page:
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
@@ -92,23 +133,23 @@ def test_list_page_shows_jobs_newest_first_and_filters(server, env, browser, tmp
 
 def test_job_page_shows_the_archived_bytes_with_colours_redraws_and_stderr(server, env, browser, tmp_path):
     run_job(server, env, "coloured", COLOURED)
-    browser.get(server.http + "/jobs/coloured")
-    wait_until(lambda: "exit 0" in browser.find_element(By.ID, "end").text, timeout=10, what="the exit status")
+    browser.open(server.http + "/jobs/coloured")
+    wait_until(lambda: "exit 0" in text_of(browser, "#end"), timeout=10, what="the exit status")
     for stream in ("stdout", "stderr"):
         expected = shown_lines(server.archived("coloured", stream))
         # Drawn at the next animation frame.
         wait_until(lambda: rows_of(browser, stream) == expected, timeout=5, what=f"{stream} drawn")
-    assert browser.find_elements(By.CSS_SELECTOR, "#rows .ansi-green-fg.ansi-bold")
-    # 256 colours through the CSSOM (the policy refuses style attributes)
-    assert browser.execute_script("return document.querySelector('#rows [data-fg]').style.color") == "rgb(255, 135, 0)"
+    assert texts(browser, "#rows .ansi-green-fg.ansi-bold")
+    # 256 colours through the CSSOM (the policy refuses style attributes), as the browser computes them.
+    assert browser.js("return getComputedStyle(document.querySelector('#rows [data-fg]')).color") == "rgb(255, 135, 0)"
     # The redrawn percentage is a real bar, from the job's progress data.
-    bar = browser.find_element(By.CSS_SELECTOR, "#bars progress")
-    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("100", "100")
-    browser.save_screenshot(str(tmp_path / "job.png"))
+    assert browser.js("const bar = document.querySelector('#bars progress'); return [bar.value, bar.max];") == [100, 100]
+    browser.screenshot(tmp_path / "job.png")
     # A link to a line lands on it.
-    browser.get(server.http + "/jobs/coloured#L5")
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
-    assert browser.find_element(By.CSS_SELECTOR, "#rows .line.target .ln").text == "5"
+    browser.open(server.http + "/jobs/coloured#L5")
+    wait(browser, "return document.querySelector('#rows .line.target')", what="the linked line")
+    assert text_of(browser, "#rows .line.target .ln") == "5"
+    assert browser.console_errors() == []
 
 
 def test_each_file_of_a_tail_job_is_its_own_filterable_stream(server, tmp_path, browser):
@@ -119,14 +160,15 @@ def test_each_file_of_a_tail_job_is_its_own_filterable_stream(server, tmp_path, 
         for log, text in zip(logs, (b"app started\napp ready\n", b"db started\n")):
             with open(log, "ab") as f:
                 f.write(text)
-        browser.get(server.http + "/jobs/files")
+        browser.open(server.http + "/jobs/files")
         wait_until(lambda: rows_of(browser, str(logs[0])) == ["app started", "app ready"] and rows_of(browser, str(logs[1])) == ["db started"],
                    timeout=10, what="both files")
         # Hiding one file leaves the other's lines.
-        toggle = next(label for label in browser.find_elements(By.CSS_SELECTOR, ".stream-toggle") if label.text.strip() == str(logs[0]))
-        toggle.find_element(By.TAG_NAME, "input").click()
+        browser.js("const name = arguments[0]; Array.from(document.querySelectorAll('.stream-toggle')).find(function (label) {"
+                   "  return label.textContent.trim() === name; }).querySelector('input').click();", str(logs[0]))
         wait_until(lambda: rows_of(browser, str(logs[0])) == [] and rows_of(browser, str(logs[1])) == ["db started"], timeout=5,
                    what="the filter")
+        assert browser.console_errors() == []
     finally:
         agent.kill()
         agent.wait()
@@ -138,22 +180,44 @@ def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_dupli
                 *py(paced_job(1500, 0.004, 0, every=5)), env=env)
     try:
         wait_until(lambda: "live" in server.jobs(), what="the job")
-        browser.get(server.http + "/jobs/live")
-        count = "return window.tailcastText().split('\\n').length"
-        wait_until(lambda: browser.execute_script(count) > 100, timeout=10, what="live lines")
+        browser.open(server.http + "/jobs/live")
+        wait(browser, "return window.tailcastText().split('\\n').length > 100", what="live lines")
         server.kill9()
-        wait_until(lambda: "reconnecting" in browser.find_element(By.ID, "connection").text, timeout=10, what="the page to notice")
+        wait_until(lambda: "reconnecting" in text_of(browser, "#connection"), timeout=10, what="the page to notice")
         server.start()
-        wait_until(lambda: "exit 0" in browser.find_element(By.ID, "end").text, timeout=30, what="the end")
+        wait_until(lambda: "exit 0" in text_of(browser, "#end"), timeout=30, what="the end")
         assert job.wait(30) == 0
         expected = paced_lines(1500).decode().rstrip("\n")
-        assert browser.execute_script("return window.tailcastText()") == expected
+        assert browser.js("return window.tailcastText()") == expected
         # Following: the last lines are the ones drawn.
         assert rows_of(browser, "stdout")[-1] == expected.rsplit("\n", 1)[1]
-        browser.save_screenshot(str(tmp_path / "live.png"))
+        browser.screenshot(tmp_path / "live.png")
     finally:
         job.kill()
         server.stop()
+
+
+def test_scrolling_up_with_the_wheel_stops_following_a_live_job_and_follow_returns(server, env, browser):
+    job = popen("run", "--job", "scrolled", "--no-pty", "--quiet", "--server", server.url, "--",
+                *py(paced_job(4000, 0.01, 0, every=4)), env=env)
+    try:
+        wait_until(lambda: "scrolled" in server.jobs(), what="the job")
+        browser.open(server.http + "/jobs/scrolled")
+        wait(browser, "return window.tailcastText().split('\\n').length > 200", what="live lines")
+        box = browser.js("const box = document.getElementById('log').getBoundingClientRect(); return [box.left, box.top, box.width, box.height];")
+        browser.wheel(int(box[0] + box[2] / 2), int(box[1] + box[3] / 2), -600)
+        wait(browser, "return !document.getElementById('follow').classList.contains('on')", timeout=5, what="following to stop")
+        # Lines keep coming, and the log stays where the reader put it.
+        lines = browser.js("return window.tailcastText().split('\\n').length")
+        wait(browser, "return window.tailcastText().split('\\n').length > arguments[0] + 100", lines, what="more lines")
+        assert browser.js("const log = document.getElementById('log'); return log.scrollHeight - log.clientHeight - log.scrollTop") > 300
+        click(browser, "#follow")
+        wait(browser, "const log = document.getElementById('log'); return log.scrollHeight - log.clientHeight - log.scrollTop < 40",
+             what="the end again")
+        assert browser.console_errors() == []
+    finally:
+        job.kill()
+        job.wait()
 
 
 # Numbered lines with colours, about 5.4 MB: over the 4 MiB past which the page opens a log at its end.
@@ -166,7 +230,7 @@ for i in range(80000):
 
 
 def window_of(browser):
-    return browser.execute_script("return window.tailcastWindow()")
+    return browser.js("return window.tailcastWindow()")
 
 
 def settled(browser):
@@ -177,14 +241,14 @@ def settled(browser):
 
 def jump(browser, permille):
     """Moves the position slider as a reader does, and waits for the window read there."""
-    browser.execute_script("const p = document.getElementById('position'); p.value = arguments[0];"
+    browser.js("const p = document.getElementById('position'); p.value = arguments[0];"
                            "p.dispatchEvent(new Event('change'));", permille)
     return settled(browser)
 
 
 def first_row(browser):
     """(line number shown, text) of the first row drawn."""
-    return browser.execute_script("const row = document.querySelector('#rows .line');"
+    return browser.js("const row = document.querySelector('#rows .line');"
                                   "return [row.querySelector('.ln').textContent, row.querySelector('.tx').textContent];")
 
 
@@ -194,7 +258,7 @@ def assert_window_is_the_archive(browser, data, window):
     assert start == 0 or data[start - 1:start] == b"\n"
     assert data[end - 1:end] == b"\n" and 0 < end - start <= 4 << 20
     expected = shown_lines(data[start:end])
-    assert browser.execute_script("return window.tailcastText()") == "\n".join(expected)
+    assert browser.js("return window.tailcastText()") == "\n".join(expected)
 
     def drawn_from_the_window():
         drawn = rows_of(browser, "stdout")
@@ -206,10 +270,10 @@ def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browse
     run_job(server, env, "big", BIG)
     data = server.archived("big")
     lines = shown_lines(data)
-    browser.get(server.http + "/jobs/big")
+    browser.open(server.http + "/jobs/big")
     wait_until(lambda: rows_of(browser, "stdout")[-1:] == lines[-1:], timeout=10, what="the end")
     # Opened at its end: the last lines, not the whole log.
-    assert len(browser.execute_script("return window.tailcastText()")) < len(data) / 4
+    assert len(browser.js("return window.tailcastText()")) < len(data) / 4
 
     window = jump(browser, 0)
     assert window["start"] == 0
@@ -218,7 +282,7 @@ def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browse
     # Scrolled down, the window reads on by range and lets its first bytes go past 4 MiB; numbers stay right.
     while window["start"] == 0:
         end = window["end"]
-        browser.execute_script("const log = document.getElementById('log'); log.scrollTop = log.scrollHeight;")
+        browser.js("const log = document.getElementById('log'); log.scrollTop = log.scrollHeight;")
         wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["end"] > end, timeout=10, what="the window moving on")
         window = settled(browser)
     assert_window_is_the_archive(browser, data, window)
@@ -232,10 +296,10 @@ def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browse
     assert_window_is_the_archive(browser, data, window)
     # Line numbers are not known there, so none is shown.
     assert first_row(browser) == ["", shown_lines(data[window["start"]:])[0]]
-    browser.save_screenshot(str(tmp_path / "middle.png"))
+    browser.screenshot(tmp_path / "middle.png")
     # Scrolled up from there, it reads the bytes before by range.
     middle = window
-    browser.execute_script("const log = document.getElementById('log'); log.scrollTop = 300;"
+    browser.js("const log = document.getElementById('log'); log.scrollTop = 300;"
                            "log.dispatchEvent(new Event('scroll')); log.scrollTop = 0;")
     wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["start"] < middle["start"], timeout=10,
                what="the window reading back")
@@ -244,16 +308,17 @@ def test_a_big_log_is_read_at_any_point_by_range_never_whole(server, env, browse
     assert_window_is_the_archive(browser, data, window)
 
     # Follow returns to the live end.
-    browser.find_element(By.ID, "follow").click()
+    click(browser, "#follow")
     wait_until(lambda: window_of(browser) is None and rows_of(browser, "stdout")[-1:] == lines[-1:], timeout=10,
                what="the end again")
 
     # A link to a line of a big log opens it at its start, by range.
-    browser.get("about:blank")
-    browser.get(server.http + "/jobs/big#L3")
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
-    assert browser.find_element(By.CSS_SELECTOR, "#rows .line.target .tx").text == lines[2]
+    browser.open("about:blank")
+    browser.open(server.http + "/jobs/big#L3")
+    wait(browser, "return document.querySelector('#rows .line.target')", what="the linked line")
+    assert text_of(browser, "#rows .line.target .tx") == lines[2]
     assert settled(browser)["start"] == 0
+    assert browser.console_errors() == []
 
 
 class Foreign(http.server.SimpleHTTPRequestHandler):
@@ -297,18 +362,20 @@ def test_a_page_of_another_origin_cannot_read_a_job_even_with_the_cookie(tmp_pat
     try:
         run_job(server, {**env, "TAILCAST_TOKEN": PUBLISH}, "secret", "print('secret line')")
         # The token is asked for once, then kept in the cookie: the job shows.
-        browser.get(server.http + "/jobs/secret")
-        wait_until(lambda: browser.find_elements(By.ID, "login"), timeout=10, what="the token form")
-        browser.find_element(By.ID, "token").send_keys(WATCH + "\n")
+        browser.open(server.http + "/jobs/secret")
+        wait(browser, "return document.getElementById('login')", what="the token form")
+        type_text(browser, "#token", WATCH)
+        browser.js("document.getElementById('login').requestSubmit();")
         wait_until(lambda: rows_of(browser, "stdout") == ["secret line"], timeout=10, what="the job with the cookie")
-        assert not browser.execute_script("return document.cookie"), "the cookie is HttpOnly"
+        assert not browser.js("return document.cookie"), "the cookie is HttpOnly"
         # The same browser, with that cookie, on another origin (same site: 127.0.0.1, another port).
-        browser.get(f"http://127.0.0.1:{foreign.server_address[1]}/")
-        wait_until(lambda: browser.find_element(By.ID, "out").text.count("\n") == 3, timeout=10, what="the foreign page's attempts")
-        results = dict(line.split(":", 1) for line in browser.find_element(By.ID, "out").text.split("\n"))
-        browser.save_screenshot(str(tmp_path / "foreign.png"))
+        browser.open(f"http://127.0.0.1:{foreign.server_address[1]}/")
+        wait_until(lambda: text_of(browser, "#out").count("\n") == 3, timeout=10, what="the foreign page's attempts")
+        results = dict(line.split(":", 1) for line in text_of(browser, "#out").split("\n"))
+        browser.screenshot(tmp_path / "foreign.png")
         assert results == {"fetch": "refused", "no-cors": "opaque 0", "ws": "refused", "sse": "refused"}
         assert WATCH not in server.log.read_text()
     finally:
         foreign.shutdown()
         server.stop()
+

@@ -474,6 +474,14 @@ const tc = (function () {
     lastScrollTop = log.scrollTop;
     draw();
   });
+  // Scrolling up stops following, told from the input as well as from the position: Firefox scrolls smoothly,
+  // a few pixels a frame, and each frame's follow pulled the log back to its end before it had moved far
+  // enough to tell. A wheel, a key or a finger moving up stops it at once.
+  log.addEventListener('wheel', function (event) { if (event.deltaY < 0) setFollow(false); }, { passive: true });
+  log.addEventListener('keydown', function (event) { if (['ArrowUp', 'PageUp', 'Home'].includes(event.key)) setFollow(false); });
+  let touchY = 0;
+  log.addEventListener('touchstart', function (event) { touchY = event.touches[0].clientY; }, { passive: true });
+  log.addEventListener('touchmove', function (event) { if (event.touches[0].clientY > touchY) setFollow(false); }, { passive: true });
   window.addEventListener('resize', draw);
   $('follow').addEventListener('click', function () {
     if (browsing) goLive();
