@@ -44,13 +44,13 @@
       const link = document.createElement('a');
       link.href = '/jobs/' + encodeURIComponent(job.id);
       link.textContent = job.id;
-      cell(row, link);
-      cell(row, job.meta.host);
+      cell(row, link, 'id');
+      cell(row, job.meta.host, 'host');
       cell(row, job.meta.command.join(' '), 'command');
       cell(row, job.exit ? job.state + ' (' + tc.exitText(job.exit) + ')' : job.state, 'state');
-      cell(row, tc.time(job.meta.started_at_ms));
-      cell(row, tc.duration(((job.ended_at_ms || (job.state === 'running' ? now : job.last_seen_ms)) - job.meta.started_at_ms) / 1000));
-      cell(row, tc.bytes(job.streams.reduce(function (sum, s) { return sum + s.size; }, 0)));
+      cell(row, tc.time(job.meta.started_at_ms), 'started');
+      cell(row, tc.duration(((job.ended_at_ms || (job.state === 'running' ? now : job.last_seen_ms)) - job.meta.started_at_ms) / 1000), 'duration');
+      cell(row, tc.bytes(job.streams.reduce(function (sum, s) { return sum + s.size; }, 0)), 'bytes');
       const bars = document.createElement('div');
       (job.progress || []).forEach(function (state) { bars.append(tc.bar(state)); });
       cell(row, bars, 'progress');

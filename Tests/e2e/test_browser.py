@@ -1,8 +1,9 @@
 """The browser viewer in real headless browsers, each test in both: Debian's Chromium (chromium-driver and
 Selenium, chromium.py) and Debian's Firefox ESR (its own WebDriver BiDi, firefox.py). The list, a job page
 whose text equals the archived bytes as `watch` shows them, a live job followed across a server restart with
-no gap and no duplicate, a big log read by range, and a page of another origin that cannot read a job. One browser of each kind serves the whole module. Screenshots go to each test's
-temporary folder."""
+no gap and no duplicate, the mouse wheel stopping the follow, a big log read by range, a page of another
+origin that cannot read a job, and both pages at a phone's width. One browser of each kind serves the whole
+module; a page that logs an error fails its test. Screenshots go to each test's temporary folder."""
 import http.server
 import os
 import re
@@ -379,3 +380,58 @@ def test_a_page_of_another_origin_cannot_read_a_job_even_with_the_cookie(tmp_pat
         foreign.shutdown()
         server.stop()
 
+
+# A line far wider than a phone, stderr, and a bar from a redrawn percentage.
+WIDE = r"""
+import sys, time
+o = sys.stdout.buffer
+o.write(b"wide " + b"w" * 400 + b" end\n"); o.flush()
+sys.stderr.buffer.write(b"a warning\n"); sys.stderr.flush(); time.sleep(0.05)
+o.write(b"fetch 10%\rfetch 60%\r"); o.flush(); time.sleep(0.05)
+o.write(b"fetch 60%\rfetch 100%\n"); o.flush()
+"""
+
+# For each selector, what keeps its first element from being seen and used on the first screen, with nothing
+# scrolled: out of the viewport, or under something else at its centre (clipped by a box scrolled across, say).
+UNREACHABLE = """
+return arguments[0].map(function (selector) {
+  const element = document.querySelector(selector);
+  if (!element) return selector + ': missing';
+  // An inline element wrapped over lines: its first line's box, which holds text at its centre.
+  const box = element.getClientRects()[0] || element.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) return selector + ': not shown';
+  if (box.left < 0 || box.right > innerWidth || box.top < 0 || box.bottom > innerHeight)
+    return selector + ': at ' + [box.left, box.top, box.right, box.bottom].map(Math.round) + ' of ' + [innerWidth, innerHeight];
+  const seen = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return seen && (element === seen || element.contains(seen)) ? '' : selector + ': covered';
+}).filter(Boolean);
+"""
+
+PAGE_SCROLLS_ACROSS = "return document.documentElement.scrollWidth > innerWidth && [document.documentElement.scrollWidth, innerWidth]"
+
+
+def test_at_a_phones_width_both_pages_fit_and_only_the_log_scrolls_across(server, env, browser, tmp_path):
+    job = "nightly-training-run-with-a-long-name-2026-12-03"
+    run_job(server, env, job, WIDE)
+    browser.viewport(390, 844)
+    try:
+        browser.open(server.http + "/")
+        wait(browser, "return document.querySelector('#jobs tbody tr progress')", what="the job with its bar")
+        assert browser.js("return innerWidth") == 390
+        assert not browser.js(PAGE_SCROLLS_ACROSS)
+        # A job's id, state and progress are on screen, not past its right edge.
+        assert browser.js(UNREACHABLE, ["#jobs tbody tr a", "#jobs tbody tr .state", "#jobs tbody tr progress"]) == []
+        browser.screenshot(tmp_path / "list-phone.png")
+
+        browser.open(server.http + "/jobs/" + job)
+        wait_until(lambda: "exit 0" in text_of(browser, "#end"), timeout=10, what="the exit status")
+        wait_until(lambda: rows_of(browser, "stdout")[:1] == ["wide " + "w" * 400 + " end"], timeout=5, what="the wide line")
+        assert not browser.js(PAGE_SCROLLS_ACROSS)
+        controls = ["#follow", ".stream-toggle input", "#search", "#search-next", "#downloads a", "#bars progress", "#log"]
+        assert browser.js(UNREACHABLE, controls) == []
+        # The wide line scrolls inside the log pane, which stays within the page.
+        assert browser.js("const log = document.getElementById('log'); return log.scrollWidth > log.clientWidth;")
+        browser.screenshot(tmp_path / "job-phone.png")
+        assert browser.console_errors() == []
+    finally:
+        browser.viewport()

@@ -35,7 +35,8 @@ td.command { font-family: ui-monospace, monospace; max-width: 30em; overflow: hi
 .bars { padding: .3em 1em; }
 .toolbar { display: flex; flex-wrap: wrap; gap: .4em .8em; align-items: center; padding: .3em 1em; border-bottom: 1px solid var(--line); }
 #follow.on { background: var(--accent); color: var(--bg); }
-.job-page { display: flex; flex-direction: column; height: 100vh; }
+/* dvh: a phone's toolbars come and go; 100vh alone would put the footer (the exit status) under them. */
+.job-page { display: flex; flex-direction: column; height: 100vh; height: 100dvh; }
 .log { flex: 1; overflow: auto; position: relative; font: 13px/18px ui-monospace, Menlo, Consolas, monospace; }
 #spacer { position: relative; min-width: 100%; }
 #rows { position: absolute; left: 0; right: 0; }
@@ -65,7 +66,28 @@ footer { padding: .3em 1em; border-top: 1px solid var(--line); }
 .ansi-blue-bg { background: #0000bb; } .ansi-magenta-bg { background: #bb00bb; } .ansi-cyan-bg { background: #00bbbb; } .ansi-white-bg { background: #fff; }
 .ansi-bright-black-bg { background: #555; } .ansi-bright-red-bg { background: #ff5555; } .ansi-bright-green-bg { background: #00ff00; } .ansi-bright-yellow-bg { background: #ffff55; }
 .ansi-bright-blue-bg { background: #5555ff; } .ansi-bright-magenta-bg { background: #ff55ff; } .ansi-bright-cyan-bg { background: #55ffff; } .ansi-bright-white-bg { background: #fff; }
-@media (max-width: 600px) { .ln { width: 3.5em; } td.command { max-width: 12em; } .bar progress { width: 6em; } }
+/* A phone's width: nothing makes the page itself scroll across (long ids and stream names break anywhere,
+   only the log pane scrolls), and each job of the list is a card that shows its id, state and progress at once
+   instead of a table row wider than the screen. */
+@media (max-width: 600px) {
+  header > *, .toolbar > *, .login { overflow-wrap: anywhere; min-width: 0; }
+  /* A job's command can be any length: one line of it, so the log keeps the screen. */
+  .job-page .meta { flex-basis: 100%; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .ln { width: 3.5em; }
+  .bar progress { width: 6em; }
+  #jobs, #jobs tbody { display: block; }
+  #jobs thead { display: none; }
+  #jobs tr { display: flex; flex-wrap: wrap; gap: .15em .8em; padding: .5em 0; border-bottom: 1px solid var(--line); }
+  #jobs td { padding: 0; border: 0; }
+  #jobs td.id, #jobs td.command, #jobs td.progress { flex-basis: 100%; }
+  /* The id, then the command, then the short facts side by side, then the bars. */
+  #jobs td.id { order: -2; }
+  #jobs td.command { order: -1; }
+  #jobs td.progress { order: 1; }
+  #jobs td.id { font-weight: 600; overflow-wrap: anywhere; }
+  #jobs td.command { max-width: none; }
+  #jobs td.host, #jobs td.started, #jobs td.duration, #jobs td.bytes { color: var(--muted); }
+}
 """#),
         "common.js": Asset(contentType: "text/javascript; charset=utf-8", text: #"""
 // Shared by the list and the job page: the API (with the watch-token login) and formatting.
@@ -912,13 +934,13 @@ const tc = (function () {
       const link = document.createElement('a');
       link.href = '/jobs/' + encodeURIComponent(job.id);
       link.textContent = job.id;
-      cell(row, link);
-      cell(row, job.meta.host);
+      cell(row, link, 'id');
+      cell(row, job.meta.host, 'host');
       cell(row, job.meta.command.join(' '), 'command');
       cell(row, job.exit ? job.state + ' (' + tc.exitText(job.exit) + ')' : job.state, 'state');
-      cell(row, tc.time(job.meta.started_at_ms));
-      cell(row, tc.duration(((job.ended_at_ms || (job.state === 'running' ? now : job.last_seen_ms)) - job.meta.started_at_ms) / 1000));
-      cell(row, tc.bytes(job.streams.reduce(function (sum, s) { return sum + s.size; }, 0)));
+      cell(row, tc.time(job.meta.started_at_ms), 'started');
+      cell(row, tc.duration(((job.ended_at_ms || (job.state === 'running' ? now : job.last_seen_ms)) - job.meta.started_at_ms) / 1000), 'duration');
+      cell(row, tc.bytes(job.streams.reduce(function (sum, s) { return sum + s.size; }, 0)), 'bytes');
       const bars = document.createElement('div');
       (job.progress || []).forEach(function (state) { bars.append(tc.bar(state)); });
       cell(row, bars, 'progress');
