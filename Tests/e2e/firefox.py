@@ -29,6 +29,13 @@ PREFS = {
 }
 
 
+# Firefox tells WebDriver BiDi nothing of what a page's Content-Security-Policy refuses (Chromium logs it as an
+# error): each document reports it itself, before its own scripts run.
+REPORT_REFUSALS = """() => document.addEventListener('securitypolicyviolation', function (event) {
+  console.error('Content-Security-Policy refused ' + (event.blockedURI || 'inline') + ': ' + event.violatedDirective);
+})"""
+
+
 def installed():
     return os.path.exists(FIREFOX)
 
@@ -90,6 +97,7 @@ class Firefox:
             self.socket = self._connect(time.monotonic() + start_timeout)
             self.command("session.new", capabilities={}, timeout=start_timeout)
             self.command("session.subscribe", events=["log.entryAdded"])
+            self.command("script.addPreloadScript", functionDeclaration=REPORT_REFUSALS)
             self.context = self.command("browsingContext.getTree", maxDepth=0)["contexts"][0]["context"]
         except BaseException:
             self.quit()
