@@ -1,6 +1,7 @@
 """Debian's headless Chromium driven through chromium-driver and Selenium: the browser tests and the web
 benchmark (Benchmarks/web.py) start it the same way. `Chromium` gives the tests the same few methods as
-firefox.Firefox: open, js, viewport, wheel, screenshot, console_errors, quit."""
+firefox.Firefox: open, js, viewport, wheel, key, screenshot,
+console_errors, quit."""
 import importlib.util
 import os
 
@@ -52,6 +53,11 @@ class Chromium:
         from selenium.webdriver import ActionChains
         from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
         ActionChains(self.driver).scroll_from_origin(ScrollOrigin.from_viewport(x, y), 0, delta_y).perform()
+
+    def key(self, key):
+        """Presses and releases one key (a WebDriver key code, "\\ue00e" for Page Up) in the focused element."""
+        from selenium.webdriver import ActionChains
+        ActionChains(self.driver).send_keys(key).perform()
 
     def screenshot(self, path):
         self.driver.save_screenshot(str(path))

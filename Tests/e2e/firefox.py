@@ -1,7 +1,7 @@
 """Debian's Firefox ESR, headless, driven over WebDriver BiDi, which Firefox speaks itself: Debian has no
 geckodriver and nothing can be downloaded at run time, so the tests talk to the browser's own WebSocket with
-Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, wheel, screenshot,
-console_errors, quit."""
+Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, wheel, key,
+screenshot, console_errors, quit."""
 import base64
 import json
 import os
@@ -156,6 +156,11 @@ class Firefox:
         """Turns the mouse wheel over viewport point (x, y): a real input event, scrolled as Firefox scrolls."""
         self.command("input.performActions", context=self.context, actions=[{"type": "wheel", "id": "wheel", "actions": [
             {"type": "scroll", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y, "origin": "viewport"}]}])
+
+    def key(self, key):
+        """Presses and releases one key (a WebDriver key code, "\\ue00e" for Page Up) in the focused element."""
+        self.command("input.performActions", context=self.context, actions=[{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}])
 
     def screenshot(self, path):
         data = self.command("browsingContext.captureScreenshot", context=self.context)["data"]

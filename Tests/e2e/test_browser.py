@@ -1,7 +1,7 @@
 """The browser viewer in real headless browsers, each test in both: Debian's Chromium (chromium-driver and
 Selenium, chromium.py) and Debian's Firefox ESR (its own WebDriver BiDi, firefox.py). The list, a job page
 whose text equals the archived bytes as `watch` shows them, a live job followed across a server restart with
-no gap and no duplicate, the mouse wheel stopping the follow, a big log read by range, a page of another
+no gap and no duplicate, the mouse wheel and Page Up stopping the follow, a big log read by range, a page of another
 origin that cannot read a job, and both pages at a phone's width. One browser of each kind serves the whole
 module; a page that logs an error fails its test. Screenshots go to each test's temporary folder."""
 import http.server
@@ -198,7 +198,10 @@ def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_dupli
         server.stop()
 
 
-def test_scrolling_up_with_the_wheel_stops_following_a_live_job_and_follow_returns(server, env, browser):
+PAGE_UP = "\ue00e"  # WebDriver's key code
+
+
+def test_scrolling_up_with_the_wheel_or_a_key_stops_following_a_live_job_and_follow_returns(server, env, browser):
     job = popen("run", "--job", "scrolled", "--no-pty", "--quiet", "--server", server.url, "--",
                 *py(paced_job(4000, 0.01, 0, every=4)), env=env)
     try:
@@ -215,6 +218,10 @@ def test_scrolling_up_with_the_wheel_stops_following_a_live_job_and_follow_retur
         click(browser, "#follow")
         wait(browser, "const log = document.getElementById('log'); return log.scrollHeight - log.clientHeight - log.scrollTop < 40",
              what="the end again")
+        # Page Up in the log does the same.
+        browser.js("document.getElementById('log').focus();")
+        browser.key(PAGE_UP)
+        wait(browser, "return !document.getElementById('follow').classList.contains('on')", timeout=5, what="following to stop again")
         assert browser.console_errors() == []
     finally:
         job.kill()
