@@ -99,9 +99,12 @@ class Firefox:
             self.command("session.subscribe", events=["log.entryAdded"])
             self.command("script.addPreloadScript", functionDeclaration=REPORT_REFUSALS)
             self.context = self.command("browsingContext.getTree", maxDepth=0)["contexts"][0]["context"]
-        except BaseException:
+        except BaseException as error:
+            # quit() deletes the profile and the log with it: what Firefox said goes into the error.
+            with open(self.log.name, "rb") as log:
+                said = log.read()[-2000:].decode("utf-8", "replace")
             self.quit()
-            raise
+            raise BiDiError(f"firefox did not start: {error!r}; it said:\n{said}") from error
 
     def _connect(self, deadline):
         server = os.path.join(self.profile, "WebDriverBiDiServer.json")
@@ -113,9 +116,9 @@ class Firefox:
                 return connect(f"ws://127.0.0.1:{port}/session", max_size=None, open_timeout=5).__enter__()
             except (OSError, ValueError, KeyError):
                 if self.process.poll() is not None:
-                    raise BiDiError(f"firefox exited with {self.process.returncode}: see {self.log.name}")
+                    raise BiDiError(f"firefox exited with {self.process.returncode}")
                 if time.monotonic() > deadline:
-                    raise BiDiError(f"firefox's WebDriver BiDi did not answer: see {self.log.name}")
+                    raise BiDiError("firefox's WebDriver BiDi did not answer")
                 time.sleep(0.1)
 
     def command(self, method, timeout=30, **params):
