@@ -1,7 +1,7 @@
 """Debian's headless Chromium driven through chromium-driver and Selenium: the browser tests and the web
 benchmark (Benchmarks/web.py) start it the same way. `Chromium` gives the tests the same few methods as
-firefox.Firefox: open, js, viewport, wheel, key, screenshot,
-console_errors, quit."""
+firefox.Firefox: open, js, viewport, wheel, swipe, key,
+screenshot, console_errors, quit."""
 import importlib.util
 import os
 
@@ -53,6 +53,15 @@ class Chromium:
         from selenium.webdriver import ActionChains
         from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
         ActionChains(self.driver).scroll_from_origin(ScrollOrigin.from_viewport(x, y), 0, delta_y).perform()
+
+    def swipe(self, x, from_y, to_y):
+        """A finger on the touch screen at viewport point (x, from_y), moved to (x, to_y) and lifted."""
+        from selenium.webdriver.common.actions import interaction
+        from selenium.webdriver.common.actions.action_builder import ActionBuilder
+        from selenium.webdriver.common.actions.pointer_input import PointerInput
+        actions = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"), duration=200)
+        actions.pointer_action.move_to_location(x, from_y).pointer_down().move_to_location(x, to_y).pointer_up()
+        actions.perform()
 
     def key(self, key):
         """Presses and releases one key (a WebDriver key code, "\\ue00e" for Page Up) in the focused element."""

@@ -1,7 +1,7 @@
 """Debian's Firefox ESR, headless, driven over WebDriver BiDi, which Firefox speaks itself: Debian has no
 geckodriver and nothing can be downloaded at run time, so the tests talk to the browser's own WebSocket with
-Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, wheel, key,
-screenshot, console_errors, quit."""
+Python's `websockets`. The same methods as chromium.Chromium: open, js, viewport, wheel, swipe,
+key, screenshot, console_errors, quit."""
 import base64
 import json
 import os
@@ -159,6 +159,13 @@ class Firefox:
         """Turns the mouse wheel over viewport point (x, y): a real input event, scrolled as Firefox scrolls."""
         self.command("input.performActions", context=self.context, actions=[{"type": "wheel", "id": "wheel", "actions": [
             {"type": "scroll", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y, "origin": "viewport"}]}])
+
+    def swipe(self, x, from_y, to_y):
+        """A finger on the touch screen at viewport point (x, from_y), moved to (x, to_y) and lifted."""
+        self.command("input.performActions", context=self.context, actions=[{
+            "type": "pointer", "id": "finger", "parameters": {"pointerType": "touch"}, "actions": [
+                {"type": "pointerMove", "x": x, "y": from_y}, {"type": "pointerDown", "button": 0},
+                {"type": "pointerMove", "x": x, "y": to_y, "duration": 200}, {"type": "pointerUp", "button": 0}]}])
 
     def key(self, key):
         """Presses and releases one key (a WebDriver key code, "\\ue00e" for Page Up) in the focused element."""

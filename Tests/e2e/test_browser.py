@@ -1,7 +1,7 @@
 """The browser viewer in real headless browsers, each test in both: Debian's Chromium (chromium-driver and
 Selenium, chromium.py) and Debian's Firefox ESR (its own WebDriver BiDi, firefox.py). The list, a job page
 whose text equals the archived bytes as `watch` shows them, a live job followed across a server restart with
-no gap and no duplicate, the mouse wheel and Page Up stopping the follow, a big log read by range, a page of another
+no gap and no duplicate, the wheel, Page Up and a finger stopping the follow, a big log read by range, a page of another
 origin that cannot read a job, and both pages at a phone's width. One browser of each kind serves the whole
 module; a page that logs an error fails its test. Screenshots go to each test's temporary folder."""
 import http.server
@@ -199,9 +199,10 @@ def test_a_live_job_is_followed_across_a_server_restart_with_no_gap_and_no_dupli
 
 
 PAGE_UP = "\ue00e"  # WebDriver's key code
+STOPPED = "return !document.getElementById('follow').classList.contains('on')"
 
 
-def test_scrolling_up_with_the_wheel_or_a_key_stops_following_a_live_job_and_follow_returns(server, env, browser):
+def test_scrolling_up_with_the_wheel_a_key_or_a_finger_stops_following_a_live_job(server, env, browser):
     job = popen("run", "--job", "scrolled", "--no-pty", "--quiet", "--server", server.url, "--",
                 *py(paced_job(4000, 0.01, 0, every=4)), env=env)
     try:
@@ -210,7 +211,7 @@ def test_scrolling_up_with_the_wheel_or_a_key_stops_following_a_live_job_and_fol
         wait(browser, "return window.tailcastText().split('\\n').length > 200", what="live lines")
         box = browser.js("const box = document.getElementById('log').getBoundingClientRect(); return [box.left, box.top, box.width, box.height];")
         browser.wheel(int(box[0] + box[2] / 2), int(box[1] + box[3] / 2), -600)
-        wait(browser, "return !document.getElementById('follow').classList.contains('on')", timeout=5, what="following to stop")
+        wait(browser, STOPPED, timeout=5, what="the wheel to stop following")
         # Lines keep coming, and the log stays where the reader put it.
         lines = browser.js("return window.tailcastText().split('\\n').length")
         wait(browser, "return window.tailcastText().split('\\n').length > arguments[0] + 100", lines, what="more lines")
@@ -218,10 +219,13 @@ def test_scrolling_up_with_the_wheel_or_a_key_stops_following_a_live_job_and_fol
         click(browser, "#follow")
         wait(browser, "const log = document.getElementById('log'); return log.scrollHeight - log.clientHeight - log.scrollTop < 40",
              what="the end again")
-        # Page Up in the log does the same.
+        # Page Up in the log does the same, and so does a finger pulling the log down on a touch screen.
         browser.js("document.getElementById('log').focus();")
         browser.key(PAGE_UP)
-        wait(browser, "return !document.getElementById('follow').classList.contains('on')", timeout=5, what="following to stop again")
+        wait(browser, STOPPED, timeout=5, what="Page Up to stop following")
+        click(browser, "#follow")
+        browser.swipe(int(box[0] + box[2] / 2), int(box[1] + box[3] / 3), int(box[1] + box[3] * 2 / 3))
+        wait(browser, STOPPED, timeout=5, what="the finger to stop following")
         assert browser.console_errors() == []
     finally:
         job.kill()
