@@ -1,7 +1,6 @@
 """Debian's headless Chromium driven through chromium-driver and Selenium: the browser tests and the web
 benchmark (Benchmarks/web.py) start it the same way. `Chromium` gives the tests the same few methods as
-firefox.Firefox: open, js, viewport, wheel, swipe, key,
-screenshot, console_errors, quit."""
+firefox.Firefox: open, js, viewport, wheel, swipe, key, screenshot, console_errors, quit."""
 import importlib.util
 import os
 
@@ -42,6 +41,8 @@ class Chromium:
 
     def viewport(self, width=None, height=None):
         """The page's viewport in CSS pixels; no size: back to the window's."""
+        # Not as a mobile device: Chromium would zoom a page wider than the screen out to fit, and innerWidth
+        # would grow with it, so a page that scrolls across could not be told.
         if width:
             self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})

@@ -81,11 +81,9 @@ footer { padding: .3em 1em; border-top: 1px solid var(--line); }
   #jobs td { padding: 0; border: 0; }
   #jobs td.id, #jobs td.command, #jobs td.progress { flex-basis: 100%; }
   /* The id, then the command, then the short facts side by side, then the bars. */
-  #jobs td.id { order: -2; }
-  #jobs td.command { order: -1; }
+  #jobs td.id { order: -2; font-weight: 600; overflow-wrap: anywhere; }
+  #jobs td.command { order: -1; max-width: none; }
   #jobs td.progress { order: 1; }
-  #jobs td.id { font-weight: 600; overflow-wrap: anywhere; }
-  #jobs td.command { max-width: none; }
   #jobs td.host, #jobs td.started, #jobs td.duration, #jobs td.bytes { color: var(--muted); }
 }
 """#),
