@@ -86,13 +86,16 @@ extension TailcastServer {
                             position.set(name, offset)
                             let announce = ControlMessage.stream(.init(stream: id, name: name, offset: offset))
                             try await send(ServerSentEvent.event("stream", id: position.id, data: announce.encoded()))
-                        case .bytes(let name, _, let file, let from, let upTo):
-                            let bytes = try await file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))))
-                            let (data, count) = ServerSentEvent.output(stream: name, offset: from, bytes: bytes)
-                            position.set(name, from + UInt64(count))
-                            try await send(ServerSentEvent.event("output", id: position.id, data: data))
-                            metrics.bytesRelayed.increment(by: count)
-                            feed.sent(name, upTo: from + UInt64(count))
+                        case .bytes(let name, let id, let file, let from, let upTo):
+                            // Shared with every reader at the same place: written as it is.
+                            let audience = position.blanking(name)
+                            let event = try await job.events.batch(audience, stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) {
+                                try PreparedEvent.make(audience, stream: id, name: name, file: file, from: $0, end: $1)
+                            }
+                            position.set(name, event.end)
+                            try await send(event.event)
+                            metrics.bytesRelayed.increment(by: Int(event.end - from))
+                            feed.sent(name, upTo: event.end)
                         case .progress(let bars):
                             try await send(ServerSentEvent.event("progress", id: position.id, data: ControlMessage.progress(.init(bars: bars)).encoded()))
                         case .finished(let exit, let endedAtMs):
