@@ -11,8 +11,10 @@ import sys
 import urllib.parse
 
 import pytest
+from websockets.sync.client import connect
 
 from conftest import REPO, Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
+from peer import SUBPROTOCOL
 
 PUBLISH = "publish-7a1c3e5b9d0f2468"
 WATCH = "watch-2b4d6f8a0c1e3579"
@@ -90,6 +92,41 @@ def test_gzip_of_a_stream_read_in_many_pieces_is_one_whole_member(server, env):
     # An empty stream is an empty gzip member.
     status, headers, body = head_and_body("-H", "Accept-Encoding: gzip", f"{server.http}/v1/jobs/big/raw?stream=stderr")
     assert (status, headers["content-encoding"], gzip.decompress(body)) == (200, "gzip", b"")
+
+
+def test_event_streams_take_places_under_max_connections(make_server, env):
+    # Keep-alives every 0.3 s: a reader gone is noticed at the next write.
+    server = make_server(["--max-connections", "2", "--ping-interval", "0.3"]).start()
+    job = popen("run", "--job", "held", "--no-pty", "--quiet", "--server", server.url, "--",
+                *py("import time; print('hi', flush=True); time.sleep(30)"), env=env)
+    try:
+        wait_until(lambda: server.jobs().get("held", {}).get("streams"), what="the job's output")
+        # The agent holds one place, the first reader the other.
+        first = EventStream(server.port, "/v1/jobs/held/events")
+        assert first.response.status == 200 and next(iter(first))[0] == "job"
+        refused = EventStream(server.port, "/v1/jobs/held/events")
+        assert (refused.response.status, refused.response.getheader("Retry-After")) == (503, "5")
+        assert b"--max-connections" in refused.response.read()
+        refused.close()
+        # Counted with WebSocket sessions: a watcher is busy too.
+        with connect(server.url + "/v1/watch", subprotocols=[SUBPROTOCOL]) as watcher:
+            busy = json.loads(watcher.recv())
+            with pytest.raises(Exception):
+                watcher.recv()
+        assert (busy["code"], watcher.close_code) == ("busy", 4429)
+        # The place comes back when the response ends: the write after the reader went away fails.
+        first.close()
+        second = None
+
+        def admitted():
+            nonlocal second
+            second = EventStream(server.port, "/v1/jobs/held/events")
+            return second.response.status == 200 or second.close()
+        wait_until(admitted, timeout=10, what="the place given back")
+        assert next(iter(second))[0] == "job"
+        second.close()
+    finally:
+        job.kill()
 
 
 class EventStream:

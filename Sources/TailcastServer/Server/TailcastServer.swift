@@ -54,15 +54,16 @@ public enum TailcastServer {
         }
         Self.addRemoval(to: api, hub: hub, access: configuration.access, metrics: metrics)
 
+        let connections = ConnectionGate(limit: configuration.maxConnections)
         api.get("{job}/events") { request, context -> Response in
             let id = try context.parameters.require("job")
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
-            return try Self.events(request, job: job, hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+            return try Self.events(
+                request, job: job, hub: hub, connections: connections, configuration: configuration, metrics: metrics, logger: context.logger)
         }
 
         Self.addWebRoutes(to: router, admission: admission)
 
-        let connections = ConnectionGate(limit: configuration.maxConnections)
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
         // client gets 401 or 403 over HTTP and never holds a WebSocket session. The same check here answers
         // plain HTTP requests to these paths alike, which is how our clients learn why an upgrade failed.

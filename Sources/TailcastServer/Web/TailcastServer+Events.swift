@@ -12,7 +12,8 @@ extension TailcastServer {
     /// order and the same end; `id:` holds every stream's offset, and `Last-Event-ID` (or `?last_event_id=`)
     /// resumes there. PROTOCOL.md, "Server-Sent Events", describes it for clients.
     static func events(
-        _ request: Request, job: LiveJob, hub: Hub, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger
+        _ request: Request, job: LiveJob, hub: Hub, connections: ConnectionGate, configuration: ServerConfiguration, metrics: ServerMetrics,
+        logger: Logger
     ) throws -> Response {
         let query = request.uri.queryParameters
         let resumeID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? query.get("last_event_id")
@@ -34,6 +35,8 @@ extension TailcastServer {
             streams: streams.isEmpty ? nil : streams)
         // Under the 60 s idle timeouts of common proxies, as pings are for WebSocket.
         let keepAlive = min(configuration.pingInterval, .seconds(15))
+        // Checked last, as for WebSocket sessions: a request refused for another reason never holds a place.
+        guard let place = connections.place() else { throw connections.refusal(logger: logger) }
         let body = ResponseBody { [resumed] writer in
             var position = resumed
             let serial = hub.nextSerial()
@@ -42,6 +45,8 @@ extension TailcastServer {
             defer {
                 job.unsubscribe(serial)
                 metrics.watchersConnected.decrement()
+                // The place is the response's until it is released, after this body.
+                withExtendedLifetime(place) {}
             }
             // The feed wakes for the job's changes and, a few times per keep-alive interval, to say it is alive.
             let (wakeUps, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
