@@ -37,17 +37,19 @@ final class ConnectionGate: Sendable {
 
     /// What a client that only reads over HTTP gets when every place is taken: 503, and when to retry.
     func refusal(logger: Logger) -> HTTPError {
-        logger.warning("refused a connection: \(self.limit) are open (--max-connections)")
-        return HTTPError(
-            .serviceUnavailable, headers: [.retryAfter: "\(Self.retryAfterSeconds)"],
-            message: "the server has its limit of \(self.limit) connections open (serve --max-connections); retry later\n")
+        HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(Self.retryAfterSeconds)"], message: self.refused(logger: logger) + "; retry later\n")
     }
 
     /// Seconds a refused HTTP client is told to wait (`Retry-After`).
     static let retryAfterSeconds = 5
 
     func refuse(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        try await outbound.refuseAtStart(inbound, .busy, self.refused(logger: logger) + "; retrying later")
+    }
+
+    /// Logs a refusal; what the client is told.
+    private func refused(logger: Logger) -> String {
         logger.warning("refused a connection: \(self.limit) are open (--max-connections)")
-        try await outbound.refuseAtStart(inbound, .busy, "the server has its limit of \(self.limit) connections open (serve --max-connections); retrying later")
+        return "the server has its limit of \(self.limit) connections open (serve --max-connections)"
     }
 }
