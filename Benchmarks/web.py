@@ -4,8 +4,9 @@ Debian's headless Chromium (Selenium) on this machine. Prints one Markdown table
 
 - A 1,000,000-line job (about 100 MB: `tailcast run -- cat` of a generated file of numbered corpus
   lines) opened in the page: the time from the navigation's start to the first drawn row of its last
-  line (the page opens a big log at its end) and of its first line (`#L1`: the page opens at the start
-  with a range request), and the page's JS heap then (CDP `Runtime.getHeapUsage` after a collection).
+  line (the page opens a big log at its end), of its first line (`#L1`: the page opens at the start
+  with a range request) and of line 900,000 (`#L900000`: the page asks `/lines` where it begins, then
+  reads a window there by range), and the page's JS heap then (CDP `Runtime.getHeapUsage` after a collection).
 - A live job at 2,000 lines/s (emit.py --stamp: each line carries the time it was written): the
   delay from the write to the line's row entering the page's DOM, noted by a MutationObserver with
   `Date.now()` (the same clock on the same machine). The page draws only the rows on screen, so a line
@@ -33,6 +34,8 @@ sys.path.insert(0, str(HERE.parent / "Tests" / "e2e"))
 import chromium  # noqa: E402  the browser tests' way of starting Chromium
 
 BIG_LINES = 1_000_000
+# A line a link goes to, far past what the page opens at either end.
+DEEP_LINE = 900_000
 
 # Runs in the page before its own scripts: when the row of a wanted text is first drawn (ms since the
 # navigation began), and when each stamped line's row is first drawn (wall-clock ms).
@@ -70,13 +73,11 @@ def heap_mib(driver):
 
 
 def big_log(path):
-    """1,000,000 numbered corpus lines of at most 100 bytes; (its first line, its last line) as drawn."""
+    """1,000,000 numbered corpus lines of at most 100 bytes; (its first line, line DEEP_LINE, its last line) as drawn."""
     corpus = [line.rstrip(b"\r\n")[:92] for line in Corpus().lines]
     with open(path, "wb") as out:
         out.writelines(b"%07d %s\n" % (number, corpus[number % len(corpus)]) for number in range(1, BIG_LINES + 1))
-    first = b"0000001 " + corpus[1]
-    last = b"%07d %s" % (BIG_LINES, corpus[BIG_LINES % len(corpus)])
-    return first.decode("utf-8", "replace"), last.decode("utf-8", "replace")
+    return tuple((b"%07d %s" % (n, corpus[n % len(corpus)])).decode("utf-8", "replace") for n in (1, DEEP_LINE, BIG_LINES))
 
 
 def first_render(driver, url, wanted, timeout=60):
@@ -88,13 +89,14 @@ def first_render(driver, url, wanted, timeout=60):
 
 def big_job(binary, driver, server, folder):
     log = folder / "big.log"
-    first, last = big_log(log)
+    first, deep, last = big_log(log)
     subprocess.run([binary, "run", "--job", "big", "--no-pty", "--quiet", "--server", server.url, "--", "cat", str(log)],
                    check=True, env=dict(os.environ, TAILCAST_SPOOL=str(folder / "spool")), timeout=300)
     page = f"http://127.0.0.1:{server.port}/jobs/big"
     end = first_render(driver, page, last)
     start = first_render(driver, page + "#L1", first)
-    return {"bytes": log.stat().st_size, "end": end, "start": start}
+    linked = first_render(driver, page + f"#L{DEEP_LINE}", deep)
+    return {"bytes": log.stat().st_size, "end": end, "start": start, "linked": linked}
 
 
 def live(binary, driver, server, folder, lines):
@@ -203,6 +205,8 @@ def table(result):
            f"| {big['end'][0]:.2f} s, {big['end'][1]:.1f} MiB | < 1 s |",
            f"| the same job opened at its start (`#L1`): first render, JS heap then "
            f"| {big['start'][0]:.2f} s, {big['start'][1]:.1f} MiB | < 1 s |",
+           f"| the same job opened by a link to line {DEEP_LINE:,} (`#L{DEEP_LINE}`): first render of that line, JS heap then "
+           f"| {big['linked'][0]:.2f} s, {big['linked'][1]:.1f} MiB | |",
            f"| live line written → row drawn in the page, 2,000 lines/s ({live_['drawn']:,} of {live_['lines']:,} lines drawn) "
            f"| p50 {ms(live_['p50'])} ms, p99 {ms(live_['p99'])} ms, max {ms(live_['max'])} ms | p99 < 50 ms |"]
     for name, loads, row in result["fanout"]:

@@ -11,8 +11,10 @@ import sys
 import urllib.parse
 
 import pytest
+from websockets.sync.client import connect
 
-from conftest import REPO, Server, free_port, paced_job, paced_lines, popen, py, tailcast, wait_until
+from conftest import REPO, Server, free_port, http_request, paced_job, paced_lines, popen, py, tailcast, wait_until
+from peer import SUBPROTOCOL
 
 PUBLISH = "publish-7a1c3e5b9d0f2468"
 WATCH = "watch-2b4d6f8a0c1e3579"
@@ -90,6 +92,67 @@ def test_gzip_of_a_stream_read_in_many_pieces_is_one_whole_member(server, env):
     # An empty stream is an empty gzip member.
     status, headers, body = head_and_body("-H", "Accept-Encoding: gzip", f"{server.http}/v1/jobs/big/raw?stream=stderr")
     assert (status, headers["content-encoding"], gzip.decompress(body)) == (200, "gzip", b"")
+
+
+def test_lines_says_where_any_line_of_a_big_stream_begins(server, env):
+    # Lines of uneven lengths over several 1 MiB blocks of the server's line index, the last one unfinished.
+    out = run_job(server, env, "lines", "import sys\nfor i in range(60000): sys.stdout.write('%06d ' % i + 'y' * (i % 150) + '\\n')\n"
+                  "sys.stdout.write('unfinished')")
+    assert len(out) > 4 << 20
+    starts = [0] + [i + 1 for i, byte in enumerate(out) if byte == 0x0A]
+    base = f"{server.http}/v1/jobs/lines/lines"
+
+    def line(number, stream="stdout"):
+        status, body = http_request(f"{base}?stream={stream}&line={number}")
+        return status, json.loads(body) if status == 200 else body
+    # Asked out of order, so the index is both extended and searched; lines at and around block edges.
+    edges = [next(n for n, at in enumerate(starts) if at >= block << 20) + 1 for block in (1, 2, 3)]
+    for number in [59_000, 1, 2, 12_345, *edges, *(n - 1 for n in edges), 60_000, 60_001, 30_000]:
+        status, answer = line(number)
+        assert status == 200, (number, answer)
+        assert answer == {"stream": "stdout", "line": number, "offset": starts[number - 1], "size": len(out)}, number
+        assert out[answer["offset"]:].startswith(b"unfinished" if number == 60_001 else b"%06d " % (number - 1))
+    # No such line, no such stream, not a line number.
+    assert line(60_002)[0] == 404 and b"fewer than 60002 lines" in line(60_002)[1]
+    assert line(1, "stderr")[0] == 404
+    assert line(1, "nope")[0] == 404
+    for bad in ("0", "-1", "x", ""):
+        assert line(bad)[0] == 400, bad
+
+
+def test_event_streams_take_places_under_max_connections(make_server, env):
+    # Keep-alives every 0.3 s: a reader gone is noticed at the next write.
+    server = make_server(["--max-connections", "2", "--ping-interval", "0.3"]).start()
+    job = popen("run", "--job", "held", "--no-pty", "--quiet", "--server", server.url, "--",
+                *py("import time; print('hi', flush=True); time.sleep(30)"), env=env)
+    try:
+        wait_until(lambda: server.jobs().get("held", {}).get("streams"), what="the job's output")
+        # The agent holds one place, the first reader the other.
+        first = EventStream(server.port, "/v1/jobs/held/events")
+        assert first.response.status == 200 and next(iter(first))[0] == "job"
+        refused = EventStream(server.port, "/v1/jobs/held/events")
+        assert (refused.response.status, refused.response.getheader("Retry-After")) == (503, "5")
+        assert b"--max-connections" in refused.response.read()
+        refused.close()
+        # Counted with WebSocket sessions: a watcher is busy too.
+        with connect(server.url + "/v1/watch", subprotocols=[SUBPROTOCOL]) as watcher:
+            busy = json.loads(watcher.recv())
+            with pytest.raises(Exception):
+                watcher.recv()
+        assert (busy["code"], watcher.close_code) == ("busy", 4429)
+        # The place comes back when the response ends: the write after the reader went away fails.
+        first.close()
+        second = None
+
+        def admitted():
+            nonlocal second
+            second = EventStream(server.port, "/v1/jobs/held/events")
+            return second.response.status == 200 or second.close()
+        wait_until(admitted, timeout=10, what="the place given back")
+        assert next(iter(second))[0] == "job"
+        second.close()
+    finally:
+        job.kill()
 
 
 class EventStream:

@@ -55,6 +55,7 @@ public final class StreamFile: Sendable {
     let indexPath: String
     private let openFiles: OpenFiles
     private let state: Mutex<State>
+    private let lineIndex = Mutex(LineIndex())
 
     /// A stream whose `.log` holds `size` bytes, all durable (the archive syncs its file system when it
     /// loads). The files are created at the first use.
@@ -333,6 +334,45 @@ public final class StreamFile: Sendable {
     /// `offset(tailLines:)` on NIO's thread pool: it reads the file backwards.
     public func offset(tailLines lines: UInt64) async throws -> UInt64 {
         try await NIOThreadPool.singleton.runIfActive { try self.offset(tailLines: lines) }
+    }
+
+    /// Offset where line `line` (from 1) begins; nil when the stream has no such line (yet). A final line
+    /// without its line break counts, as for `offset(tailLines:)`. Reads at most two blocks of `LineIndex`
+    /// once the index reaches the line, and extends the index as far as needed first.
+    public func offset(ofLine line: UInt64) throws -> UInt64? {
+        let size = self.size
+        guard line > 1 else { return size > 0 ? 0 : nil }
+        let wanted = line - 1
+        var index = self.lineIndex.withLock { $0 }
+        while index.breaks < wanted, index.indexedBytes + LineIndex.blockBytes <= size {
+            let block = try self.read(from: index.indexedBytes, maxBytes: Int(LineIndex.blockBytes))
+            guard UInt64(block.readableBytes) == LineIndex.blockBytes else { break }
+            index.append(blockBreaks: block.withUnsafeReadableBytes(LineIndex.breaks(in:)))
+        }
+        self.lineIndex.withLock { if $0.indexedBytes < index.indexedBytes { $0 = index } }
+        var (position, before) = index.search(break: wanted)
+        while position < size {
+            let bytes = try self.read(from: position, maxBytes: Int(min(size - position, LineIndex.blockBytes)))
+            guard bytes.readableBytes > 0 else { break }
+            let found = bytes.withUnsafeReadableBytes { raw -> Int? in
+                for (at, byte) in raw.enumerated() where byte == 0x0A {
+                    before += 1
+                    if before == wanted { return at }
+                }
+                return nil
+            }
+            if let found {
+                let start = position + UInt64(found) + 1
+                return start < size ? start : nil
+            }
+            position += UInt64(bytes.readableBytes)
+        }
+        return nil
+    }
+
+    /// `offset(ofLine:)` on NIO's thread pool: it reads the stream.
+    public func offset(ofLine line: UInt64) async throws -> UInt64? {
+        try await NIOThreadPool.singleton.runIfActive { try self.offset(ofLine: line) }
     }
 
     public struct Gap: Error, CustomStringConvertible {

@@ -81,48 +81,20 @@ public final class LiveJob: Sendable {
     /// added, so ids never change, and a batch prepared once reads the same to every watcher.
     static func streamID(_ index: Int) -> UInt32 { UInt32(truncatingIfNeeded: index + 1) }
 
-    /// Prepared batches are kept up to this many bytes per job (message and deflated copy together).
+    /// Prepared batches are kept up to this many bytes per job (message and deflated copy together), and
+    /// as many of formatted Server-Sent Events.
     static let maxPreparedBytes = 4 << 20
-    private let batches = Mutex(BatchCache<Task<PreparedBatch, Error>>(maxBytes: LiveJob.maxPreparedBytes))
+    private let batches = SharedBatches<PreparedBatch>(maxBytes: LiveJob.maxPreparedBytes)
+    let events = SharedBatches<PreparedEvent>(maxBytes: LiveJob.maxPreparedBytes)
 
     /// The next data message for a watcher that has sent stream `id` (`file`) up to `from` and may send up
-    /// to `upTo`: a batch other watchers at that place share (kept, or being made), or one made now (on
-    /// NIO's thread pool: it reads the archive and compresses) and kept for the watchers that come there.
+    /// to `upTo`: a batch other watchers at that place share (kept, or being made), or one made now (it
+    /// reads the archive and compresses) and kept for the watchers that come there.
     func preparedBatch(stream id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64) async throws -> PreparedBatch {
-        let next: NextBatch = self.batches.withLock { cache in
-            switch cache.plan(stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) {
-            case .use(let batch):
-                return .kept(batch)
-            case .join(let maker):
-                return .making(maker)
-            case .make(let from, let end):
-                // Its own task, so that a watcher that goes away while making does not fail the others.
-                let maker = Task {
-                    do {
-                        let batch = try await NIOThreadPool.singleton.runIfActive {
-                            let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
-                            return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
-                        }
-                        self.batches.withLock { $0.keep(batch) }
-                        return batch
-                    } catch {
-                        self.batches.withLock { $0.abandon(stream: id, from: from) }
-                        throw error
-                    }
-                }
-                cache.making(stream: id, from: from, end: end, maker)
-                return .making(maker)
-            }
+        try await self.batches.batch(.init(), stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) { from, end in
+            let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
+            return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
         }
-        switch next {
-        case .kept(let batch): return batch
-        case .making(let maker): return try await maker.value
-        }
-    }
-
-    private enum NextBatch {
-        case kept(PreparedBatch)
-        case making(Task<PreparedBatch, Error>)
     }
 
     /// Bytes archived, all streams together.

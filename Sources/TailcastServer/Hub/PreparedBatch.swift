@@ -7,7 +7,10 @@ import TailcastProtocol
 /// the same message deflated on its own (RFC 7692 with no context: what `server_no_context_takeover`
 /// promises), ready to be written as the payload of an RSV1 frame to every watcher that negotiated
 /// permessage-deflate. A thousand watchers of one job then cost one read and one compression per batch.
-struct PreparedBatch: Equatable, Sendable {
+struct PreparedBatch: SharedBatch, Equatable {
+    /// Every WebSocket watcher at the same place gets the same message.
+    struct Everyone: Hashable, Sendable {}
+
     /// Stream id (the same for every watcher of the job), and the bytes `from..<end` the message holds.
     var stream: UInt32
     var from: UInt64
@@ -16,6 +19,20 @@ struct PreparedBatch: Equatable, Sendable {
     var deflated: ByteBuffer
 
     var cost: Int { self.message.readableBytes + self.deflated.readableBytes }
+    var audience: Everyone { Everyone() }
+}
+
+/// A message made once and written as it is to every watcher at the same place (`BatchCache`).
+protocol SharedBatch: Sendable {
+    /// What, besides the stream and the offset, watchers must have in common to share a batch.
+    associatedtype Audience: Hashable & Sendable
+    var audience: Audience { get }
+    var stream: UInt32 { get }
+    /// The stream's bytes `from..<end` are in it.
+    var from: UInt64 { get }
+    var end: UInt64 { get }
+    /// Bytes it holds, for the cache's bound.
+    var cost: Int { get }
 }
 
 /// Which prepared batch a watcher gets, decided without I/O. A batch is found by its stream and first byte,
@@ -25,10 +42,10 @@ struct PreparedBatch: Equatable, Sendable {
 /// together, a thousand watchers at the live end would otherwise each make the same batch. Kept batches
 /// are bounded by bytes; the oldest go first (a watcher that needs one again makes it anew from the
 /// archive, which stays every watcher's queue).
-struct BatchCache<Pending> {
+struct BatchCache<Batch: SharedBatch, Pending> {
     enum Plan {
         /// Send this batch as it is.
-        case use(PreparedBatch)
+        case use(Batch)
         /// Wait for the batch another watcher is making here, and send it.
         case join(Pending)
         /// Make a batch of bytes `from..<upTo`: say so with `making`, then `keep` it (or `abandon` it).
@@ -36,12 +53,13 @@ struct BatchCache<Pending> {
     }
 
     private struct Key: Hashable {
+        var audience: Batch.Audience
         var stream: UInt32
         var from: UInt64
     }
 
     let maxBytes: Int
-    private var batches: [Key: PreparedBatch] = [:]
+    private var batches: [Key: Batch] = [:]
     private var pending: [Key: (end: UInt64, value: Pending)] = [:]
     /// Insertion order, for eviction.
     private var order: [Key] = []
@@ -55,9 +73,9 @@ struct BatchCache<Pending> {
     var count: Int { self.batches.count }
     var makingCount: Int { self.pending.count }
 
-    /// What a watcher that has sent `stream` up to `from` and may send up to `upTo` should send next.
-    func plan(stream: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int) -> Plan {
-        let key = Key(stream: stream, from: from)
+    /// What a watcher of `audience` that has sent `stream` up to `from` and may send up to `upTo` should send next.
+    func plan(_ audience: Batch.Audience, stream: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int) -> Plan {
+        let key = Key(audience: audience, stream: stream, from: from)
         if let batch = self.batches[key], batch.end <= upTo {
             return .use(batch)
         }
@@ -66,7 +84,7 @@ struct BatchCache<Pending> {
         }
         var end = min(upTo, from + UInt64(maxBytes))
         // Stop where a kept batch begins, so that the next step is shared.
-        for key in self.batches.keys where key.stream == stream && key.from > from && key.from < end {
+        for key in self.batches.keys where key.stream == stream && key.from > from && key.from < end && key.audience == audience {
             end = key.from
         }
         return .make(from: from, upTo: end)
@@ -74,20 +92,20 @@ struct BatchCache<Pending> {
 
     /// A batch of `stream` from `from` to `end` is being made; watchers that come there join it. A place
     /// has one maker: a second (a watcher whose bound was below the first one's end) is not recorded.
-    mutating func making(stream: UInt32, from: UInt64, end: UInt64, _ value: Pending) {
-        let key = Key(stream: stream, from: from)
+    mutating func making(_ audience: Batch.Audience, stream: UInt32, from: UInt64, end: UInt64, _ value: Pending) {
+        let key = Key(audience: audience, stream: stream, from: from)
         if self.pending[key] == nil { self.pending[key] = (end, value) }
     }
 
     /// The making of a batch failed: the next watcher there makes it anew.
-    mutating func abandon(stream: UInt32, from: UInt64) {
-        self.pending.removeValue(forKey: Key(stream: stream, from: from))
+    mutating func abandon(_ audience: Batch.Audience, stream: UInt32, from: UInt64) {
+        self.pending.removeValue(forKey: Key(audience: audience, stream: stream, from: from))
     }
 
     /// Keeps a batch just made (unless one for the same place is kept already) and drops the oldest
     /// beyond the bound.
-    mutating func keep(_ batch: PreparedBatch) {
-        let key = Key(stream: batch.stream, from: batch.from)
+    mutating func keep(_ batch: Batch) {
+        let key = Key(audience: batch.audience, stream: batch.stream, from: batch.from)
         self.pending.removeValue(forKey: key)
         guard self.batches[key] == nil, batch.cost <= self.maxBytes else { return }
         self.batches[key] = batch
@@ -158,4 +176,4 @@ final class DeflaterPool: Sendable {
     struct DeflateFailed: Error {}
 }
 
-extension BatchCache.Plan: Equatable where Pending: Equatable {}
+extension BatchCache.Plan: Equatable where Batch: Equatable, Pending: Equatable {}

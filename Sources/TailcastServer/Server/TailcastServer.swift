@@ -44,25 +44,26 @@ public enum TailcastServer {
         }
         // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server (TailcastServer+Raw).
         api.get("{job}/raw") { request, context -> Response in
-            let id = try context.parameters.require("job")
-            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
-            let name = request.uri.queryParameters.get("stream") ?? "stdout"
-            guard let file = job.file(named: name) else {
-                throw HTTPError(.notFound, message: "job \"\(id)\" has no stream \"\(name.prefix(256))\"")
-            }
+            let (id, file) = try Self.stream(request, context, hub: hub)
             return try Self.raw(request, job: id, file: file)
+        }
+        // Where a line begins, for links into logs too big to load (TailcastServer+Lines).
+        api.get("{job}/lines") { request, context -> Response in
+            let (id, file) = try Self.stream(request, context, hub: hub)
+            return try await Self.line(request, job: id, file: file)
         }
         Self.addRemoval(to: api, hub: hub, access: configuration.access, metrics: metrics)
 
+        let connections = ConnectionGate(limit: configuration.maxConnections)
         api.get("{job}/events") { request, context -> Response in
             let id = try context.parameters.require("job")
             guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
-            return try Self.events(request, job: job, hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
+            return try Self.events(
+                request, job: job, hub: hub, connections: connections, configuration: configuration, metrics: metrics, logger: context.logger)
         }
 
         Self.addWebRoutes(to: router, admission: admission)
 
-        let connections = ConnectionGate(limit: configuration.maxConnections)
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
         // client gets 401 or 403 over HTTP and never holds a WebSocket session. The same check here answers
         // plain HTTP requests to these paths alike, which is how our clients learn why an upgrade failed.
@@ -151,6 +152,17 @@ public enum TailcastServer {
         logger.notice("refused a connection: no \(Wire.subprotocol) subprotocol offered")
         try await outbound.refuseAtStart(inbound, .subprotocol, "this is a tailcast server: offer WebSocket subprotocol \(Wire.subprotocol)")
         return true
+    }
+
+    /// The job of the path and its stream named by `?stream=` (stdout by default), or 404.
+    static func stream(_ request: Request, _ context: some RequestContext, hub: Hub) throws -> (job: String, file: StreamFile) {
+        let id = try context.parameters.require("job")
+        guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+        let name = request.uri.queryParameters.get("stream") ?? "stdout"
+        guard let file = job.file(named: name) else {
+            throw HTTPError(.notFound, message: "job \"\(id)\" has no stream \"\(name.prefix(256))\"")
+        }
+        return (id, file)
     }
 
     static func json(_ value: some Encodable) throws -> Response {

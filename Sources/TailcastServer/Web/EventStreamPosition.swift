@@ -4,8 +4,13 @@ import Foundation
 /// bytes were sent. It is every event's `id:` (`stdout:123,stderr:45`), so a client that reconnects with
 /// `Last-Event-ID` resumes each stream exactly there. Names are free text (file paths of `tail` jobs):
 /// they are percent-encoded, so `,` `:` and line breaks cannot occur in them.
-struct EventStreamPosition: Equatable {
-    private(set) var offsets: [(name: String, offset: UInt64)] = []
+struct EventStreamPosition: Hashable, Sendable {
+    struct Offset: Hashable, Sendable {
+        var name: String
+        var offset: UInt64
+    }
+
+    private(set) var offsets: [Offset] = []
 
     init() {}
 
@@ -23,8 +28,16 @@ struct EventStreamPosition: Equatable {
         if let index = self.offsets.firstIndex(where: { $0.name == name }) {
             self.offsets[index].offset = offset
         } else {
-            self.offsets.append((name, offset))
+            self.offsets.append(Offset(name: name, offset: offset))
         }
+    }
+
+    /// The position with `name`'s offset left out (as 0, in its place): readers at the same offset of
+    /// `name` with equal blanked positions send the same `id:` after its next bytes.
+    func blanking(_ name: String) -> EventStreamPosition {
+        var blanked = self
+        blanked.set(name, 0)
+        return blanked
     }
 
     var id: String {
@@ -32,6 +45,4 @@ struct EventStreamPosition: Equatable {
     }
 
     private static let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
-
-    static func == (lhs: Self, rhs: Self) -> Bool { lhs.id == rhs.id }
 }

@@ -12,7 +12,8 @@ extension TailcastServer {
     /// order and the same end; `id:` holds every stream's offset, and `Last-Event-ID` (or `?last_event_id=`)
     /// resumes there. PROTOCOL.md, "Server-Sent Events", describes it for clients.
     static func events(
-        _ request: Request, job: LiveJob, hub: Hub, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger
+        _ request: Request, job: LiveJob, hub: Hub, connections: ConnectionGate, configuration: ServerConfiguration, metrics: ServerMetrics,
+        logger: Logger
     ) throws -> Response {
         let query = request.uri.queryParameters
         let resumeID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? query.get("last_event_id")
@@ -34,6 +35,8 @@ extension TailcastServer {
             streams: streams.isEmpty ? nil : streams)
         // Under the 60 s idle timeouts of common proxies, as pings are for WebSocket.
         let keepAlive = min(configuration.pingInterval, .seconds(15))
+        // Checked last, as for WebSocket sessions: a request refused for another reason never holds a place.
+        guard let place = connections.place() else { throw connections.refusal(logger: logger) }
         let body = ResponseBody { [resumed] writer in
             var position = resumed
             let serial = hub.nextSerial()
@@ -42,6 +45,8 @@ extension TailcastServer {
             defer {
                 job.unsubscribe(serial)
                 metrics.watchersConnected.decrement()
+                // The place is the response's until it is released, after this body.
+                withExtendedLifetime(place) {}
             }
             // The feed wakes for the job's changes and, a few times per keep-alive interval, to say it is alive.
             let (wakeUps, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -86,13 +91,16 @@ extension TailcastServer {
                             position.set(name, offset)
                             let announce = ControlMessage.stream(.init(stream: id, name: name, offset: offset))
                             try await send(ServerSentEvent.event("stream", id: position.id, data: announce.encoded()))
-                        case .bytes(let name, _, let file, let from, let upTo):
-                            let bytes = try await file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))))
-                            let (data, count) = ServerSentEvent.output(stream: name, offset: from, bytes: bytes)
-                            position.set(name, from + UInt64(count))
-                            try await send(ServerSentEvent.event("output", id: position.id, data: data))
-                            metrics.bytesRelayed.increment(by: count)
-                            feed.sent(name, upTo: from + UInt64(count))
+                        case .bytes(let name, let id, let file, let from, let upTo):
+                            // Shared with every reader at the same place: written as it is.
+                            let audience = position.blanking(name)
+                            let event = try await job.events.batch(audience, stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) {
+                                try PreparedEvent.make(audience, stream: id, name: name, file: file, from: $0, end: $1)
+                            }
+                            position.set(name, event.end)
+                            try await send(event.event)
+                            metrics.bytesRelayed.increment(by: Int(event.end - from))
+                            feed.sent(name, upTo: event.end)
                         case .progress(let bars):
                             try await send(ServerSentEvent.event("progress", id: position.id, data: ControlMessage.progress(.init(bars: bars)).encoded()))
                         case .finished(let exit, let endedAtMs):

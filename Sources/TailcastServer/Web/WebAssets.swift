@@ -292,6 +292,8 @@ const tc = (function () {
   const WINDOW_BYTES = 4 << 20;
   // Rows from a window's edge at which scrolling towards it fetches the next bytes.
   const EDGE_ROWS = 50;
+  // Lines shown above the line of a link into a big log.
+  const LINK_CONTEXT_LINES = 100;
   // Lines kept in the page; the oldest go first (the archive keeps them all: download).
   const MAX_LINES = 500000;
   const TRIM_LINES = 50000;
@@ -570,7 +572,8 @@ const tc = (function () {
     if (position >= 0) scrollToPosition(position);
     return true;
   }
-  window.addEventListener('hashchange', goToHash);
+  // A line outside the window of a big log is read where it is.
+  window.addEventListener('hashchange', function () { if (!goToHash() && browsing) openAtLink(browsing); });
 
   // --- the job, its bars and its end --------------------------------------------------------------
 
@@ -782,6 +785,27 @@ const tc = (function () {
     }
   }
 
+  // A window from a little before the line of a `#L1234` link, numbered: the server says where a line
+  // begins (its line index), wherever it is in the stream. A link to no line opens the stream at its start.
+  async function openAtLink(record) {
+    const match = /^#L(\d+)$/.exec(location.hash);
+    const first = match ? Math.max(1, Number(match[1]) - LINK_CONTEXT_LINES) : 1;
+    let offset = 0;
+    try {
+      const path = '/v1/jobs/' + encodeURIComponent(jobId) + '/lines?stream=' + encodeURIComponent(record.name) + '&line=' + first;
+      offset = (await (await tc.api(path)).json()).offset;
+    } catch (error) {
+      $('connection').textContent = String(error.message || error);
+    }
+    await openAt(record, offset);
+    if (offset > 0 && browsing === record && record.start === offset) {
+      dropped = first - 1;
+      numbered = true;
+    }
+    goToHash();
+    draw();
+  }
+
   // The window's next (step 1) or previous (step -1) bytes; what falls beyond WINDOW_BYTES at the other end goes.
   async function moveWindow(step) {
     const record = browsing;
@@ -863,10 +887,9 @@ const tc = (function () {
     const big = info.streams.reduce(function (sum, s) { return sum + s.size; }, 0) > BIG_BYTES;
     $('position').hidden = !big;
     if (big && location.hash) {
-      // A link into a big log: read from its start, not replayed whole (found if it is in the first window).
+      // A link into a big log: read where the line is, not replayed whole.
       if (info.exit) showEnd(info.exit, info.ended_at_ms);
-      await openAt(biggestStream(), 0);
-      goToHash();
+      await openAtLink(biggestStream());
       return;
     }
     startedAtEnd = big;

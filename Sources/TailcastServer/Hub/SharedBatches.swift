@@ -1,0 +1,52 @@
+import NIOPosix
+import Synchronization
+
+/// A job's batches of one kind, each made once for every watcher at the same place (`BatchCache` decides):
+/// kept, being made (joined), or made now on NIO's thread pool, since making one reads the archive and
+/// compresses or formats it.
+final class SharedBatches<Batch: SharedBatch>: Sendable {
+    private let cache: Mutex<BatchCache<Batch, Task<Batch, Error>>>
+
+    init(maxBytes: Int) {
+        self.cache = Mutex(BatchCache(maxBytes: maxBytes))
+    }
+
+    /// The batch for a watcher of `audience` that has sent stream `id` up to `from` and may send up to
+    /// `upTo`. `make` turns bytes `from..<end` into a batch (ending at or before `end`), off the cooperative threads.
+    func batch(
+        _ audience: Batch.Audience, stream id: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int,
+        make: @escaping @Sendable (_ from: UInt64, _ end: UInt64) throws -> Batch
+    ) async throws -> Batch {
+        let next: Next = self.cache.withLock { cache in
+            switch cache.plan(audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes) {
+            case .use(let batch):
+                return .kept(batch)
+            case .join(let maker):
+                return .making(maker)
+            case .make(let from, let end):
+                // Its own task, so that a watcher that goes away while making does not fail the others.
+                let maker = Task {
+                    do {
+                        let batch = try await NIOThreadPool.singleton.runIfActive { try make(from, end) }
+                        self.cache.withLock { $0.keep(batch) }
+                        return batch
+                    } catch {
+                        self.cache.withLock { $0.abandon(audience, stream: id, from: from) }
+                        throw error
+                    }
+                }
+                cache.making(audience, stream: id, from: from, end: end, maker)
+                return .making(maker)
+            }
+        }
+        switch next {
+        case .kept(let batch): return batch
+        case .making(let maker): return try await maker.value
+        }
+    }
+
+    private enum Next {
+        case kept(Batch)
+        case making(Task<Batch, Error>)
+    }
+}
