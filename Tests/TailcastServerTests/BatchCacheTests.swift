@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func watchersAtTheSamePlaceShareOneBatch() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         #expect(cache.plan(.init(), stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
         cache.keep(Self.batch(1, 0, 64))
         // The second watcher at 0 gets the same batch, even though more has arrived since.
@@ -21,14 +21,14 @@ import Testing
     }
 
     @Test func aBatchReachingPastWhatAWatcherMaySendIsNotUsed() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         cache.keep(Self.batch(1, 0, 64))
         // A watcher that started without follow may send only up to 40: it makes its own batch.
         #expect(cache.plan(.init(), stream: 1, from: 0, upTo: 40, maxBytes: 64) == .make(from: 0, upTo: 40))
     }
 
     @Test func aWatcherJoiningBetweenEdgesStopsAtTheNextKeptBatch() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         cache.keep(Self.batch(1, 0, 50))
         cache.keep(Self.batch(1, 50, 90))
         // Joined at 20 (resumed by offset): its own batch up to 50, then it shares from 50 on.
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func theOldestBatchesGoFirstAndTheBoundHolds() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 35)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 35, maxCount: 100)
         cache.keep(Self.batch(1, 0, 10))
         cache.keep(Self.batch(1, 10, 20))
         cache.keep(Self.batch(1, 20, 30))
@@ -53,15 +53,24 @@ import Testing
         #expect(cache.count == 3)
     }
 
+    @Test func theOldestBatchesGoFirstPastTheCountBound() {
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 2)
+        for from in UInt64(0)..<3 { cache.keep(Self.batch(1, from, from + 1)) }
+        // The oldest went though the bytes are far below their bound.
+        #expect(cache.count == 2 && cache.bytes == 20)
+        #expect(cache.plan(.init(), stream: 1, from: 0, upTo: 3, maxBytes: 64) == .make(from: 0, upTo: 1))
+        #expect(cache.plan(.init(), stream: 1, from: 2, upTo: 3, maxBytes: 64) == .use(Self.batch(1, 2, 3)))
+    }
+
     @Test func aPlaceIsKeptOnceWhenTwoWatchersMadeItAtOnce() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         cache.keep(Self.batch(1, 0, 64))
         cache.keep(Self.batch(1, 0, 70))
         #expect(cache.count == 1 && cache.plan(.init(), stream: 1, from: 0, upTo: 100, maxBytes: 64) == .use(Self.batch(1, 0, 64)))
     }
 
     @Test func watchersWokenTogetherJoinTheBatchBeingMade() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         #expect(cache.plan(.init(), stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
         cache.making(.init(), stream: 1, from: 0, end: 64, 7)
         // Everyone else at 0 who may send that far waits for maker 7 instead of making it again.
@@ -77,7 +86,7 @@ import Testing
     }
 
     @Test func aFailedMakingIsMadeAnewByTheNextWatcher() {
-        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedBatch, Int>(maxBytes: 1000, maxCount: 100)
         cache.making(.init(), stream: 1, from: 0, end: 64, 7)
         cache.abandon(.init(), stream: 1, from: 0)
         #expect(cache.makingCount == 0 && cache.plan(.init(), stream: 1, from: 0, upTo: 100, maxBytes: 64) == .make(from: 0, upTo: 64))
@@ -136,7 +145,7 @@ import Testing
         here.set("stderr", 7)
         var elsewhere = here
         elsewhere.set("stderr", 9)
-        var cache = BatchCache<PreparedEvent, Int>(maxBytes: 1000)
+        var cache = BatchCache<PreparedEvent, Int>(maxBytes: 1000, maxCount: 100)
         let shared = Self.event(here.blanking("stdout"), from: 100, end: 150)
         cache.keep(shared)
         // The stream's own offset is the key's, not the audience's: a reader further on is the same audience.

@@ -28,6 +28,30 @@ import Testing
         #expect(file.durableSize == 12)
     }
 
+    @Test func aWatchedStreamAnswersLiveReadsFromMemoryAndTheFileStaysTheTruth() throws {
+        let file = try open()
+        try file.append(bytes("unwatched\n"), at: 0, timeMs: 100)
+        #expect(throws: StreamFile.NotInMemory.self) { try file.read(from: 0, maxBytes: 100, memoryOnly: true) }
+        try file.append(bytes("live\n"), at: 10, timeMs: 200, keepTail: true)
+        #expect(String(buffer: try file.read(from: 10, maxBytes: 100, memoryOnly: true)) == "live\n")
+        #expect(try file.timing(at: 10, memoryOnly: true).timeMs == 200)
+        // Across the tail's start: from the file, whole.
+        #expect(String(buffer: try file.read(from: 0, maxBytes: 100)) == "unwatched\nlive\n")
+        file.dropTail()
+        #expect(throws: StreamFile.NotInMemory.self) { try file.read(from: 10, maxBytes: 100, memoryOnly: true) }
+        #expect(String(buffer: try file.read(from: 10, maxBytes: 100)) == "live\n")
+    }
+
+    @Test func liveReadsOfAWatchedStreamDoNotTouchTheFile() throws {
+        let file = try open("live")
+        try file.append(bytes("first\n"), at: 0, timeMs: 100, keepTail: true)
+        try file.append(bytes("second\n"), at: 6, timeMs: 100, keepTail: true)
+        // Cut the file under it: what a watcher at the live end is sent still comes whole, from memory.
+        #expect(truncate(self.directory + "/live.log", 0) == 0)
+        #expect(String(buffer: try file.read(from: 6, maxBytes: 100)) == "second\n")
+        #expect(String(buffer: try file.read(from: 0, maxBytes: 100)) == "first\nsecond\n")
+    }
+
     @Test func timesNearTheEndOfUInt64DoNotTrap() throws {
         let file = try open()
         try file.append(bytes("a"), at: 0, timeMs: UInt64.max - 5)

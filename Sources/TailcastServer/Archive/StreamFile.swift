@@ -48,7 +48,13 @@ public final class StreamFile: Sendable {
         var retired = false
         /// Set once the stream is compressed at rest (`StreamCompression`): the next open reads `.log.gz`.
         var members: MemberIndex?
+        /// The last bytes written, while the stream's job is watched.
+        var tail: LiveTail
     }
+
+    /// Bytes of a watched stream kept in memory: a live batch at 2,000 lines/s is 10-15 KB at most (50 ms
+    /// of fan-out pacing), and a job with a stream per tailed file may have a thousand of them.
+    static let tailCapacity = 128 << 10
 
     public let name: String
     let dataPath: String
@@ -64,7 +70,8 @@ public final class StreamFile: Sendable {
         self.dataPath = dataPath
         self.indexPath = indexPath
         self.openFiles = openFiles
-        self.state = Mutex(State(size: members?.size ?? size, durableSize: members?.size ?? size, members: members))
+        let size = members?.size ?? size
+        self.state = Mutex(State(size: size, durableSize: size, members: members, tail: LiveTail(capacity: Self.tailCapacity, end: size)))
     }
 
     /// The compressed form of `dataPath`, and its member index.
@@ -109,7 +116,10 @@ public final class StreamFile: Sendable {
 
     /// The file's job was deleted: close it as soon as no read holds it, and never open it again.
     func retire() {
-        self.state.withLock { $0.retired = true }
+        self.state.withLock { state in
+            state.retired = true
+            state.tail.empty(at: state.size)
+        }
         self.openFiles.forget(self)
     }
 
@@ -168,8 +178,9 @@ public final class StreamFile: Sendable {
 
     /// Appends the part of a chunk the file does not have yet. Returns the bytes added.
     /// Throws `StreamFile.Gap` if the chunk starts past the end (bytes would be missing).
+    /// `keepTail`: someone watches the stream, so its new bytes are kept in memory for them too.
     @discardableResult
-    func append(_ bytes: ByteBuffer, at offset: UInt64, timeMs: UInt64) throws -> Int {
+    func append(_ bytes: ByteBuffer, at offset: UInt64, timeMs: UInt64, keepTail: Bool = false) throws -> Int {
         let size = self.size
         guard offset <= size else { throw Gap(stream: self.name, have: size, got: offset) }
         let end = offset + UInt64(bytes.readableBytes)
@@ -201,6 +212,7 @@ public final class StreamFile: Sendable {
                 }
             }
             self.state.withLock { state in
+                if keepTail { state.tail.append(fresh, at: size) } else { state.tail.empty(at: end) }
                 state.size = end
                 if let mark {
                     state.indexEnd = IndexEnd(size: indexEnd.size + TimeMarks.recordSize, last: mark)
@@ -225,9 +237,20 @@ public final class StreamFile: Sendable {
         return size
     }
 
-    /// Reads up to `maxBytes` from `offset`, never past the written size.
-    public func read(from offset: UInt64, maxBytes: Int) throws -> ByteBuffer {
-        let size = self.size
+    /// Lets go of the bytes kept in memory (no one watches the stream any more).
+    func dropTail() {
+        self.state.withLock { $0.tail.empty(at: $0.size) }
+    }
+
+    /// The bytes or time marks a read needs are not in memory, and the caller may not wait for the disk.
+    struct NotInMemory: Error {}
+
+    /// Reads up to `maxBytes` from `offset`, never past the written size: from memory when the tail holds
+    /// them, else from the file, unless `memoryOnly` (then it throws `NotInMemory`).
+    public func read(from offset: UInt64, maxBytes: Int, memoryOnly: Bool = false) throws -> ByteBuffer {
+        let (size, held) = self.state.withLock { ($0.size, $0.tail.read(from: offset, maxBytes: maxBytes)) }
+        if let held { return held }
+        if memoryOnly { throw NotInMemory() }
         guard offset < size else { return ByteBuffer() }
         let count = Int(min(UInt64(maxBytes), size - offset))
         return try self.withDescriptors { descriptors in
@@ -276,7 +299,8 @@ public final class StreamFile: Sendable {
     }
 
     /// When the byte at `offset` was read, and where the next mark starts (the chunk must end there).
-    public func timing(at offset: UInt64) throws -> (timeMs: UInt64, nextMark: UInt64?) {
+    /// `memoryOnly`: throw `NotInMemory` rather than read the index.
+    public func timing(at offset: UInt64, memoryOnly: Bool = false) throws -> (timeMs: UInt64, nextMark: UInt64?) {
         // At or past the last mark (a watcher that has caught up) the end of the index says it all.
         let known = self.state.withLock { state -> (UInt64, UInt64?)? in
             if let marks = state.marks { return marks.timing(at: offset) }
@@ -284,6 +308,7 @@ public final class StreamFile: Sendable {
             return (end.last?.timeMs ?? 0, nil)
         }
         if let known { return known }
+        if memoryOnly { throw NotInMemory() }
         return try self.withMarks { marks, _ in marks.timing(at: offset) }
     }
 

@@ -55,22 +55,30 @@ public final class LiveJob: Sendable {
     private static func info(of state: State) -> JobInfo {
         var info = state.stored.info
         info.streams = state.files.map { StreamInfo(name: $0.name, size: $0.size) }
-        info.state = info.exit != nil ? .exited : state.publisher != nil ? .running : state.stopped ? .stopped : .lost
+        info.state = Self.jobState(of: state)
         return info
     }
 
-    /// What a watcher needs to decide its next step.
+    private static func jobState(of state: State) -> JobState {
+        state.stored.info.exit != nil ? .exited : state.publisher != nil ? .running : state.stopped ? .stopped : .lost
+    }
+
+    /// What a watcher needs to decide its next step. Taken twice per wake-up by every watcher, so it copies
+    /// no more of the record than that (the whole `JobInfo`, metadata and bars, cost 1,000 watchers more
+    /// than their cursors).
     func snapshot(headTimes offsets: (String) -> UInt64?) throws -> JobSnapshot {
-        let (files, info, progressVersion) = self.state.withLock { ($0.files, Self.info(of: $0), $0.progressVersion) }
+        let (files, exit, endedAtMs, jobState, progressVersion) = self.state.withLock {
+            ($0.files, $0.stored.info.exit, $0.stored.info.endedAtMs, Self.jobState(of: $0), $0.progressVersion)
+        }
         return JobSnapshot(
             streams: try files.enumerated().map { index, file in
                 let offset = offsets(file.name) ?? 0
                 return JobSnapshot.Stream(
                     name: file.name, id: Self.streamID(index), size: file.size, headTimeMs: try file.timing(at: offset).timeMs)
             },
-            exit: info.exit,
-            endedAtMs: info.endedAtMs,
-            state: info.state,
+            exit: exit,
+            endedAtMs: endedAtMs,
+            state: jobState,
             progressVersion: progressVersion
         )
     }
@@ -82,19 +90,30 @@ public final class LiveJob: Sendable {
     static func streamID(_ index: Int) -> UInt32 { UInt32(truncatingIfNeeded: index + 1) }
 
     /// Prepared batches are kept up to this many bytes per job (message and deflated copy together), and
-    /// as many of formatted Server-Sent Events.
+    /// up to this many batches (at 2,000 one-line batches a second, the last half second); as many of
+    /// formatted Server-Sent Events.
     static let maxPreparedBytes = 4 << 20
-    private let batches = SharedBatches<PreparedBatch>(maxBytes: LiveJob.maxPreparedBytes)
-    let events = SharedBatches<PreparedEvent>(maxBytes: LiveJob.maxPreparedBytes)
+    static let maxPreparedBatches = 1024
+    private let batches = SharedBatches<PreparedBatch>(maxBytes: LiveJob.maxPreparedBytes, maxCount: LiveJob.maxPreparedBatches)
+    let events = SharedBatches<PreparedEvent>(maxBytes: LiveJob.maxPreparedBytes, maxCount: LiveJob.maxPreparedBatches)
+
+    /// Batches up to this size whose bytes and time marks are in memory (the live end of a watched stream)
+    /// are made at once, without the thread pool (`SharedBatches.batch`).
+    static let batchMadeAtOnceBytes = 32 << 10
 
     /// The next data message for a watcher that has sent stream `id` (`file`) up to `from` and may send up
-    /// to `upTo`: a batch other watchers at that place share (kept, or being made), or one made now (it
-    /// reads the archive and compresses) and kept for the watchers that come there.
+    /// to `upTo`: a batch other watchers at that place share (kept, or being made), or one made now (from
+    /// memory at the live end, else on NIO's thread pool: it reads the archive and compresses) and kept for
+    /// the watchers that come there.
     func preparedBatch(stream id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64) async throws -> PreparedBatch {
-        try await self.batches.batch(.init(), stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes) { from, end in
-            let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: end)
-            return PreparedBatch(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
-        }
+        try await self.batches.batch(
+            .init(), stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes,
+            makeAtOnce: { from, end in
+                guard end - from <= Self.batchMadeAtOnceBytes else { return nil }
+                return try? PreparedBatch(file: file, stream: id, from: from, upTo: end, memoryOnly: true)
+            },
+            make: { from, end in try PreparedBatch(file: file, stream: id, from: from, upTo: end, memoryOnly: false) }
+        )
     }
 
     /// Bytes archived, all streams together.
@@ -270,7 +289,7 @@ public final class LiveJob: Sendable {
         try self.state.withLock { state in
             guard state.publisher == connection else { throw Replaced() }
             guard state.stored.info.exit == nil else { throw Ended() }
-            return try file.append(chunk.bytes, at: chunk.offset, timeMs: chunk.timeMs)
+            return try file.append(chunk.bytes, at: chunk.offset, timeMs: chunk.timeMs, keepTail: !state.watchers.isEmpty)
         }
     }
 
@@ -347,7 +366,12 @@ public final class LiveJob: Sendable {
     }
 
     func unsubscribe(_ watcher: UInt64) {
-        self.state.withLock { $0.watchers.removeValue(forKey: watcher) }?.finish()
+        let (continuation, unwatched) = self.state.withLock { state in
+            (state.watchers.removeValue(forKey: watcher), state.watchers.isEmpty ? state.files : [])
+        }
+        continuation?.finish()
+        // Tails are kept for watchers only: a job no one watches holds none of its bytes in memory.
+        for file in unwatched { file.dropTail() }
     }
 
     /// Wakes every watcher; each coalesces wake-ups, so a burst of appends costs one read per watcher.

@@ -35,13 +35,24 @@ protocol SharedBatch: Sendable {
     var cost: Int { get }
 }
 
+extension PreparedBatch {
+    /// Up to one batch of `file` from `from`, read and deflated now; `memoryOnly`: only from the bytes and
+    /// time marks in memory (`StreamFile.NotInMemory` otherwise), so it never waits for the disk.
+    init(file: StreamFile, stream id: UInt32, from: UInt64, upTo: UInt64, memoryOnly: Bool) throws {
+        let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: upTo, memoryOnly: memoryOnly)
+        self.init(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
+    }
+}
+
 /// Which prepared batch a watcher gets, decided without I/O. A batch is found by its stream and first byte,
 /// so watchers at the same place share it; a watcher that is elsewhere (it joined, or resumed, between two
 /// batches' edges) gets a batch of its own that ends where the next kept batch begins, and from there on
 /// shares again. A batch being made is shared too (`Pending`, how the maker's result is awaited): woken
 /// together, a thousand watchers at the live end would otherwise each make the same batch. Kept batches
-/// are bounded by bytes; the oldest go first (a watcher that needs one again makes it anew from the
-/// archive, which stays every watcher's queue).
+/// are bounded by bytes and by count; the oldest go first (a watcher that needs one again makes it anew
+/// from the archive, which stays every watcher's queue). The count bounds the scan for the next kept
+/// batch that every new batch makes: one-line batches (`--flush-window-ms 0`) filled 4 MiB with some
+/// 15,000, tens of microseconds per line (perf).
 struct BatchCache<Batch: SharedBatch, Pending> {
     enum Plan {
         /// Send this batch as it is.
@@ -59,6 +70,7 @@ struct BatchCache<Batch: SharedBatch, Pending> {
     }
 
     let maxBytes: Int
+    let maxCount: Int
     private var batches: [Key: Batch] = [:]
     private var pending: [Key: (end: UInt64, value: Pending)] = [:]
     /// Insertion order, for eviction.
@@ -66,8 +78,9 @@ struct BatchCache<Batch: SharedBatch, Pending> {
     private var head = 0
     private(set) var bytes = 0
 
-    init(maxBytes: Int) {
+    init(maxBytes: Int, maxCount: Int) {
         self.maxBytes = maxBytes
+        self.maxCount = maxCount
     }
 
     var count: Int { self.batches.count }
@@ -111,7 +124,7 @@ struct BatchCache<Batch: SharedBatch, Pending> {
         self.batches[key] = batch
         self.order.append(key)
         self.bytes += batch.cost
-        while self.bytes > self.maxBytes, self.head < self.order.count {
+        while self.bytes > self.maxBytes || self.batches.count > self.maxCount, self.head < self.order.count {
             let oldest = self.order[self.head]
             self.head += 1
             if let dropped = self.batches.removeValue(forKey: oldest) { self.bytes -= dropped.cost }

@@ -116,14 +116,17 @@ struct PublishSession {
                     switch action {
                     case .append(let chunks):
                         // Writes block (a slow disk, a full one): they run on NIO's thread pool, not on the
-                        // cooperative threads every session shares.
+                        // cooperative threads every session shares. Watchers are woken from there, as soon
+                        // as the bytes are in: waiting for this task to be resumed first put one more
+                        // thread switch on every line's way to them.
                         let files = streams
                         let added = try await NIOThreadPool.singleton.runIfActive {
-                            try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
+                            let added = try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
+                            job.notifyWatchers()
+                            return added
                         }
                         self.metrics.bytesArchived.increment(by: added)
                         self.hub.grew.store(true, ordering: .relaxed)
-                        job.notifyWatchers()
                         requestSync.yield()
                     case .openStream(let id, let name):
                         guard job.isPublisher(serial) else { throw LiveJob.Replaced() }

@@ -118,16 +118,17 @@ struct WatchSession {
     }
 
     /// Reads up to one batch of a stream from the archive, cut where its time marks change: a message of at
-    /// most `Wire.maxBatchBytes` bytes, chunk headers included (PROTOCOL.md, limits).
-    static func dataMessage(file: StreamFile, id: UInt32, from: UInt64, upTo: UInt64) throws -> (ByteBuffer, UInt64) {
-        let bytes = try file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))))
+    /// most `Wire.maxBatchBytes` bytes, chunk headers included (PROTOCOL.md, limits). `memoryOnly`: see
+    /// `StreamFile.read`.
+    static func dataMessage(file: StreamFile, id: UInt32, from: UInt64, upTo: UInt64, memoryOnly: Bool) throws -> (ByteBuffer, UInt64) {
+        let bytes = try file.read(from: from, maxBytes: Int(min(upTo - from, UInt64(Wire.maxBatchBytes))), memoryOnly: memoryOnly)
         var message = ByteBuffer()
         message.reserveCapacity(min(Wire.maxBatchBytes, bytes.readableBytes + 64))
         DataMessage.begin(into: &message)
         var position = from
         let end = from + UInt64(bytes.readableBytes)
         while position < end {
-            let (time, nextMark) = try file.timing(at: position)
+            let (time, nextMark) = try file.timing(at: position, memoryOnly: memoryOnly)
             let header = DataMessage.chunkHeaderSize(stream: id, offset: position, timeMs: time, length: Int(end - position))
             let room = Wire.maxBatchBytes - message.readableBytes - header
             guard room > 0 else { break }
