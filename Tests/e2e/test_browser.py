@@ -341,19 +341,18 @@ def test_a_link_to_a_line_deep_in_a_big_log_opens_there(server, env, browser):
     # The window begins 100 lines before the linked one.
     offset = sum(len(line) + 1 for line in data.split(b"\n")[:number - 101])
     assert offset > 4 << 20
-    browser.get("about:blank")
-    browser.get(server.http + f"/jobs/deep#L{number}")
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .line.target"), timeout=10, what="the linked line")
-    target = browser.find_element(By.CSS_SELECTOR, "#rows .line.target")
-    assert target.find_element(By.CSS_SELECTOR, ".tx").text == lines[number - 1]
-    assert target.find_element(By.CSS_SELECTOR, ".ln").text == str(number)
+    browser.open("about:blank")
+    browser.open(server.http + f"/jobs/deep#L{number}")
+    wait(browser, "return document.querySelector('#rows .line.target')", what="the linked line")
+    assert text_of(browser, "#rows .line.target .tx") == lines[number - 1]
+    assert text_of(browser, "#rows .line.target .ln") == str(number)
     # Read from that line by range, not from the start.
     window = settled(browser)
     assert window["start"] == offset
     assert_window_is_the_archive(browser, data, window)
     # Scrolled up from there, the lines before keep their numbers.
-    browser.execute_script("const log = document.getElementById('log'); log.scrollTop = 300;"
-                           "log.dispatchEvent(new Event('scroll')); log.scrollTop = 0;")
+    browser.js("const log = document.getElementById('log'); log.scrollTop = 300;"
+               "log.dispatchEvent(new Event('scroll')); log.scrollTop = 0;")
     wait_until(lambda: (w := window_of(browser)) and not w["loading"] and w["start"] < offset, timeout=10, what="the window reading back")
     wait_until(lambda: (row := first_row(browser)) and int(row[0]) == int(row[1][:6]) + 1, timeout=5, what="numbers kept")
 
