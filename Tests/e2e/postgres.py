@@ -7,9 +7,9 @@ to run as root, so as root (CI) every server-side command runs as the `postgres`
 owns the directory; the client commands (psql) connect over TCP and run as whoever runs the tests.
 
 Cluster starts N `tailcast serve` nodes, each with its own `--data` (its local cache) and `--node` name,
-and haproxy in front of them as a user would: HTTP mode (WebSocket upgrades become tunnels), round
-robin with no stickiness, a health check on /healthz, and redispatch so a connection meant for a node
-that just died goes to another one.
+and haproxy in front of them with the configuration README gives users (Packaging/scale-out/haproxy.cfg):
+HTTP mode (WebSocket upgrades become tunnels), round robin with no stickiness, a health check on
+/healthz, and redispatch so a connection meant for a node that just died goes to another one.
 """
 import glob
 import itertools
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, free_port, stop_process, wait_until
+from conftest import REPO, Server, free_port, stop_process, wait_until
 
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 HAPROXY = shutil.which("haproxy", path=SBIN_PATH)
@@ -84,6 +84,15 @@ class PostgresCluster:
             raise RuntimeError(f"psql {statement!r}: {result.stderr.strip()}")
         return result.stdout.strip()
 
+    def archived(self, url, job, stream="stdout"):
+        """A stream's bytes as the store holds them: its chunks in offset order, concatenated. Equal to what
+        was sent only if every byte is there exactly once (an overlap or a gap would show)."""
+        database = url.rsplit("/", 1)[1].split("?")[0]
+        assert job.replace("-", "").isalnum() and stream.isalnum(), "test ids only: they go into the SQL text"
+        hexed = self.sql("SELECT encode(coalesce(string_agg(bytes, ''::bytea ORDER BY start_offset), ''::bytea), 'hex')"
+                         f" FROM chunks WHERE job = '{job}' AND stream = '{stream}'", database)
+        return bytes.fromhex(hexed)
+
     def create_database(self, name):
         self.sql(f'CREATE DATABASE "{name}" OWNER {ROLE}')
         return self.url_of(name)
@@ -127,35 +136,14 @@ class Balancer:
         self.process = None
 
     def config(self):
-        servers = "\n".join(f"    server node{i} 127.0.0.1:{port} check inter 500ms fall 2 rise 1"
-                            for i, port in enumerate(self.upstreams))
-        return f"""
-global
-    log stdout format raw local0 info
-    maxconn 1024
-
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    # A WebSocket is a tunnel once upgraded: it stays open for the job's life, pings keep it busy.
-    timeout tunnel 1h
-    # A node that died between two health checks: try another one rather than fail the client.
-    retries 3
-    option redispatch 1
-
-frontend tailcast
-    bind 127.0.0.1:{self.port}
-    default_backend nodes
-
-backend nodes
-    balance roundrobin
-    option httpchk GET /healthz
-{servers}
-
+        """Packaging/scale-out/haproxy.cfg, the one README gives users, with this test's addresses in."""
+        shipped = (REPO / "Packaging" / "scale-out" / "haproxy.cfg").read_text()
+        servers = [line for line in shipped.splitlines() if line.strip().startswith("server ")]
+        options = servers[0].split(None, 3)[3]  # server NAME ADDRESS OPTIONS...
+        ours = "\n".join(f"    server node{i} 127.0.0.1:{port} {options}" for i, port in enumerate(self.upstreams))
+        config = shipped.replace("bind :7070", f"bind 127.0.0.1:{self.port}")
+        config = config.replace("\n".join(servers), ours)
+        return config + f"""
 listen stats
     bind 127.0.0.1:{self.stats_port}
     stats enable
