@@ -100,8 +100,13 @@ struct PublishSession {
         defer {
             job.detachPublisher(serial)
             if let lease {
-                let record = job.record
-                Task { await lease.release(record) }
+                let (record, hub) = (job.record, self.hub)
+                // Then, as a follower, what another node committed while this connection still held the
+                // job here (a takeover it had not noticed yet): those notices were skipped.
+                Task {
+                    await lease.release(record)
+                    await hub.hydrate(job.id)
+                }
             }
             self.metrics.agentsConnected.decrement()
             logger.info("agent disconnected")
