@@ -91,9 +91,16 @@ def test_a_watcher_on_another_node_gets_every_byte_and_the_exit(make_node, postg
     a = make_node(url, "a").start()
     b = make_node(url, "b").start()
     job = popen("run", "--job", "relay", "--no-pty", "--quiet", "--server", a.url, "--",
-                *py(paced_job(4000, pause=0.002, code=6, every=20)), env=env)
+                *py(paced_job(4000, pause=0.02, code=6, every=20)), env=env)
     wait_until(lambda: "relay" in b.jobs(), what="node b to learn of the job")
     watch = popen("watch", "--server", b.url, "relay", env=env)
+    # Relayed live, while the job runs (not only caught up when its record says it ended).
+    def held_on_b():
+        streams = b.jobs()["relay"]["streams"]
+        return streams[0]["size"] if streams else 0
+    first = held_on_b()
+    wait_until(lambda: job.poll() is not None or held_on_b() > first + 20_000, timeout=60, what="bytes relayed to node b")
+    assert job.poll() is None, "the job ended before node b relayed anything"
     out, err = watch.communicate(timeout=120)
     assert job.wait(60) == 6
     assert watch.returncode == 6, err
