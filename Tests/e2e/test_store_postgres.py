@@ -178,3 +178,15 @@ def test_the_database_stopped_mid_job_stops_acks_and_everything_arrives_after(ma
     assert "the store answers again" in log
     record = json.loads(postgres.sql("SELECT record::text FROM jobs WHERE id = 'outage'", database))
     assert record["info"]["exit"] == {"code": 2}
+
+
+def test_the_job_limit_counts_jobs_other_nodes_made(make_node, postgres, env):
+    url = postgres.fresh_database()
+    a = make_node(url, "a").start()
+    b = make_node(url, "b", extra=["--max-jobs", "2"]).start()
+    for job in ("one", "two"):
+        assert tailcast("run", "--job", job, "--quiet", "--server", a.url, "--", "true", env=env, timeout=60).returncode == 0
+    wait_until(lambda: sorted(b.jobs()) == ["one", "two"], what="node b to hold both jobs")
+    third = tailcast("run", "--job", "three", "--quiet", "--wait", "5", "--server", b.url, "--", "true", env=env, timeout=60)
+    assert third.returncode == 1 and b"limit of 2 jobs" in third.stderr, third.stderr
+    assert postgres.sql("SELECT count(*) FROM jobs", url.rsplit("/", 1)[1].split("?")[0]) == "2"

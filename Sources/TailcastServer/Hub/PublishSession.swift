@@ -42,6 +42,8 @@ struct PublishSession {
         var lease: PublishLease?
         do {
             if let store = self.hub.store {
+                // --max-jobs counts this node's cache, which holds every job of the store.
+                try self.hub.checkRoom(for: hello.job, maxJobs: self.configuration.maxJobs)
                 // The store decides whose job this is; this node's cache is brought up to it first.
                 let new = Archive.StoredJob(
                     info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
