@@ -190,3 +190,18 @@ def test_the_job_limit_counts_jobs_other_nodes_made(make_node, postgres, env):
     third = tailcast("run", "--job", "three", "--quiet", "--wait", "5", "--server", b.url, "--", "true", env=env, timeout=60)
     assert third.returncode == 1 and b"limit of 2 jobs" in third.stderr, third.stderr
     assert postgres.sql("SELECT count(*) FROM jobs", url.rsplit("/", 1)[1].split("?")[0]) == "2"
+
+
+def test_a_job_whose_node_and_agent_both_died_shows_lost_on_the_other_nodes(make_node, postgres, env):
+    url = postgres.fresh_database()
+    a = make_node(url, "a").start()
+    b = make_node(url, "b").start()
+    job = popen("run", "--job", "orphaned", "--no-pty", "--quiet", "--server", a.url, "--",
+                *py("import time; print('started', flush=True); time.sleep(20)"), env=env)
+    wait_until(lambda: b.jobs().get("orphaned", {}).get("state") == "running", what="node b to show it running")
+    # The node first: an agent leaving a live node is recorded at once (its node lets the lease go).
+    a.kill9()
+    job.kill()
+    job.wait()
+    # The lease lives 10 s, and a node looks for expired ones every 5 s.
+    wait_until(lambda: b.jobs()["orphaned"]["state"] == "lost", timeout=30, what="node b to show it lost")
