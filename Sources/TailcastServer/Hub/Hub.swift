@@ -5,13 +5,21 @@ import TailcastProtocol
 /// Every job the server knows, loaded from the archive at start and created as agents say hello.
 public final class Hub: Sendable {
     let archive: Archive
+    /// The archive shared with other nodes (`serve --store`), of which `archive` is this node's cache; nil
+    /// in the embedded mode.
+    let store: (any SharedStore)?
     let jobs: Mutex<[String: LiveJob]>
     private let serials = Atomic<UInt64>(0)
     /// Set by every append, so retention looks at the archive's size soon after it grew (`RetentionService`).
     let grew = Atomic<Bool>(false)
 
-    public init(archive: Archive) throws {
+    public convenience init(archive: Archive) throws {
+        try self.init(archive: archive, store: nil)
+    }
+
+    init(archive: Archive, store: (any SharedStore)?) throws {
         self.archive = archive
+        self.store = store
         var jobs: [String: LiveJob] = [:]
         for (stored, files) in try archive.loadJobs() {
             jobs[stored.info.id] = LiveJob(stored: stored, files: files, archive: archive)
