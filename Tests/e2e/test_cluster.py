@@ -22,11 +22,6 @@ from conftest import REPO, free_port, http_request, paced_job, paced_lines, pope
 from postgres import make_cluster, postgres  # noqa: F401 (fixtures)
 
 
-# Until `serve --store` exists (branch wt-pg): every test that starts nodes on the store fails.
-NEEDS_STORE = pytest.mark.xfail(reason="serve --store/--node (issue 15's server side, branch wt-pg) is not merged yet",
-                                strict=True)
-
-
 def connections(node, kind, job):
     """How many `kind` ("agent" or "watcher") connections for `job` the node's log records."""
     lines = node.log.read_text(errors="replace").splitlines()
@@ -102,7 +97,6 @@ def test_balancer_routes_websockets_round_robin_to_every_node(make_cluster, env)
         assert node.archived(f"rr-{i}") == b"job %d\n" % i
 
 
-@NEEDS_STORE
 def test_jobs_and_watchers_spread_over_the_nodes_arrive_byte_exact(postgres, make_cluster, env):
     url = postgres.fresh_database()
     cluster = make_cluster(url)
@@ -120,7 +114,6 @@ def test_jobs_and_watchers_spread_over_the_nodes_arrive_byte_exact(postgres, mak
     assert all(any(connections(n, "watcher", job) for job in jobs) for n in cluster.nodes), cluster.logs()
 
 
-@NEEDS_STORE
 def test_a_watcher_on_another_node_than_its_agent_replays_then_follows(postgres, make_cluster, env):
     url = postgres.fresh_database()
     a, b, c = make_cluster(url).nodes
@@ -138,7 +131,6 @@ def test_a_watcher_on_another_node_than_its_agent_replays_then_follows(postgres,
     caught_up((b, c), "cross", paced_lines(3000))
 
 
-@NEEDS_STORE
 def test_killing_the_node_holding_the_agent_moves_the_job_to_another_node(postgres, make_cluster, env):
     url = postgres.fresh_database()
     cluster = make_cluster(url)
@@ -159,7 +151,6 @@ def test_killing_the_node_holding_the_agent_moves_the_job_to_another_node(postgr
     caught_up(others, "moving", paced_lines(4000))
 
 
-@NEEDS_STORE
 def test_killing_the_node_holding_a_watcher_the_watcher_moves_on(postgres, make_cluster, env):
     url = postgres.fresh_database()
     cluster = make_cluster(url)
@@ -179,7 +170,6 @@ def test_killing_the_node_holding_a_watcher_the_watcher_moves_on(postgres, make_
     assert postgres.archived(url, "steady") == paced_lines(4000)
 
 
-@NEEDS_STORE
 def test_postgres_stopped_and_started_mid_job_loses_and_duplicates_nothing(postgres, make_cluster, env):
     url = postgres.fresh_database()
     a, b, c = make_cluster(url).nodes
@@ -225,7 +215,6 @@ def closed_with(ws):
     return error["code"], closed.value.rcvd.code
 
 
-@NEEDS_STORE
 def test_a_second_run_of_a_job_is_refused_on_any_node_and_the_same_run_takes_over(postgres, make_cluster):
     url = postgres.fresh_database()
     a, b, c = make_cluster(url).nodes
@@ -254,7 +243,6 @@ def test_a_second_run_of_a_job_is_refused_on_any_node_and_the_same_run_takes_ove
     assert postgres.archived(url, "twice") == b"one\ntwo\n"
 
 
-@NEEDS_STORE
 def test_ls_through_any_node_lists_every_job(postgres, make_cluster, env):
     url = postgres.fresh_database()
     cluster = make_cluster(url)
@@ -273,10 +261,10 @@ def test_ls_through_any_node_lists_every_job(postgres, make_cluster, env):
         wait_until(lambda: listed(server) == expected, timeout=10, what=f"ls through {server}")
 
 
-@NEEDS_STORE
 def test_the_kubernetes_example_starts_nodes_on_the_store_from_its_secret(postgres, tmp_path, env):
-    """Examples/kubernetes/tailcast.yaml's container run as Kubernetes would run it (its args, its
-    environment, its tokens file's mode), with this machine's paths and a free port in."""
+    """Examples/kubernetes/tailcast.yaml's containers run as Kubernetes would run them (the init
+    container's copy of the tokens Secret, then the server's args and environment), with this
+    machine's paths and a free port in."""
     yaml = pytest.importorskip("yaml")
     manifest = [d for d in yaml.safe_load_all((REPO / "Examples" / "kubernetes" / "tailcast.yaml").read_text()) if d]
     (deployment,) = [d for d in manifest if d["kind"] == "Deployment"]
@@ -284,22 +272,30 @@ def test_the_kubernetes_example_starts_nodes_on_the_store_from_its_secret(postgr
     pod = deployment["spec"]["template"]
     assert deployment["spec"]["replicas"] > 1 and "sessionAffinity" not in service["spec"]
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (init,) = pod["spec"]["initContainers"]
     (container,) = pod["spec"]["containers"]
     assert service["spec"]["ports"][0]["targetPort"] in [p["name"] for p in container["ports"]]
     variables = {e["name"]: e["valueFrom"] for e in container["env"]}
     assert "secretKeyRef" in variables["TAILCAST_STORE"]
     assert variables["TAILCAST_NODE"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    # Every volume becomes a directory here; the Secret's holds the tokens file with the Secret's mode.
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-    here = {path: str(tmp_path / name) for name, path in mounts.items()}
-    (tmp_path / "tokens").mkdir()
-    tokens = tmp_path / "tokens" / "tokens"
-    tokens.write_text("publish publish-token-0123456789\nwatch watch-token-0123456789ab\n")
-    tokens.chmod(volumes["tokens"]["secret"]["defaultMode"])
+    for name, volume in volumes.items():
+        (tmp_path / name).mkdir()
+        if "secret" in volume:
+            tokens = tmp_path / name / "tokens"
+            tokens.write_text("publish publish-token-0123456789\nwatch watch-token-0123456789ab\n")
+            tokens.chmod(volume["secret"]["defaultMode"])
+    mounts = {m["mountPath"]: str(tmp_path / m["name"]) for c in (init, container) for m in c["volumeMounts"]}
+
+    def here(argument):
+        return next((argument.replace(path, local) for path, local in mounts.items() if argument.startswith(path)), argument)
+
+    copied = subprocess.run([here(a) for a in init["command"]], capture_output=True)
+    assert copied.returncode == 0, copied.stderr
     port = free_port()
-    args = [str(port) if a == "7070" else "127.0.0.1" if a == "0.0.0.0" else a for a in container["args"]]
-    args = [next((a.replace(path, local) for path, local in here.items() if a.startswith(path)), a) for a in args]
+    args = [str(port) if a == "7070" else "127.0.0.1" if a == "0.0.0.0" else here(a) for a in container["args"]]
     node = popen(*args, env={**env, "TAILCAST_STORE": postgres.fresh_database(), "TAILCAST_NODE": "tailcast-7d9f-x2"},
                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
