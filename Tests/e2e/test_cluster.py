@@ -202,7 +202,8 @@ HELLO = {"type": "hello", "job": "twice", "agent": "peer.py/1",
 
 
 def publish(node, run_id):
-    ws = connect(node.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL])
+    """A connection that said hello to the node, and the node's answer. The test closes it, or the server does."""
+    ws = connect(node.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL], legacy=True)
     ws.send(json.dumps({**HELLO, "run_id": run_id}))
     return ws, json.loads(ws.recv())
 
