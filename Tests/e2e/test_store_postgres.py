@@ -91,9 +91,16 @@ def test_a_watcher_on_another_node_gets_every_byte_and_the_exit(make_node, postg
     a = make_node(url, "a").start()
     b = make_node(url, "b").start()
     job = popen("run", "--job", "relay", "--no-pty", "--quiet", "--server", a.url, "--",
-                *py(paced_job(4000, pause=0.002, code=6, every=20)), env=env)
+                *py(paced_job(4000, pause=0.02, code=6, every=20)), env=env)
     wait_until(lambda: "relay" in b.jobs(), what="node b to learn of the job")
     watch = popen("watch", "--server", b.url, "relay", env=env)
+    # Relayed live, while the job runs (not only caught up when its record says it ended).
+    def held_on_b():
+        streams = b.jobs()["relay"]["streams"]
+        return streams[0]["size"] if streams else 0
+    first = held_on_b()
+    wait_until(lambda: job.poll() is not None or held_on_b() > first + 20_000, timeout=60, what="bytes relayed to node b")
+    assert job.poll() is None, "the job ended before node b relayed anything"
     out, err = watch.communicate(timeout=120)
     assert job.wait(60) == 6
     assert watch.returncode == 6, err
@@ -150,10 +157,15 @@ def test_the_database_stopped_mid_job_stops_acks_and_everything_arrives_after(ma
     try:
         wait_until(lambda: metric(server, "tailcast_store_up") == 0, timeout=30, what="tailcast_store_up 0")
         assert metric(server, "tailcast_store_errors_total") >= 1
-        # Watchers are still served from the node's cache.
+        # Watchers are still served from the node's cache, without waiting on the database.
         status, _ = http_request(server.http + "/v1/jobs/outage")
         assert status == 200
-        time.sleep(2)
+        started = time.monotonic()
+        cached = tailcast("watch", "--no-follow", "--server", server.url, "outage", env=env, timeout=60)
+        assert cached.returncode == 0, cached.stderr
+        assert len(cached.stdout) > 20_000 and paced_lines(4000).startswith(cached.stdout)
+        assert time.monotonic() - started < 2.5
+        time.sleep(1)
     finally:
         postgres.start()
     assert job.wait(120) == 2, job.stderr.read()
@@ -166,3 +178,15 @@ def test_the_database_stopped_mid_job_stops_acks_and_everything_arrives_after(ma
     assert "the store answers again" in log
     record = json.loads(postgres.sql("SELECT record::text FROM jobs WHERE id = 'outage'", database))
     assert record["info"]["exit"] == {"code": 2}
+
+
+def test_the_job_limit_counts_jobs_other_nodes_made(make_node, postgres, env):
+    url = postgres.fresh_database()
+    a = make_node(url, "a").start()
+    b = make_node(url, "b", extra=["--max-jobs", "2"]).start()
+    for job in ("one", "two"):
+        assert tailcast("run", "--job", job, "--quiet", "--server", a.url, "--", "true", env=env, timeout=60).returncode == 0
+    wait_until(lambda: sorted(b.jobs()) == ["one", "two"], what="node b to hold both jobs")
+    third = tailcast("run", "--job", "three", "--quiet", "--wait", "5", "--server", b.url, "--", "true", env=env, timeout=60)
+    assert third.returncode == 1 and b"limit of 2 jobs" in third.stderr, third.stderr
+    assert postgres.sql("SELECT count(*) FROM jobs", url.rsplit("/", 1)[1].split("?")[0]) == "2"

@@ -79,8 +79,7 @@ public final class Hub: Sendable {
     /// the archive already holds `maxJobs` jobs.
     func jobForPublisher(_ hello: ControlMessage.Hello, owner: String, maxJobs: Int) throws -> LiveJob {
         if let job = self.job(hello.job) { return job }
-        let count = self.jobs.withLock { $0.count }
-        guard count < maxJobs else { throw JobLimitReached(limit: maxJobs) }
+        try self.checkRoom(for: hello.job, maxJobs: maxJobs)
         try self.archive.createJobDirectory(hello.job)
         let stored = Archive.StoredJob(
             info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
@@ -98,6 +97,12 @@ public final class Hub: Sendable {
 }
 
 extension Hub {
+    /// Throws `JobLimitReached` for a job the hub does not hold while it holds `maxJobs` already.
+    func checkRoom(for id: String, maxJobs: Int) throws {
+        guard self.job(id) == nil else { return }
+        guard self.jobs.withLock({ $0.count }) < maxJobs else { throw JobLimitReached(limit: maxJobs) }
+    }
+
     /// The job for a hello with `replace`: a job of another run of the same token, with no agent connected,
     /// is retired (watchers told, its folder removed) and started anew for this run. The same run (an
     /// agent reconnecting with the hello it always sends) keeps its job.

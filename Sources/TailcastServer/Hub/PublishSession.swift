@@ -42,6 +42,8 @@ struct PublishSession {
         var lease: PublishLease?
         do {
             if let store = self.hub.store {
+                // --max-jobs counts this node's cache, which holds every job of the store.
+                try self.hub.checkRoom(for: hello.job, maxJobs: self.configuration.maxJobs)
                 // The store decides whose job this is; this node's cache is brought up to it first.
                 let new = Archive.StoredJob(
                     info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
@@ -100,8 +102,13 @@ struct PublishSession {
         defer {
             job.detachPublisher(serial)
             if let lease {
-                let record = job.record
-                Task { await lease.release(record) }
+                let (record, hub) = (job.record, self.hub)
+                // Then, as a follower, what another node committed while this connection still held the
+                // job here (a takeover it had not noticed yet): those notices were skipped.
+                Task {
+                    await lease.release(record)
+                    await hub.hydrate(job.id)
+                }
             }
             self.metrics.agentsConnected.decrement()
             logger.info("agent disconnected")

@@ -52,9 +52,10 @@ extension Hub {
     }
 
     /// Brings one job up to the store before it is read or published here. When the store does not
-    /// answer, the cache serves what it has.
+    /// answer, the cache serves what it has, at once while an outage is known (the follower and the
+    /// commits notice its end).
     func hydrate(_ id: String) async {
-        guard let store = self.store else { return }
+        guard let store = self.store, store.health.isUp || self.job(id) == nil else { return }
         do {
             if let stored = try await store.record(id) { try await self.adopt(stored, from: store) }
             store.health.succeeded()
