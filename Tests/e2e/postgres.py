@@ -205,7 +205,10 @@ class Cluster:
 
     def start(self):
         for node in self.nodes:
-            node.start()
+            try:
+                node.start()
+            except AssertionError as error:
+                raise AssertionError(f"node {node.name} did not start:\n{node.log.read_text(errors='replace')[-2000:]}") from error
         self.balancer.start()
         return self
 
