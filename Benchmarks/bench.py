@@ -109,18 +109,20 @@ def wait4(process):
 
 
 class Bench:
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, serve_args=()):
         self.binary = binary
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
+        # Where watchers connect: this server, or another node of a cluster (Benchmarks/cluster.py).
+        self.watch_port = self.port
         self.files = sorted(str(p) for p in CORPUS.glob("*.log"))
         self.corpus = b"".join(Path(f).read_bytes() for f in self.files)
         self.corpus_lines = sum(len(Path(f).read_bytes().splitlines()) for f in self.files)
         self.env = dict(os.environ, TAILCAST_SPOOL=str(self.workdir / "spool"))
         self.server = subprocess.Popen(
-            [binary, "serve", "--port", str(self.port), "--data", str(self.workdir / "data"), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [binary, "serve", "--port", str(self.port), "--data", str(self.workdir / "data"), "--log-level", "warning",
+             *serve_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
@@ -139,10 +141,11 @@ class Bench:
         return proc_stat(self.server.pid)[1]
 
     def wait_for_job(self, job):
-        """Until the agent has said hello: a watcher started earlier would find no job."""
+        """Until the agent has said hello (and the watchers' node knows it): a watcher started earlier
+        would find no job."""
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/jobs/{job}", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{self.watch_port}/v1/jobs/{job}", timeout=1)
                 return
             except OSError:
                 time.sleep(0.005)
@@ -218,7 +221,7 @@ class Bench:
         agent talks through a relay that notes when its bytes arrive (a line's are the first after it)."""
         job = f"latency-{agent}-{window}-{rate}-{'tty' if terminal else 'pipe'}"
         lines = int(rate * seconds)
-        watch = [self.binary, "watch", job, "--server", self.url]
+        watch = [self.binary, "watch", job, "--server", f"ws://127.0.0.1:{self.watch_port}"]
         relay = TimingRelay(self.port)
         via = f"ws://127.0.0.1:{relay.port}"
         if agent == "run":
@@ -289,7 +292,8 @@ class Bench:
         start = time.monotonic()
         agent = self.run_job("throughput", ["cat", str(source)])
         self.wait_for_job("throughput")
-        watcher = subprocess.Popen([self.binary, "watch", "throughput", "--server", self.url], stdout=subprocess.PIPE)
+        watcher = subprocess.Popen([self.binary, "watch", "throughput", "--server", f"ws://127.0.0.1:{self.watch_port}"],
+                                   stdout=subprocess.PIPE)
         received = 0
         while True:
             data = os.read(watcher.stdout.fileno(), 1 << 20)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -22,6 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
             Access: with no tokens the server trusts everyone who can connect, so it listens on loopback only (unless --insecure-listen-any). Tokens have a role: publish (agents) or watch (watchers, ls, the HTTP API). Put them in --tokens-file (one "publish TOKEN" or "watch TOKEN" per line; tokens on the command line show in `ps`). Clients give theirs with --token or TAILCAST_TOKEN. /healthz and /metrics need no token.
 
             TLS: --tls-cert and --tls-key (PEM) serve wss:// and https://; clients trust a private CA with --ca. TLS 1.2 or newer only, and under TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305.
+
+            Scale out: with --store postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require|verify-full] (or TAILCAST_STORE) several nodes share one archive in PostgreSQL, and --data is each node's own cache of it. The schema is created or migrated at start. An ack means the bytes are committed in PostgreSQL. --store URL --check prints whether the database is reachable and its schema version, and exits 0; 3 if it cannot be reached, 7 if its schema is newer than this tailcast.
             """
     )
 
@@ -93,7 +96,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Remove the oldest finished jobs while the archive's stream files take more than this on disk: 500M, 2G (powers of 1024). Running jobs are never removed. Default: no cap.", valueName: "size"))
     var maxArchiveBytes: String?
 
+    @Option(help: ArgumentHelp(
+        "Share the archive with other nodes in PostgreSQL (also TAILCAST_STORE): postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]. --data is then this node's cache.",
+        valueName: "url"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("This node's name in logs, leases and /healthz (also TAILCAST_NODE). Default: the host name.", valueName: "name"))
+    var node: String?
+
+    @Option(help: ArgumentHelp("Most connections to the store at once (the follower's LISTEN has one more).", valueName: "n"))
+    var storePoolSize = 4
+
+    @Option(help: ArgumentHelp("Longest a query to the store may take, in milliseconds; also bounds connecting.", valueName: "ms"))
+    var storeStatementTimeout = 5000
+
+    @Flag(help: "With --store: say whether the database is reachable and at which schema version, then exit.")
+    var check = false
+
+    /// The store URL, parsed: from --store, else TAILCAST_STORE.
+    func storeURL() throws -> StoreURL? {
+        guard let text = self.store ?? ProcessInfo.processInfo.environment["TAILCAST_STORE"], !text.isEmpty else { return nil }
+        return try StoreURL(parsing: text)
+    }
+
     func validate() throws {
+        guard (1...1000).contains(self.storePoolSize) else { throw ValidationError("--store-pool-size must be between 1 and 1000") }
+        guard (100...600_000).contains(self.storeStatementTimeout) else {
+            throw ValidationError("--store-statement-timeout must be between 100 and 600000 milliseconds")
+        }
+        do {
+            if try self.storeURL() == nil && self.check { throw ValidationError("--check needs --store (or TAILCAST_STORE)") }
+        } catch let invalid as StoreURL.Invalid {
+            throw ValidationError(invalid.description)
+        }
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
         guard self.maxMessageBytes >= 64 << 10 else { throw ValidationError("--max-message-bytes must be at least 65536") }
@@ -153,9 +188,61 @@ struct ServeCommand: AsyncParsableCommand {
         return configuration
     }
 
+    func storeConfiguration(_ url: StoreURL) -> StoreConfiguration {
+        let node = self.node ?? ProcessInfo.processInfo.environment["TAILCAST_NODE"] ?? ProcessInfo.processInfo.hostName
+        return StoreConfiguration(url: url, node: node, poolSize: self.storePoolSize, statementTimeoutMs: self.storeStatementTimeout)
+    }
+
+    /// The database's schema version, or an exit: 3 if it cannot be reached (the line says why, from a
+    /// connection of its own: the pool only retries), 7 if a newer tailcast migrated it.
+    func reachableSchema(_ store: PostgresStore, url: StoreURL) async throws -> Int {
+        let version: Int
+        do {
+            version = try await store.schemaVersion()
+        } catch {
+            notice("store \(url): unreachable: \(StoreError.describe(error))")
+            throw ExitCode(ExitCodes.unreachable)
+        }
+        guard version <= PostgresStore.schemaVersion else {
+            notice("store \(url): \(StoreError.newerSchema(version))")
+            throw ExitCode(ExitCodes.storeSchemaNewer)
+        }
+        return version
+    }
+
+    /// `--check`: one line, and an exit code a script can test.
+    func checkStore(_ url: StoreURL, logger: Logger) async throws {
+        let store = try PostgresStore(configuration: self.storeConfiguration(url), logger: logger)
+        defer { store.close() }
+        let version = try await self.reachableSchema(store, url: url)
+        print("store \(url): reachable, schema version \(version) (this tailcast: \(PostgresStore.schemaVersion))")
+    }
+
+    /// Store mode: the pool, with the schema brought to this build's version before anything is served.
+    func openStore(_ url: StoreURL, logger: Logger) async throws -> PostgresStore {
+        let store = try PostgresStore(configuration: self.storeConfiguration(url), logger: logger)
+        do {
+            _ = try await self.reachableSchema(store, url: url)
+            try await store.migrate()
+        } catch let exit as ExitCode {
+            store.close()
+            throw exit
+        } catch {
+            store.close()
+            notice("store \(url): cannot migrate the schema: \(StoreError.describe(error))")
+            throw ExitCode(ExitCodes.unreachable)
+        }
+        logger.notice("store \(url): schema version \(PostgresStore.schemaVersion), node \(store.configuration.node); \(self.data) is this node's cache")
+        return store
+    }
+
     func run() async throws {
         var logger = Logger(label: "tailcast.server")
         logger.logLevel = Logger.Level(rawValue: self.logLevel)!
+        let url = try self.storeURL()
+        if self.check, let url { return try await self.checkStore(url, logger: logger) }
+        var store: PostgresStore?
+        if let url { store = try await self.openStore(url, logger: logger) }
         let access: AccessTokens
         let tls: TLSConfiguration?
         do {
@@ -187,7 +274,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app: any ApplicationProtocol
         let departure = Departure()
         do {
-            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger, departure: departure)
+            app = try TailcastServer.makeApplication(configuration: configuration, logger: logger, departure: departure, store: store)
         } catch let held as ArchiveLock.Held {
             notice("cannot open the archive at \(self.data): \(held)")
             throw ExitCode(ExitCodes.archiveInUse)

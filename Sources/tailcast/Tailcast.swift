@@ -11,7 +11,7 @@ struct Tailcast: AsyncParsableCommand {
         discussion: """
             Wrap a job with `tailcast run`, watch it from another terminal with `tailcast watch JOB`, list jobs with `tailcast ls`. `tailcast serve` archives every stream and relays it live.
 
-            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token, or a web origin the server does not serve); 5 the job id is taken (another run or another token created it, or it has ended); 6 `serve`: another server uses the --data archive; 64 bad usage. `run`, `tail` and `flush` exit with 1, 4 or 5 when the server refused their output, even if the job itself succeeded.
+            Exit codes: 0 success; `run` and `watch` exit with the job's status (128+N when it was killed by signal N); 1 error; 2 unknown job; 3 server unreachable; 4 not allowed (missing, unknown or insufficient token, or a web origin the server does not serve); 5 the job id is taken (another run or another token created it, or it has ended); 6 `serve`: another server uses the --data archive; 7 `serve --store`: the database's schema is newer than this tailcast (3: the store is unreachable); 64 bad usage. `run`, `tail` and `flush` exit with 1, 4 or 5 when the server refused their output, even if the job itself succeeded.
             """,
         version: version,
         subcommands: [ServeCommand.self, RunCommand.self, TailCommand.self, WatchCommand.self, ListCommand.self, RemoveCommand.self, ProgressCommand.self, FlushCommand.self]
@@ -31,6 +31,8 @@ enum ExitCodes {
     static let jobTaken: Int32 = 5
     /// `serve`: another server has the `--data` archive open.
     static let archiveInUse: Int32 = 6
+    /// `serve --store`: the database's schema is newer than this tailcast.
+    static let storeSchemaNewer: Int32 = 7
 
     /// The exit code for a server's `error` code.
     static func forRefusal(_ code: ErrorCode) -> Int32 {

@@ -5,13 +5,21 @@ import TailcastProtocol
 /// Every job the server knows, loaded from the archive at start and created as agents say hello.
 public final class Hub: Sendable {
     let archive: Archive
+    /// The archive shared with other nodes (`serve --store`), of which `archive` is this node's cache; nil
+    /// in the embedded mode.
+    let store: (any SharedStore)?
     let jobs: Mutex<[String: LiveJob]>
     private let serials = Atomic<UInt64>(0)
     /// Set by every append, so retention looks at the archive's size soon after it grew (`RetentionService`).
     let grew = Atomic<Bool>(false)
 
-    public init(archive: Archive) throws {
+    public convenience init(archive: Archive) throws {
+        try self.init(archive: archive, store: nil)
+    }
+
+    init(archive: Archive, store: (any SharedStore)?) throws {
         self.archive = archive
+        self.store = store
         var jobs: [String: LiveJob] = [:]
         for (stored, files) in try archive.loadJobs() {
             jobs[stored.info.id] = LiveJob(stored: stored, files: files, archive: archive)
@@ -71,8 +79,7 @@ public final class Hub: Sendable {
     /// the archive already holds `maxJobs` jobs.
     func jobForPublisher(_ hello: ControlMessage.Hello, owner: String, maxJobs: Int) throws -> LiveJob {
         if let job = self.job(hello.job) { return job }
-        let count = self.jobs.withLock { $0.count }
-        guard count < maxJobs else { throw JobLimitReached(limit: maxJobs) }
+        try self.checkRoom(for: hello.job, maxJobs: maxJobs)
         try self.archive.createJobDirectory(hello.job)
         let stored = Archive.StoredJob(
             info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
@@ -90,6 +97,12 @@ public final class Hub: Sendable {
 }
 
 extension Hub {
+    /// Throws `JobLimitReached` for a job the hub does not hold while it holds `maxJobs` already.
+    func checkRoom(for id: String, maxJobs: Int) throws {
+        guard self.job(id) == nil else { return }
+        guard self.jobs.withLock({ $0.count }) < maxJobs else { throw JobLimitReached(limit: maxJobs) }
+    }
+
     /// The job for a hello with `replace`: a job of another run of the same token, with no agent connected,
     /// is retired (watchers told, its folder removed) and started anew for this run. The same run (an
     /// agent reconnecting with the hello it always sends) keeps its job.

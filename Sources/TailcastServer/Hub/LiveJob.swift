@@ -25,6 +25,9 @@ public final class LiveJob: Sendable {
         /// Set once the job is being taken out of the archive: watchers are told and let go, and no agent
         /// attaches any more.
         var retirement: Retirement?
+        /// The state the node publishing the job recorded in the shared store, while no agent of it is
+        /// connected here (`serve --store`); nil in the embedded mode.
+        var remote: JobState?
     }
 
     /// Bars kept per job; the least recently updated go first.
@@ -32,6 +35,8 @@ public final class LiveJob: Sendable {
 
     private let state: Mutex<State>
     private let saving = Mutex<Void>(())
+    /// One catch-up from the shared store at a time per job: each appends only past what the last one left.
+    private let absorbing = Mutex<Void>(())
 
     init(stored: Archive.StoredJob, files: [StreamFile], archive: Archive) {
         self.id = stored.info.id
@@ -60,7 +65,7 @@ public final class LiveJob: Sendable {
     }
 
     private static func jobState(of state: State) -> JobState {
-        state.stored.info.exit != nil ? .exited : state.publisher != nil ? .running : state.stopped ? .stopped : .lost
+        state.stored.info.exit != nil ? .exited : state.publisher != nil ? .running : state.remote ?? (state.stopped ? .stopped : .lost)
     }
 
     /// What a watcher needs to decide its next step. Taken twice per wake-up by every watcher, so it copies
@@ -170,6 +175,7 @@ public final class LiveJob: Sendable {
             let replaced = state.publisher
             state.publisher = connection
             state.stopped = false
+            state.remote = nil
             state.stored.info.lastSeenMs = UnixTime.nowMs()
             return (replaced, welcome)
         }
@@ -214,7 +220,7 @@ public final class LiveJob: Sendable {
             if let owner, !AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8)) {
                 throw .otherOwner(self.id)
             }
-            guard state.publisher == nil else { throw .running(self.id) }
+            guard state.publisher == nil, state.remote != .running else { throw .running(self.id) }
             guard state.stored.info.exit != nil || allowLost else { throw .lost(self.id) }
             state.retirement = .removed(why: why)
         }
@@ -233,7 +239,7 @@ public final class LiveJob: Sendable {
         self.state.withLock { state in
             RetentionPlan.Job(
                 id: self.id, bytes: state.files.reduce(0) { $0 + $1.storedBytes }, finishedAtMs: state.stored.info.lastSeenMs,
-                finished: state.publisher == nil)
+                finished: state.publisher == nil && state.remote != .running)
         }
     }
 
@@ -242,6 +248,9 @@ public final class LiveJob: Sendable {
     func closeFiles() {
         for file in self.files { file.retire() }
     }
+
+    /// An agent of the job is connected to this node.
+    var hasPublisher: Bool { self.state.withLock { $0.publisher != nil } }
 
     func isPublisher(_ connection: UInt64) -> Bool {
         self.state.withLock { $0.publisher == connection }
@@ -299,8 +308,9 @@ public final class LiveJob: Sendable {
 
     /// Merges new states of some bars. Saved to job.json at most once a second (and at the end):
     /// progress is a view of the output, the output itself is what must never be lost. Bars that did not
-    /// change (an agent sends them all again after a reconnect) wake no watcher.
-    func updateProgress(_ bars: [ProgressState]) {
+    /// change (an agent sends them all again after a reconnect) wake no watcher. True when it saved.
+    @discardableResult
+    func updateProgress(_ bars: [ProgressState]) -> Bool {
         let changed = self.state.withLock { state -> Bool? in
             var progress = state.stored.info.progress
             for bar in bars {
@@ -324,9 +334,10 @@ public final class LiveJob: Sendable {
             state.progressSavedMs = now
             return true
         }
-        guard let save = changed else { return }
+        guard let save = changed else { return false }
         if save { try? self.saveRecord() }
         self.notifyWatchers()
+        return save
     }
 
     /// Records the exit durably. Bars stay as the agent left them: `done` is the agent's to set (a bar of
@@ -348,12 +359,63 @@ public final class LiveJob: Sendable {
     /// must write the newest state (two connections of one run can race here).
     func saveRecord() throws {
         try self.saving.withLock { _ in
-            let stored = self.state.withLock { state in
-                var stored = state.stored
-                stored.info = Self.info(of: state)
-                return stored
+            try self.archive.save(self.record)
+        }
+    }
+
+    /// The record with live sizes and state: what job.json and the shared store hold.
+    var record: Archive.StoredJob {
+        self.state.withLock { state in
+            var stored = state.stored
+            stored.info = Self.info(of: state)
+            return stored
+        }
+    }
+
+    // MARK: following another node (serve --store)
+
+    /// Opens, in this node's cache, the streams of `streams` it does not have yet (under the file names the
+    /// store's record gives them, so every node's cache is laid out alike).
+    func openStreams(_ streams: [Archive.StoredJob.Stream]) throws {
+        let opened = try self.state.withLock { state -> Bool in
+            var opened = false
+            for stream in streams where !state.files.contains(where: { $0.name == stream.name }) {
+                state.files.append(try self.archive.openStream(job: self.id, name: stream.name, file: stream.file))
+                state.stored.streams.append(stream)
+                opened = true
             }
-            try self.archive.save(stored)
+            return opened
+        }
+        if opened { try self.saveRecord() }
+    }
+
+    /// Takes the store's record of a job another node publishes: metadata, progress, state and exit.
+    /// Its streams must be caught up first, so that no watcher sees an exit before the bytes that precede it.
+    func refresh(from stored: Archive.StoredJob) throws {
+        try self.openStreams(stored.streams)
+        let changed = self.state.withLock { state -> Bool in
+            guard state.publisher == nil, state.retirement == nil else { return false }
+            if state.stored.info.progress != stored.info.progress { state.progressVersion += 1 }
+            let streams = state.stored.streams
+            state.stored = stored
+            state.stored.streams = streams
+            state.remote = stored.info.state
+            state.stopped = stored.info.state == .stopped
+            return true
+        }
+        guard changed else { return }
+        try self.saveRecord()
+        self.notifyWatchers()
+    }
+
+    /// Appends committed pieces another node published to this node's cache, each only past what the cache
+    /// holds (so overlaps and repeats add nothing), with the times they were read. Blocking: NIO's thread pool.
+    func absorb(_ pieces: [CommitPlan.Piece]) throws -> Int {
+        try self.absorbing.withLock { _ in
+            try pieces.reduce(0) { added, piece in
+                guard let file = self.file(named: piece.stream) else { return added }
+                return added + (try file.append(piece.bytes, at: piece.offset, timeMs: piece.timeMs))
+            }
         }
     }
 

@@ -38,9 +38,25 @@ struct PublishSession {
             return try await outbound.refuse(.badMessage, "expected \"hello\": \(error)")
         }
         let job: LiveJob
-        let welcome: ControlMessage.Welcome
+        var welcome: ControlMessage.Welcome
+        var lease: PublishLease?
         do {
-            if hello.replace == true {
+            if let store = self.hub.store {
+                // --max-jobs counts this node's cache, which holds every job of the store.
+                try self.hub.checkRoom(for: hello.job, maxJobs: self.configuration.maxJobs)
+                // The store decides whose job this is; this node's cache is brought up to it first.
+                let new = Archive.StoredJob(
+                    info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
+                    streams: [], runId: hello.runId, owner: owner)
+                do {
+                    try await self.hub.adopt(try await store.claim(new), from: store)
+                } catch let error as ArchiveError {
+                    throw error
+                } catch {
+                    throw StoreUnavailable(error: error)
+                }
+            }
+            if hello.replace == true, self.hub.store == nil {
                 // Retiring a job removes its folder: blocking work, on NIO's thread pool.
                 let (hub, maxJobs) = (self.hub, self.configuration.maxJobs)
                 let (replacing, retired) = try await NIOThreadPool.singleton.runIfActive {
@@ -56,6 +72,9 @@ struct PublishSession {
             if attached.replaced != nil {
                 self.logger.info("agent reconnected; the older connection is replaced", metadata: ["job": "\(hello.job)"])
             }
+            if let store = self.hub.store, !welcome.ended {
+                lease = try await self.takeLease(job, hello: hello, welcome: &welcome, store: store, connection: serial)
+            }
         } catch let refusal as LiveJob.PublishRefusal {
             self.logger.notice("refused an agent: \(refusal.description)", metadata: ["job": "\(hello.job)"])
             return try await outbound.refuse(.jobConflict, refusal.description)
@@ -64,6 +83,9 @@ struct PublishSession {
             return try await outbound.refuse(.limit, "the server holds its limit of \(full.limit) jobs (serve --max-jobs)")
         } catch let error as ArchiveError {
             return try await self.refuseForStorage(error, outbound: outbound, logger: self.logger)
+        } catch let store as StoreUnavailable {
+            self.hub.store?.health.failed(store.error, doing: "taking job \(hello.job)")
+            return try await outbound.refuse(.storage, "the shared store does not answer (\(StoreError.describe(store.error))); retrying")
         }
         machine.welcomed(ended: welcome.ended)
         var logger = self.logger
@@ -79,6 +101,15 @@ struct PublishSession {
         job.notifyWatchers()
         defer {
             job.detachPublisher(serial)
+            if let lease {
+                let (record, hub) = (job.record, self.hub)
+                // Then, as a follower, what another node committed while this connection still held the
+                // job here (a takeover it had not noticed yet): those notices were skipped.
+                Task {
+                    await lease.release(record)
+                    await hub.hydrate(job.id)
+                }
+            }
             self.metrics.agentsConnected.decrement()
             logger.info("agent disconnected")
         }
@@ -86,7 +117,7 @@ struct PublishSession {
 
         var streams: [UInt32: StreamFile] = [:]
         let (syncRequests, requestSync) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let acknowledger = Acknowledger(interval: self.configuration.ackInterval, metrics: self.metrics)
+        let acknowledger = Acknowledger(interval: self.configuration.ackInterval, metrics: self.metrics, lease: lease)
 
         let jobLogger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -99,6 +130,17 @@ struct PublishSession {
                     }
                 } catch let error as ArchiveError {
                     try? await self.refuseForStorage(error, outbound: outbound, logger: jobLogger)
+                } catch is StoreLease.Lost {
+                    try? await self.refuseTakenOver(outbound: outbound, logger: jobLogger)
+                }
+            }
+            if let lease {
+                group.addTask {
+                    do {
+                        try await lease.keepRenewed()
+                    } catch is StoreLease.Lost {
+                        try? await self.refuseTakenOver(outbound: outbound, logger: jobLogger)
+                    }
                 }
             }
             defer { requestSync.finish() }
@@ -125,6 +167,7 @@ struct PublishSession {
                             job.notifyWatchers()
                             return added
                         }
+                        for chunk in chunks { try lease?.add(chunk, stream: files[chunk.stream]!.name) }
                         self.metrics.bytesArchived.increment(by: added)
                         self.hub.grew.store(true, ordering: .relaxed)
                         requestSync.yield()
@@ -133,15 +176,21 @@ struct PublishSession {
                         let file = try job.openStream(named: name)
                         streams[id] = file
                         await acknowledger.track(id, file)
+                        // Other nodes learn of the stream before any of its bytes.
+                        try await lease?.save(job.record)
                     case .updateProgress(let bars):
                         guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
-                        job.updateProgress(bars)
+                        if job.updateProgress(bars), let lease {
+                            let record = job.record
+                            Task { try? await lease.store.save(record, lease: lease.lease, release: false) }
+                        }
                     case .markStopped:
                         job.markStopped(connection: serial)
                         logger.info("agent stopping cleanly")
                     case .storeEnd(let end):
                         var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
                         try job.end(end, connection: serial)
+                        try await lease?.save(job.record)
                         machine.endStored()
                         ack.ended = true
                         try await acknowledger.acknowledgeEnd(ack, outbound: outbound)
@@ -166,6 +215,8 @@ struct PublishSession {
                 try await outbound.refuse(.gap, gap.description)
             } catch is LiveJob.Replaced {
                 try await outbound.refuse(.replaced, "a newer connection of this run took over")
+            } catch is StoreLease.Lost {
+                try await self.refuseTakenOver(outbound: outbound, logger: logger)
             } catch is LiveJob.Ended {
                 try await outbound.refuse(.jobEnded, "the job has ended: its exit status is stored, nothing more is accepted")
             } catch let error as ArchiveError {
@@ -206,6 +257,41 @@ struct PublishSession {
         try await outbound.refuse(.storage, "\(why) on the server (\(error)); retrying")
     }
 
+    /// Store mode: takes the job's lease (a reconnect of the run takes it over from any node at once), brings
+    /// the cache up to what the previous holder committed (it can commit nothing more now), and says in the
+    /// welcome what the store holds, which is where the agent resends from.
+    private func takeLease(
+        _ job: LiveJob, hello: ControlMessage.Hello, welcome: inout ControlMessage.Welcome, store: any SharedStore, connection: UInt64
+    ) async throws -> PublishLease {
+        do {
+            guard let taken = try await store.takeLease(job: job.id, runId: hello.runId) else {
+                job.detachPublisher(connection)
+                throw LiveJob.PublishRefusal.otherRun(job.id)
+            }
+            try await self.hub.catchUp(job, from: store)
+            let lease = PublishLease(store: store, lease: taken)
+            welcome.streams = job.files.map { StreamInfo(name: $0.name, size: lease.committedEnd($0.name)) }
+            try await lease.save(job.record)
+            store.health.succeeded()
+            return lease
+        } catch let refusal as LiveJob.PublishRefusal {
+            throw refusal
+        } catch {
+            job.detachPublisher(connection)
+            throw StoreUnavailable(error: error)
+        }
+    }
+
+    /// Another connection of the run took the job over, here or on another node: this one stops acknowledging.
+    private func refuseTakenOver(outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        logger.info("the job was taken over by a newer connection of its run")
+        try await outbound.refuse(.replaced, "a newer connection of this run took over")
+    }
+
+    struct StoreUnavailable: Error {
+        var error: any Error
+    }
+
     struct Refusal: Error {
         var code: ErrorCode
         var message: String
@@ -216,18 +302,21 @@ struct PublishSession {
 actor Acknowledger {
     let interval: Duration
     let metrics: ServerMetrics
+    /// Store mode: bytes are durable once committed there, and the local cache is not synced.
+    let lease: PublishLease?
     private(set) var streams: [UInt32: StreamFile] = [:]
 
-    init(interval: Duration, metrics: ServerMetrics) {
+    init(interval: Duration, metrics: ServerMetrics, lease: PublishLease? = nil) {
         self.interval = interval
         self.metrics = metrics
+        self.lease = lease
     }
 
     /// A stream opened on this connection: its durable size is what the welcome said, so the first ack
     /// names it only once more of it is durable.
     func track(_ id: UInt32, _ file: StreamFile) {
         self.streams[id] = file
-        self.acknowledged[id] = self.acknowledged[id] ?? file.durableSize
+        self.acknowledged[id] = self.acknowledged[id] ?? self.lease?.committedEnd(file.name) ?? file.durableSize
     }
 
     /// True once the ack with `ended: true` is on its way: it is the last message an agent gets.
@@ -263,10 +352,17 @@ actor Acknowledger {
     /// more CPU to decode than its files cost to read.
     private var acknowledged: [UInt32: UInt64] = [:]
 
-    /// Makes the streams durable and says how far; `everyStream` names them all (the ack of an `end`).
+    /// Makes the streams durable (fdatasync, or a commit to the shared store) and says how far; `everyStream`
+    /// names them all (the ack of an `end`).
     func syncAndAcknowledge(streams: [UInt32: StreamFile], everyStream: Bool = false) async throws -> ControlMessage.Ack {
-        let durable = try await NIOThreadPool.singleton.runIfActive {
-            try streams.mapValues { try $0.sync() }
+        let durable: [UInt32: UInt64]
+        if let lease = self.lease {
+            let committed = try await lease.commitWaiting()
+            durable = streams.mapValues { committed[$0.name] ?? 0 }
+        } else {
+            durable = try await NIOThreadPool.singleton.runIfActive {
+                try streams.mapValues { try $0.sync() }
+            }
         }
         self.metrics.storageFailing.record(0)
         let moved = everyStream ? durable : durable.filter { (self.acknowledged[$0.key] ?? 0) != $0.value }

@@ -54,6 +54,7 @@ struct RetentionService: Service {
                 let bytes = try await NIOThreadPool.singleton.runIfActive {
                     try hub.remove(job.id, why: "retention: \(why)", owner: nil, allowLost: true)
                 }
+                await hub.removeFromStore(job.id)
                 self.metrics.removed(removal.reason == .age ? .age : .size, bytes: bytes)
                 self.logger.notice("removed job \(job.id) (\(bytes) bytes): \(why)")
             } catch let refusal as Hub.RemovalRefusal {

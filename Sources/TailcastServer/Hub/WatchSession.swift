@@ -39,6 +39,8 @@ struct WatchSession {
         case .watch(let watch):
             request = watch
         }
+        // Store mode: the job may be newer than this node's cache (published on another node a moment ago).
+        await self.hub.hydrate(request.job)
         guard let job = self.hub.job(request.job) else {
             return try await outbound.refuse(.unknownJob, "no job \"\(request.job.prefix(128))\" on this server")
         }

@@ -15,6 +15,9 @@ enum MetricsExposition {
         "tailcast_jobs_removed_total": "Jobs removed from the archive, by reason: age (--retain), size (--max-archive-bytes), rm.",
         "tailcast_removed_bytes_total": "Bytes on disk freed by removing jobs.",
         "tailcast_connections_open": "TCP connections open now.",
+        "tailcast_store_up": "1 while the shared store (serve --store) answers; 0 while it does not, and nothing is acknowledged to agents.",
+        "tailcast_store_commit_seconds": "Time to commit one batch of chunks to the shared store, the lease check included.",
+        "tailcast_store_errors_total": "Requests to the shared store that failed (unreachable, timed out, refused).",
         "tailcast_connections_closed_total": "Connections the server closed before or instead of serving them, by reason.",
     ]
 

@@ -28,6 +28,7 @@ extension TailcastServer {
                 let bytes = try await NIOThreadPool.singleton.runIfActive {
                     try hub.remove(id, why: why, owner: owner, allowLost: force)
                 }
+                await hub.removeFromStore(id)
                 metrics.removed(.rm, bytes: bytes)
                 context.logger.notice("removed job \(id) (\(bytes) bytes): \(why)")
                 return try Self.json(Deleted(job: id, bytes: bytes))

@@ -13,17 +13,22 @@ import WSCore
 
 /// Builds the server application: WebSocket endpoints for agents and watchers, and a small HTTP API.
 public enum TailcastServer {
-    /// `departure` closes the WebSocket sessions when the server stops (`run(_:departure:logger:)`).
+    /// `departure` closes the WebSocket sessions when the server stops (`run(_:departure:logger:)`). With a
+    /// `store` (migrated, see `PostgresStore.migrate`), `--data` is this node's cache of it.
     public static func makeApplication(
-        configuration: ServerConfiguration, logger: Logger, departure: Departure = Departure()
+        configuration: ServerConfiguration, logger: Logger, departure: Departure = Departure(), store: PostgresStore? = nil
     ) throws -> some ApplicationProtocol {
-        let hub = try Hub(archive: Archive(root: configuration.dataDirectory, maxOpenFiles: configuration.maxOpenFiles, logger: logger))
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let hub = try Hub(
+            archive: Archive(root: configuration.dataDirectory, maxOpenFiles: configuration.maxOpenFiles, logger: logger), store: store)
+        let registry = Self.registry
         let metrics = ServerMetrics()
 
         let router = Router(context: BasicWebSocketRequestContext.self)
-        router.get("/healthz") { _, _ in "ok\n" }
+        if let store {
+            router.get("/healthz") { _, _ -> Response in try Self.json(StoreStatus(store)) }
+        } else {
+            router.get("/healthz") { _, _ in "ok\n" }
+        }
         router.get("/metrics") { _, _ -> String in
             metrics.record(hub)
             var buffer: [UInt8] = []
@@ -124,10 +129,19 @@ public enum TailcastServer {
             router: router,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tailcast"),
-            services: Self.archiveServices(configuration, hub: hub, metrics: metrics, logger: logger),
+            services: Self.archiveServices(configuration, hub: hub, metrics: metrics, logger: logger)
+                + (store.map { [StoreFollower(store: $0, hub: hub, logger: logger)] } ?? []),
             logger: logger
         )
     }
+
+    /// What /metrics shows. Made on first use, once per process (the metrics system takes one bootstrap):
+    /// a store opened before the application records into it too.
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
 
     /// Plain HTTP requests to a WebSocket path get a 400 that says what the path is for.
     @Sendable static func checkUpgrade(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {

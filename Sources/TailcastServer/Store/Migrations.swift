@@ -1,0 +1,56 @@
+/// The store's schema, as the versioned steps that build it. Each step runs once per database, in
+/// order, in one transaction with its row in `tailcast_schema_migrations`; a step is never edited after
+/// a release (a change is a new step), so every node agrees on what version N means.
+struct Migration: Sendable {
+    var version: Int
+    var name: String
+    var statements: [String]
+}
+
+enum Migrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "jobs, chunks and leases", statements: [
+            // The job record is the StoredJob every node keeps in its job.json, so a node rebuilds its cache from it.
+            """
+            CREATE TABLE jobs (
+                id text PRIMARY KEY,
+                record jsonb NOT NULL,
+                updated_ms bigint NOT NULL
+            )
+            """,
+            // Keyed by offset: a resend after any reconnect, to any node, is archived once (ON CONFLICT DO NOTHING).
+            """
+            CREATE TABLE chunks (
+                job text NOT NULL,
+                stream text NOT NULL,
+                start_offset bigint NOT NULL,
+                bytes bytea NOT NULL,
+                time_ms bigint NOT NULL,
+                PRIMARY KEY (job, stream, start_offset)
+            )
+            """,
+            // One publisher per job across the cluster: the node whose session holds an unexpired row.
+            """
+            CREATE TABLE leases (
+                job text PRIMARY KEY,
+                node text NOT NULL,
+                session uuid NOT NULL,
+                run_id text NOT NULL,
+                expires_ms bigint NOT NULL
+            )
+            """,
+        ]),
+    ]
+
+    /// The schema version this build writes and reads.
+    static var current: Int { self.all.last?.version ?? 0 }
+
+    /// The steps a database at `version` still needs, in order.
+    static func pending(after version: Int) -> [Migration] {
+        self.all.filter { $0.version > version }
+    }
+
+    /// Taken with `pg_advisory_xact_lock` around migrating, so nodes that start together migrate one at a
+    /// time (the others then find nothing to do). Any constant works; this one is "tailcast" in ASCII.
+    static let lockKey: Int64 = 0x7461_696C_6361_7374
+}

@@ -1,0 +1,374 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import TailcastProtocol
+
+/// The shared store's settings (`serve --store`, `--node`, `--store-pool-size`, `--store-statement-timeout`).
+public struct StoreConfiguration: Sendable {
+    public var url: StoreURL
+    public var node: String
+    public var poolSize: Int
+    /// PostgreSQL's `statement_timeout` for every query, and the bound on connecting.
+    public var statementTimeoutMs: Int
+
+    public init(url: StoreURL, node: String, poolSize: Int = 4, statementTimeoutMs: Int = 5000) {
+        self.url = url
+        self.node = node
+        self.poolSize = poolSize
+        self.statementTimeoutMs = statementTimeoutMs
+    }
+
+    var statementTimeout: Duration { .milliseconds(self.statementTimeoutMs) }
+}
+
+/// The archive shared by every node, in PostgreSQL: job records, chunks keyed by (job, stream, offset),
+/// and one lease per job. Every value reaches SQL as a bind parameter (`PostgresQuery` interpolation);
+/// the only text spliced into SQL is this file's own constants.
+public final class PostgresStore: SharedStore {
+    public let configuration: StoreConfiguration
+    let client: PostgresClient
+    let health: StoreHealth
+    let logger: Logger
+    private let running: Task<Void, Never>
+
+    var node: String { self.configuration.node }
+
+    /// The schema version this build writes and reads.
+    public static var schemaVersion: Int { Migrations.current }
+
+    /// A lease not renewed for this long is free for another run. Commits renew it, and so does a timer
+    /// while the agent is quiet (`PublishLease.renewInterval`).
+    static let leaseTTLMs: Int64 = 10_000
+    /// The database's clock, so that nodes whose clocks differ agree on when a lease expires.
+    private static let nowMs = "(extract(epoch from clock_timestamp()) * 1000)::int8"
+    static let channel = "tailcast"
+
+    /// Starts the connection pool (connections are opened on demand). Nothing is read yet: see `migrate`.
+    public init(configuration: StoreConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        _ = TailcastServer.registry
+        self.health = StoreHealth(logger: logger)
+        var client = PostgresClient.Configuration(
+            host: configuration.url.host, port: configuration.url.port, username: configuration.url.user,
+            password: configuration.url.password, database: configuration.url.database, tls: try Self.clientTLS(configuration.url.sslMode))
+        client.options.maximumConnections = configuration.poolSize
+        client.options.connectTimeout = configuration.statementTimeout
+        client.options.additionalStartupParameters = Self.startupParameters(configuration)
+        // The pool retries a database that is down on its own, with a line per attempt; `StoreHealth` says it once.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        self.client = PostgresClient(configuration: client, backgroundLogger: quiet)
+        let pool = self.client
+        self.running = Task { await pool.run() }
+    }
+
+    deinit { self.running.cancel() }
+
+    /// Closes the pool (queries after this fail).
+    public func close() { self.running.cancel() }
+
+    private static func startupParameters(_ configuration: StoreConfiguration) -> [(String, String)] {
+        [("statement_timeout", "\(configuration.statementTimeoutMs)"),
+         ("application_name", "tailcast \(configuration.node)".prefix(63).description)]
+    }
+
+    private static func tlsConfiguration(_ mode: StoreURL.SSLMode) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        // libpq's `prefer` and `require` encrypt without checking who answers; only `verify-full` checks.
+        if mode != .verifyFull { tls.certificateVerification = .none }
+        return tls
+    }
+
+    private static func clientTLS(_ mode: StoreURL.SSLMode) throws -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: .disable
+        case .prefer: .prefer(self.tlsConfiguration(mode))
+        case .require, .verifyFull: .require(self.tlsConfiguration(mode))
+        }
+    }
+
+    /// The settings for a connection of its own (the follower's LISTEN, which must not hold a pool place).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let url = self.configuration.url
+        let tls: PostgresConnection.Configuration.TLS
+        switch url.sslMode {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(url.sslMode)))
+        case .require, .verifyFull: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(url.sslMode)))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)
+        configuration.options.connectTimeout = .milliseconds(Int64(self.configuration.statementTimeoutMs))
+        configuration.options.additionalStartupParameters = Self.startupParameters(self.configuration)
+        return configuration
+    }
+
+    /// Runs `body`, giving up after the statement timeout and a margin: a database that is unreachable
+    /// (not refusing, just silent) must not hold an acknowledgement forever. A lost lease or a newer
+    /// schema found inside a transaction is thrown as itself, not as the transaction's failure.
+    private func bounded<R: Sendable>(_ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        let limit = self.configuration.statementTimeout + .seconds(2)
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask {
+                do {
+                    return try await body()
+                } catch let error as PostgresTransactionError {
+                    if let ours = error.closureError, ours is StoreLease.Lost || ours is StoreError { throw ours }
+                    throw error
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else { throw StoreError.timedOut(limit) }
+            return result
+        }
+    }
+
+    // MARK: schema
+
+    /// The version of the schema the database holds (0: none yet). On a connection of its own, not the
+    /// pool's (which retries quietly): a connection that fails says why.
+    public func schemaVersion() async throws -> Int {
+        let configuration = try self.connectionConfiguration()
+        return try await self.bounded { [logger] in
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            defer { Task { try? await connection.close() } }
+            let exists = try await connection.query("SELECT to_regclass('tailcast_schema_migrations') IS NOT NULL", logger: logger)
+            for try await (found) in exists.decode(Bool.self) where !found { return 0 }
+            let rows = try await connection.query("SELECT coalesce(max(version), 0)::int8 FROM tailcast_schema_migrations", logger: logger)
+            for try await version in rows.decode(Int64.self) { return Int(version) }
+            return 0
+        }
+    }
+
+    /// Brings the schema to this build's version, one logged step at a time. Nodes starting together
+    /// take turns on an advisory lock held until each one's transaction ends. Throws `StoreError.newerSchema`
+    /// for a database a newer tailcast migrated: this one would misread it.
+    public func migrate() async throws {
+        try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Migrations.lockKey))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS tailcast_schema_migrations (
+                        version int PRIMARY KEY, name text NOT NULL, applied_ms bigint NOT NULL)
+                    """, logger: logger)
+                var version = 0
+                for try await found in try await connection.query(
+                    "SELECT coalesce(max(version), 0)::int8 FROM tailcast_schema_migrations", logger: logger
+                ).decode(Int64.self) { version = Int(found) }
+                guard version <= Migrations.current else { throw StoreError.newerSchema(version) }
+                for migration in Migrations.pending(after: version) {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("""
+                        INSERT INTO tailcast_schema_migrations (version, name, applied_ms)
+                        VALUES (\(migration.version), \(migration.name), \(Int64(UnixTime.nowMs())))
+                        """, logger: logger)
+                    logger.notice("store schema migrated to version \(migration.version): \(migration.name)")
+                }
+            }
+        }
+    }
+
+    // MARK: job records
+
+    private static func encode(_ stored: Archive.StoredJob) throws -> String {
+        String(decoding: try ProtocolJSON.encode(stored), as: UTF8.self)
+    }
+
+    private static func decode(_ text: String) throws -> Archive.StoredJob {
+        try ProtocolJSON.decode(Archive.StoredJob.self, from: Data(text.utf8))
+    }
+
+    func claim(_ new: Archive.StoredJob) async throws -> Archive.StoredJob {
+        let record = try Self.encode(new)
+        return try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                let inserted = try await connection.query("""
+                    INSERT INTO jobs (id, record, updated_ms) VALUES (\(new.info.id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, logger: logger)
+                var created = false
+                for try await _ in inserted.decode(String.self) { created = true }
+                if created {
+                    try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(new.info.id).payload))", logger: logger)
+                }
+                for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
+                    .decode(String.self) {
+                    return try Self.decode(text)
+                }
+                throw StoreError.vanished(new.info.id)
+            }
+        }
+    }
+
+    func record(_ id: String) async throws -> Archive.StoredJob? {
+        try await self.bounded { [client, logger] in
+            for try await text in try await client.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
+                return try Self.decode(text)
+            }
+            return nil
+        }
+    }
+
+    func records() async throws -> [Archive.StoredJob] {
+        try await self.bounded { [client, logger] in
+            var records: [Archive.StoredJob] = []
+            for try await text in try await client.query("SELECT record::text FROM jobs ORDER BY id", logger: logger).decode(String.self) {
+                records.append(try Self.decode(text))
+            }
+            return records
+        }
+    }
+
+    func save(_ stored: Archive.StoredJob, lease: StoreLease, release: Bool) async throws {
+        let record = try Self.encode(stored)
+        let expires = release ? "0" : "\(Self.nowMs) + \(Self.leaseTTLMs)"
+        try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.holdLease(lease, expires: expires, connection, logger)
+                try await connection.query("""
+                    UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
+                    """, logger: logger)
+                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(lease.job).payload))", logger: logger)
+            }
+        }
+    }
+
+    func remove(_ id: String) async throws {
+        try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
+                try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+                try await connection.query("DELETE FROM jobs WHERE id = \(id)", logger: logger)
+                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.removed(id).payload))", logger: logger)
+            }
+        }
+    }
+
+    // MARK: leases and chunks
+
+    func takeLease(job: String, runId: String) async throws -> StoreLease? {
+        let session = UUID()
+        let node = self.node
+        return try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection -> StoreLease? in
+                let taken = try await connection.query("""
+                    INSERT INTO leases AS l (job, node, session, run_id, expires_ms)
+                    VALUES (\(job), \(node), \(session), \(runId), \(unescaped: Self.nowMs) + \(Self.leaseTTLMs))
+                    ON CONFLICT (job) DO UPDATE SET node = excluded.node, session = excluded.session,
+                        run_id = excluded.run_id, expires_ms = excluded.expires_ms
+                    WHERE l.expires_ms < \(unescaped: Self.nowMs) OR l.run_id = excluded.run_id
+                    RETURNING session
+                    """, logger: logger)
+                var held = false
+                for try await _ in taken.decode(UUID.self) { held = true }
+                guard held else { return nil }
+                var committed: [String: UInt64] = [:]
+                let ends = try await connection.query("""
+                    SELECT stream, max(start_offset + octet_length(bytes))::int8 FROM chunks WHERE job = \(job) GROUP BY stream
+                    """, logger: logger)
+                for try await (stream, end) in ends.decode((String, Int64).self) { committed[stream] = UInt64(end) }
+                return StoreLease(job: job, session: session, committed: committed)
+            }
+        }
+    }
+
+    /// Renews `lease` inside a transaction, or throws `StoreLease.Lost`: the row is locked until the
+    /// transaction ends, so a takeover waits for it and then reads what it committed.
+    private static func holdLease(_ lease: StoreLease, expires: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let rows = try await connection.query("""
+            UPDATE leases SET expires_ms = \(unescaped: expires) WHERE job = \(lease.job) AND session = \(lease.session) RETURNING job
+            """, logger: logger)
+        var held = false
+        for try await _ in rows.decode(String.self) { held = true }
+        guard held else { throw StoreLease.Lost() }
+    }
+
+    func renew(_ lease: StoreLease) async throws {
+        try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.holdLease(lease, expires: "\(Self.nowMs) + \(Self.leaseTTLMs)", connection, logger)
+            }
+        }
+    }
+
+    func commit(_ pieces: ArraySlice<CommitPlan.Piece>, lease: StoreLease) async throws {
+        guard !pieces.isEmpty else { return }
+        let streams = pieces.map(\.stream)
+        let offsets = pieces.map { Int64($0.offset) }
+        let bytes = pieces.map(\.bytes)
+        let times = pieces.map { Int64(clamping: $0.timeMs) }
+        var ends: [String: UInt64] = [:]
+        for piece in pieces { ends[piece.stream] = piece.end }
+        let notices = ends.sorted { $0.key < $1.key }.map { StoreNotice.chunk(job: lease.job, stream: $0.key, end: $0.value).payload }
+        let started = ContinuousClock.now
+        try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.holdLease(lease, expires: "\(Self.nowMs) + \(Self.leaseTTLMs)", connection, logger)
+                try await connection.query("""
+                    INSERT INTO chunks (job, stream, start_offset, bytes, time_ms)
+                    SELECT \(lease.job), s, o, b, t FROM unnest(\(streams)::text[], \(offsets)::int8[], \(bytes)::bytea[], \(times)::int8[]) AS u(s, o, b, t)
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
+            }
+        }
+        self.health.commitSeconds.record(duration: ContinuousClock.now - started)
+    }
+
+    /// Jobs whose node stopped renewing their lease (it died with its agent, or lost the database for
+    /// longer than a lease) are recorded `lost`, as one server shows a job whose agent is gone. One
+    /// statement: the lease rows stay locked until the record is written, so a takeover waits for it and
+    /// its own record comes after. Returns how many jobs changed.
+    func reapExpiredLeases() async throws -> Int {
+        try await self.bounded { [client, logger] in
+            var reaped = 0
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    WITH expired AS (
+                        UPDATE leases SET expires_ms = 0
+                        WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
+                    UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
+                    FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
+                    RETURNING jobs.id
+                    """, logger: logger)
+                var ids: [String] = []
+                for try await id in rows.decode(String.self) { ids.append(id) }
+                let notices = ids.map { StoreNotice.job($0).payload }
+                try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
+                reaped = ids.count
+            }
+            return reaped
+        }
+    }
+
+    /// Rows per read while catching a cache up.
+    static let piecesPerRead = 256
+
+    func pieces(job: String, stream: String, from offset: UInt64) async throws -> [CommitPlan.Piece] {
+        let from = Int64(offset)
+        return try await self.bounded { [client, logger] in
+            // From the chunk that holds `offset` (found on the primary key), not from a test on every row's end.
+            let rows = try await client.query("""
+                SELECT start_offset, bytes, time_ms FROM chunks
+                WHERE job = \(job) AND stream = \(stream) AND start_offset >= coalesce(
+                    (SELECT max(start_offset) FROM chunks WHERE job = \(job) AND stream = \(stream) AND start_offset <= \(from)), 0)
+                ORDER BY start_offset LIMIT \(Self.piecesPerRead)
+                """, logger: logger)
+            var pieces: [CommitPlan.Piece] = []
+            for try await (start, bytes, time) in rows.decode((Int64, ByteBuffer, Int64).self) {
+                pieces.append(CommitPlan.Piece(stream: stream, offset: UInt64(start), bytes: bytes, timeMs: UInt64(max(0, time))))
+            }
+            return pieces.filter { $0.end > offset }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Keeps this node's cache in step with the other nodes: one connection of its own LISTENs for what they
+/// commit (`StoreNotice`), and each notice copies the record or the bytes in and wakes the job's watchers,
+/// as a publish on this node does. On every (re)connect it first catches every job up: notices sent while
+/// it was not listening are lost.
+struct StoreFollower: Service {
+    let store: PostgresStore
+    let hub: Hub
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var backoff = PublishLease.firstBackoff
+            while !Task.isCancelled {
+                do {
+                    try await self.follow()
+                } catch {
+                    if Task.isCancelled { return }
+                    self.store.health.failed(error, doing: "following the other nodes")
+                }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, PublishLease.maxBackoff)
+            }
+        }
+    }
+
+    private func follow() async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try self.store.connectionConfiguration(), id: 0, logger: self.logger)
+        defer { Task { try? await connection.close() } }
+        try await connection.listen(on: PostgresStore.channel) { notifications in
+            try await self.hub.catchUpEverything(from: self.store)
+            self.store.health.succeeded()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.reapExpiredLeases() }
+                for try await notification in notifications {
+                    guard let notice = StoreNotice(payload: notification.payload) else { continue }
+                    await self.apply(notice)
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Every node looks for jobs whose node died, so that they show `lost` everywhere within about a
+    /// lease's time to live plus this interval, whichever nodes are left.
+    static let reapInterval: Duration = .seconds(5)
+
+    private func reapExpiredLeases() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.reapInterval)
+            // A failure is the commits' and the LISTEN's to report; the next round tries again.
+            guard let reaped = try? await self.store.reapExpiredLeases(), reaped > 0 else { continue }
+            self.logger.info("\(reaped) job(s) lost their node and their agent: shown as lost")
+        }
+    }
+
+    private func apply(_ notice: StoreNotice) async {
+        switch notice {
+        case .job(let id):
+            await self.hub.hydrate(id)
+        case .removed(let id):
+            await self.hub.dropRemoved(id)
+        case .chunk(let id, let stream, let end):
+            guard let job = self.hub.job(id), let file = job.file(named: stream) else {
+                return await self.hub.hydrate(id)
+            }
+            // Its publisher is here: the bytes are in the cache already.
+            guard !job.hasPublisher, file.size < end else { return }
+            do {
+                try await self.hub.catchUp(job, from: self.store)
+            } catch {
+                self.store.health.failed(error, doing: "reading job \(id)")
+            }
+        }
+    }
+}
