@@ -130,13 +130,20 @@ def test_an_agent_moves_to_another_node_after_kill_9_and_nothing_is_lost_or_doub
     assert c.archived("moves") == paced_lines(6000)
 
 
-def test_a_different_run_on_another_node_is_refused(make_node, postgres, env):
+def running_on_node_a(make_node, postgres, env, job):
+    """Nodes a and b on a fresh database, and an agent on node a running `job` (a sleeper) until node b
+    shows it running; returns (a, b, the agent's process)."""
     url = postgres.fresh_database()
     a = make_node(url, "a").start()
     b = make_node(url, "b").start()
-    first = popen("run", "--job", "taken", "--no-pty", "--quiet", "--server", a.url, "--",
-                  *py("import time; print('first', flush=True); time.sleep(30)"), env=env)
-    wait_until(lambda: a.jobs().get("taken", {}).get("state") == "running", what="the first run")
+    agent = popen("run", "--job", job, "--no-pty", "--quiet", "--server", a.url, "--",
+                  *py("import time; print('started', flush=True); time.sleep(20)"), env=env)
+    wait_until(lambda: b.jobs().get(job, {}).get("state") == "running", what="node b to show the job running")
+    return a, b, agent
+
+
+def test_a_different_run_on_another_node_is_refused(make_node, postgres, env):
+    a, b, first = running_on_node_a(make_node, postgres, env, "taken")
     second = tailcast("run", "--job", "taken", "--no-pty", "--server", b.url, "--", *py("print('second')"),
                       env=env, timeout=60)
     assert second.returncode == 5, second.stderr
@@ -190,3 +197,13 @@ def test_the_job_limit_counts_jobs_other_nodes_made(make_node, postgres, env):
     third = tailcast("run", "--job", "three", "--quiet", "--wait", "5", "--server", b.url, "--", "true", env=env, timeout=60)
     assert third.returncode == 1 and b"limit of 2 jobs" in third.stderr, third.stderr
     assert postgres.sql("SELECT count(*) FROM jobs", url.rsplit("/", 1)[1].split("?")[0]) == "2"
+
+
+def test_a_job_whose_node_and_agent_both_died_shows_lost_on_the_other_nodes(make_node, postgres, env):
+    a, b, job = running_on_node_a(make_node, postgres, env, "orphaned")
+    # The node first: an agent leaving a live node is recorded at once (its node lets the lease go).
+    a.kill9()
+    job.kill()
+    job.wait()
+    # The lease lives 10 s, and a node looks for expired ones every 5 s.
+    wait_until(lambda: b.jobs()["orphaned"]["state"] == "lost", timeout=30, what="node b to show it lost")

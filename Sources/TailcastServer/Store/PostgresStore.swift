@@ -325,6 +325,32 @@ public final class PostgresStore: SharedStore {
         self.health.commitSeconds.record(duration: ContinuousClock.now - started)
     }
 
+    /// Jobs whose node stopped renewing their lease (it died with its agent, or lost the database for
+    /// longer than a lease) are recorded `lost`, as one server shows a job whose agent is gone. One
+    /// statement: the lease rows stay locked until the record is written, so a takeover waits for it and
+    /// its own record comes after. Returns how many jobs changed.
+    func reapExpiredLeases() async throws -> Int {
+        try await self.bounded { [client, logger] in
+            var reaped = 0
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    WITH expired AS (
+                        UPDATE leases SET expires_ms = 0
+                        WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
+                    UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
+                    FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
+                    RETURNING jobs.id
+                    """, logger: logger)
+                var ids: [String] = []
+                for try await id in rows.decode(String.self) { ids.append(id) }
+                let notices = ids.map { StoreNotice.job($0).payload }
+                try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
+                reaped = ids.count
+            }
+            return reaped
+        }
+    }
+
     /// Rows per read while catching a cache up.
     static let piecesPerRead = 256
 

@@ -34,10 +34,27 @@ struct StoreFollower: Service {
         try await connection.listen(on: PostgresStore.channel) { notifications in
             try await self.hub.catchUpEverything(from: self.store)
             self.store.health.succeeded()
-            for try await notification in notifications {
-                guard let notice = StoreNotice(payload: notification.payload) else { continue }
-                await self.apply(notice)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.reapExpiredLeases() }
+                for try await notification in notifications {
+                    guard let notice = StoreNotice(payload: notification.payload) else { continue }
+                    await self.apply(notice)
+                }
+                group.cancelAll()
             }
+        }
+    }
+
+    /// Every node looks for jobs whose node died, so that they show `lost` everywhere within about a
+    /// lease's time to live plus this interval, whichever nodes are left.
+    static let reapInterval: Duration = .seconds(5)
+
+    private func reapExpiredLeases() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.reapInterval)
+            // A failure is the commits' and the LISTEN's to report; the next round tries again.
+            guard let reaped = try? await self.store.reapExpiredLeases(), reaped > 0 else { continue }
+            self.logger.info("\(reaped) job(s) lost their node and their agent: shown as lost")
         }
     }
 
