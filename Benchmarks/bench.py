@@ -216,10 +216,11 @@ class Bench:
             time.sleep(0.05)
 
     # --- latency ------------------------------------------------------------------------------
-    def latency(self, rate, seconds, terminal=False, agent="run", window=None):
+    def latency(self, rate, seconds, terminal=False, agent="run", window=None, tag=""):
         """Percentiles of (printed by the watcher − written), and of (reached the server − written): the
-        agent talks through a relay that notes when its bytes arrive (a line's are the first after it)."""
-        job = f"latency-{agent}-{window}-{rate}-{'tty' if terminal else 'pipe'}"
+        agent talks through a relay that notes when its bytes arrive (a line's are the first after it).
+        `tag` tells apart rows that share a store, where a job id can be used once."""
+        job = f"latency{tag}-{agent}-{window}-{rate}-{'tty' if terminal else 'pipe'}"
         lines = int(rate * seconds)
         watch = [self.binary, "watch", job, "--server", f"ws://127.0.0.1:{self.watch_port}"]
         relay = TimingRelay(self.port)

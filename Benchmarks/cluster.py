@@ -56,10 +56,10 @@ def main():
         step(f"latency at {LATENCY_RATE:,} lines/s, embedded store")
         results["latency_embedded"] = embedded.latency(LATENCY_RATE, LATENCY_SECONDS)
         step(f"latency at {LATENCY_RATE:,} lines/s, agent on node A, watcher on node B")
-        results["latency_cross_node"] = node_a.latency(LATENCY_RATE, LATENCY_SECONDS)
+        results["latency_cross_node"] = node_a.latency(LATENCY_RATE, LATENCY_SECONDS, tag="-cross")
         step(f"latency at {LATENCY_RATE:,} lines/s, agent and watcher on node A")
         node_a.watch_port = node_a.port
-        results["latency_same_node"] = node_a.latency(LATENCY_RATE, LATENCY_SECONDS)
+        results["latency_same_node"] = node_a.latency(LATENCY_RATE, LATENCY_SECONDS, tag="-same")
     finally:
         for bench in (embedded, node_a, node_b):
             bench.close()
