@@ -12,7 +12,7 @@ struct StoreFollower: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var backoff = PublishLease.firstBackoff
             while !Task.isCancelled {
                 do {
