@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from conftest import stream_file_bytes
+from postgres import postgres  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 DEB = os.environ.get("TAILCAST_DEB")
@@ -143,11 +144,12 @@ def unit_service_settings(path: Path) -> list:
     return settings
 
 
-def unit_command(path: Path) -> tuple:
+def unit_command(path: Path, drop_ins=()) -> tuple:
     """ExecStart= of a unit, expanded as systemd would: Environment= defaults, then the
-    EnvironmentFile= values over them; ${VAR} is one argument, a lone $VAR splits on whitespace."""
+    EnvironmentFile= values over them; ${VAR} is one argument, a lone $VAR splits on whitespace.
+    `drop_ins` (`UNIT.d/*.conf`) are read after the unit, so their EnvironmentFile= values win."""
     env, command = {}, None
-    for key, value in unit_service_settings(path):
+    for key, value in [setting for file in (path, *drop_ins) for setting in unit_service_settings(file)]:
         if key == "Environment":
             for assignment in shlex.split(value):
                 name, _, val = assignment.partition("=")
@@ -427,6 +429,59 @@ def test_sidecar_template_follows_a_file_as_the_packaged_user(installed, tmp_pat
             sidecar.send_signal(signal.SIGTERM)
             assert sidecar.wait(30) == 0, (tmp_path / "sidecar.err").read_text()
         shutil.rmtree(logs, ignore_errors=True)
+
+
+@needs_package
+def test_the_scale_out_drop_in_makes_the_packaged_server_a_store_node(installed, postgres, tmp_path):
+    """README's "Scale out" recipe for plain hosts, from the files the package ships: the drop-in and
+    store.env put where it says, then the packaged unit serves from a real PostgreSQL."""
+    shipped = Path("/usr/share/doc/tailcast/examples/scale-out")
+    for name in ("tailcast-server.service.d/store.conf", "store.env", "haproxy.cfg"):
+        assert (shipped / name).is_file(), f"{shipped / name} is not in the package"
+    drop_in = Path("/etc/systemd/system/tailcast-server.service.d/store.conf")
+    store_env = SERVER_ENV.parent / "store.env"
+    assert not drop_in.exists() and not store_env.exists(), "this machine has a store drop-in already"
+    stop_direct_server(installed)
+    installed.port = port = free_port()
+    SERVER_ENV.write_text(re.sub(r"(?m)^TAILCAST_PORT=.*$", f"TAILCAST_PORT={port}", SERVER_ENV.read_text()))
+    url, node = postgres.fresh_database(), f"pkg-{uuid.uuid4().hex[:6]}"
+    drop_in.parent.mkdir(parents=True)
+    shutil.copy(shipped / "tailcast-server.service.d/store.conf", drop_in)
+    settings = (shipped / "store.env").read_text()
+    settings = re.sub(r"(?m)^TAILCAST_STORE=.*$", f"TAILCAST_STORE={url}", settings)
+    settings = re.sub(r"(?m)^#TAILCAST_NODE=.*$", f"TAILCAST_NODE={node}", settings)
+    store_env.write_text(settings)
+    os.chmod(store_env, 0o640)
+    shutil.chown(store_env, "root", "tailcast")
+    try:
+        if systemd_running():
+            sh("systemctl", "daemon-reload")
+            sh("systemctl", "restart", "tailcast-server")
+        else:
+            argv, env = unit_command(SERVER_UNIT, [drop_in])
+            assert env["TAILCAST_STORE"] == url and env["TAILCAST_NODE"] == node
+            log = open(tmp_path / "serve.log", "wb")
+            installed.server = subprocess.Popen(["runuser", "-u", "tailcast", "--", *argv], env={**os.environ, **env},
+                                                stdout=log, stderr=subprocess.STDOUT, cwd="/")
+        wait_until(lambda: healthy(port), what="the packaged server to listen with the store drop-in")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            store = json.loads(response.read())["store"]
+        assert store["kind"] == "postgres" and store["ok"] and store["node"] == node, store
+        job = f"pkg-store-{uuid.uuid4().hex[:6]}"
+        client_env = {**os.environ, "TAILCAST_SPOOL": str(tmp_path / "spool")}
+        run = sh("tailcast", "run", "--job", job, "--server", f"ws://127.0.0.1:{port}", "--no-pty", "--",
+                 "echo", "committed through the drop-in", check=False, env=client_env, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert postgres.archived(url, job) == b"committed through the drop-in\n"
+    finally:
+        drop_in.unlink()
+        drop_in.parent.rmdir()
+        store_env.unlink()
+        if systemd_running():
+            sh("systemctl", "daemon-reload")
+            sh("systemctl", "restart", "tailcast-server")
+        else:
+            stop_direct_server(installed)
 
 
 @needs_package
