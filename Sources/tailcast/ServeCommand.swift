@@ -93,7 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Remove finished jobs (exited, or agent lost) this long after they finished: 30d, 12h, 90m. Checked at start and then at least every minute. Default: keep them.", valueName: "duration"))
     var retain: String?
 
-    @Option(help: ArgumentHelp("Remove the oldest finished jobs while the archive's stream files take more than this on disk: 500M, 2G (powers of 1024). Running jobs are never removed. Default: no cap.", valueName: "size"))
+    @Option(help: ArgumentHelp("Remove the oldest finished jobs while the archive's stream files take more than this on disk: 500M, 2G (powers of 1024). Running jobs are never removed. Not with --store (cap the database). Default: no cap.", valueName: "size"))
     var maxArchiveBytes: String?
 
     @Option(help: ArgumentHelp(
@@ -125,7 +125,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--store-statement-timeout must be between 100 and 600000 milliseconds")
         }
         do {
-            if try self.storeURL() == nil && self.check { throw ValidationError("--check needs --store (or TAILCAST_STORE)") }
+            let store = try self.storeURL()
+            if store == nil && self.check { throw ValidationError("--check needs --store (or TAILCAST_STORE)") }
+            // The cap would measure this node's cache and delete jobs from the store, for every node.
+            if store != nil && self.maxArchiveBytes != nil {
+                throw ValidationError(
+                    "--max-archive-bytes cannot go with --store: it would measure this node's cache and delete the cluster's jobs"
+                        + " from the database; cap the database instead (--retain works on every node)")
+            }
         } catch let invalid as StoreURL.Invalid {
             throw ValidationError(invalid.description)
         }

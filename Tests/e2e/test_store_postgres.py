@@ -67,6 +67,20 @@ def test_check_names_the_schema_version_and_says_why_it_cannot(tmp_path, make_no
     assert bad.returncode == 64 and b"names no user" in bad.stderr
 
 
+def test_an_archive_size_cap_is_refused_in_store_mode_and_retention_is_not(tmp_path, env):
+    """--max-archive-bytes would weigh one node's cache and delete the cluster's jobs from the database."""
+    nobody = f"postgres://tailcast@127.0.0.1:{free_port()}/tailcast?sslmode=disable"
+    refused = tailcast("serve", "--max-archive-bytes", "1G", "--data", str(tmp_path / "data"), timeout=30,
+                       env={**env, "TAILCAST_STORE": nobody})
+    assert refused.returncode == 64
+    assert b"--max-archive-bytes cannot go with --store" in refused.stderr
+    assert not (tmp_path / "data").exists()
+    # --retain passes validation: the check then fails only because nothing listens there.
+    retained = tailcast("serve", "--store", nobody, "--retain", "30d", "--check", "--store-statement-timeout", "500",
+                        timeout=30)
+    assert retained.returncode == 3, retained.stderr
+
+
 def test_one_node_commits_every_byte_and_reports_its_store(make_node, postgres, env):
     url = postgres.fresh_database()
     server = make_node(url, "solo").start()
