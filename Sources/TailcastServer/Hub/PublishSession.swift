@@ -49,9 +49,20 @@ struct PublishSession {
                     info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
                     streams: [], runId: hello.runId, owner: owner)
                 do {
-                    try await self.hub.adopt(try await store.claim(new), from: store)
+                    let stored: Archive.StoredJob
+                    if hello.replace == true {
+                        let (record, replaced) = try await store.replace(new)
+                        if replaced { self.logger.notice("job started anew by a new run (--replace); the earlier run's output is removed", metadata: ["job": "\(hello.job)"]) }
+                        stored = record
+                    } else {
+                        stored = try await store.claim(new)
+                    }
+                    // A replaced run's copy in this cache is retired here (see `Hub.adopt`).
+                    try await self.hub.adopt(stored, from: store)
                 } catch let error as ArchiveError {
                     throw error
+                } catch let refusal as LiveJob.PublishRefusal {
+                    throw refusal
                 } catch {
                     throw StoreUnavailable(error: error)
                 }

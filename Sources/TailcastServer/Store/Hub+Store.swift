@@ -16,6 +16,11 @@ extension Hub {
     }
 
     private func cached(_ stored: Archive.StoredJob) throws -> LiveJob {
+        if let earlier = self.job(stored.info.id), !earlier.isRun(stored.runId) {
+            // Another run took the id (`run --replace`, on any node): this copy of the earlier run goes, and
+            // its watchers are told, as on the node that replaced it.
+            if earlier.markReplaced() { try self.discard(earlier) }
+        }
         let job: LiveJob
         if let known = self.job(stored.info.id) {
             job = known
