@@ -316,3 +316,70 @@ def test_the_kubernetes_example_starts_nodes_on_the_store_from_its_secret(postgr
         assert status == 200 and store["ok"] is True and store["node"] == "tailcast-7d9f-x2", body
     finally:
         stop_process(node)
+
+
+OWNER = "publish-owner-3f9a1c77e2b04d5e"
+OTHER = "publish-other-77e2b04d5e3f9a1c"
+WATCH = "watch-8c2d6b19aa4e4f03aa4e"
+
+
+def agent_of(node, job, run_id, token=OWNER):
+    """A raw agent of `job` connected to `node` with its stdout open; the test closes it."""
+    ws = connect(node.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL], additional_headers={"Authorization": f"Bearer {token}"},
+                 legacy=True)
+    ws.send(json.dumps({**HELLO, "job": job, "run_id": run_id}))
+    assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+    ws.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+    return ws
+
+
+def test_run_replace_starts_a_job_anew_across_nodes_for_its_token_while_no_agent_holds_it(postgres, make_cluster, tmp_path, env):
+    """`run --replace` in store mode works as on one server, whichever nodes the runs and watchers reach:
+    only with the token that made the job and while no agent of it is connected anywhere (its lease not
+    held); the earlier run's bytes leave the store and every node's cache, and its watchers on every
+    node get `job_replaced` (4012)."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"publish {OWNER}\npublish {OTHER}\nwatch {WATCH}\n")
+    tokens.chmod(0o600)
+    url = postgres.fresh_database()
+    a, b, c = make_cluster(url, extra=("--tokens-file", str(tokens))).nodes
+
+    def run(node, job, *args, token=OWNER, code="print('x')"):
+        return tailcast("run", "--job", job, "--no-pty", "--quiet", "--token", token, "--server", node.url, *args, "--",
+                        *py(code), env=env, timeout=60)
+
+    assert run(a, "nightly", code="print('first')").returncode == 0
+    again = run(b, "nightly", code="print('second')")
+    assert again.returncode == 5 and b"--replace" in again.stderr, again.stderr
+    assert run(c, "nightly", "--replace", token=OTHER).returncode == 5  # not the token that made it
+    replaced = run(b, "nightly", "--replace", code="print('second')")
+    assert replaced.returncode == 0, replaced.stderr
+    assert postgres.archived(url, "nightly") == b"second\n"
+    for node in (a, b, c):
+        wait_until(lambda: node.archived("nightly") == b"second\n", what=f"node {node.name}'s cache of the new run")
+
+    # A job whose agent is connected to one node is not replaced through another.
+    busy = agent_of(a, "busy", "busy-run")
+    try:
+        taken = run(c, "busy", "--replace")
+        assert taken.returncode == 5 and b"is running" in taken.stderr, taken.stderr
+    finally:
+        busy.close()
+
+    # A lost job's watchers on every node are told when a new run, through a third node, takes the id.
+    lost = agent_of(a, "lost", "lost-run")
+    lost.send(peer.encode_data([(1, 0, 1000, b"old run\n")]))
+    assert json.loads(lost.recv(timeout=10))["offsets"] == {"1": 8}
+    lost.close()
+    watchers = [popen("watch", "lost", "--token", WATCH, "--server", node.url, env=env) for node in (a, b)]
+    for node in (a, b):
+        wait_until(lambda: connections(node, "watcher", "lost"), what=f"the watcher on node {node.name}")
+    renewed = run(c, "lost", "--replace", code="print('new run')")
+    assert renewed.returncode == 0, renewed.stderr
+    for watcher in watchers:
+        out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 1 and b"started anew" in err, err
+        assert out == b"old run\n"
+    assert postgres.archived(url, "lost") == b"new run\n"
+    for node in (a, b, c):
+        wait_until(lambda: node.archived("lost") == b"new run\n", what=f"node {node.name}'s cache of the new run")

@@ -122,6 +122,23 @@ def test_a_watcher_on_another_node_gets_every_byte_and_the_exit(make_node, postg
     assert b.jobs()["relay"]["state"] == "exited"
 
 
+def test_a_line_reaches_a_watcher_on_another_node_without_waiting_for_the_ack_window(make_node, postgres, env):
+    """Other nodes see bytes once they are committed, so a node commits them as they arrive, not once per
+    ack window: with a 3 s window on the publishing node, each line of a job writing one every 0.5 s
+    reaches a watcher on another node well within the window."""
+    url = postgres.fresh_database()
+    a = make_node(url, "a", extra=("--ack-interval-ms", "3000")).start()
+    b = make_node(url, "b").start()
+    stamps = "import time\nfor i in range(12):\n    print(f'T{time.time():.6f}', flush=True)\n    time.sleep(0.5)\n"
+    watcher = popen("watch", "prompt", "--wait", "--server", b.url, env=env)
+    agent = popen("run", "--job", "prompt", "--no-pty", "--quiet", "--server", a.url, "--", *py(stamps), env=env)
+    delays = [time.time() - float(line[1:]) for line in iter(watcher.stdout.readline, b"")]
+    assert agent.wait(60) == 0 and watcher.wait(60) == 0
+    assert len(delays) == 12
+    # The first lines may be replayed to a watcher that attached after them.
+    assert max(delays[2:]) < 1.0, [f"{d:.2f}" for d in delays]
+
+
 def test_an_agent_moves_to_another_node_after_kill_9_and_nothing_is_lost_or_doubled(make_node, postgres, env):
     url = postgres.fresh_database()
     port = free_port()

@@ -108,7 +108,7 @@ extension Hub {
     /// agent reconnecting with the hello it always sends) keeps its job.
     /// Returns the job and whether an earlier run's was retired for it.
     func replaceJob(_ hello: ControlMessage.Hello, owner: String, maxJobs: Int) throws -> (LiveJob, retired: Bool) {
-        guard let old = self.job(hello.job), !old.isRun(of: hello) else {
+        guard let old = self.job(hello.job), !old.isRun(hello.runId) else {
             return (try self.jobForPublisher(hello, owner: owner, maxJobs: maxJobs), false)
         }
         try old.checkReplaceable(owner: owner)

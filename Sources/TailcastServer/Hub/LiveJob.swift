@@ -192,9 +192,9 @@ public final class LiveJob: Sendable {
         }
     }
 
-    /// True for a hello of the run that created the job.
-    func isRun(of hello: ControlMessage.Hello) -> Bool {
-        self.state.withLock { AccessTokens.constantTimeEqual(Array($0.stored.runId.utf8), Array(hello.runId.utf8)) }
+    /// True for the run that created the job (a hello's `run_id`, or the run the shared store holds).
+    func isRun(_ runId: String) -> Bool {
+        self.state.withLock { AccessTokens.constantTimeEqual(Array($0.stored.runId.utf8), Array(runId.utf8)) }
     }
 
     var retirement: Retirement? { self.state.withLock { $0.retirement } }

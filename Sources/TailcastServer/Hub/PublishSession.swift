@@ -49,9 +49,20 @@ struct PublishSession {
                     info: JobInfo(id: hello.job, meta: hello.meta, state: .lost, lastSeenMs: UnixTime.nowMs(), streams: []),
                     streams: [], runId: hello.runId, owner: owner)
                 do {
-                    try await self.hub.adopt(try await store.claim(new), from: store)
+                    let stored: Archive.StoredJob
+                    if hello.replace == true {
+                        let (record, replaced) = try await store.replace(new)
+                        if replaced { self.logger.notice("job started anew by a new run (--replace); the earlier run's output is removed", metadata: ["job": "\(hello.job)"]) }
+                        stored = record
+                    } else {
+                        stored = try await store.claim(new)
+                    }
+                    // A replaced run's copy in this cache is retired here (see `Hub.adopt`).
+                    try await self.hub.adopt(stored, from: store)
                 } catch let error as ArchiveError {
                     throw error
+                } catch let refusal as LiveJob.PublishRefusal {
+                    throw refusal
                 } catch {
                     throw StoreUnavailable(error: error)
                 }
@@ -117,6 +128,7 @@ struct PublishSession {
 
         var streams: [UInt32: StreamFile] = [:]
         let (syncRequests, requestSync) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (commitRequests, requestCommit) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let acknowledger = Acknowledger(interval: self.configuration.ackInterval, metrics: self.metrics, lease: lease)
 
         let jobLogger = logger
@@ -135,6 +147,20 @@ struct PublishSession {
                 }
             }
             if let lease {
+                // Store mode: bytes are committed as soon as they arrive, not once per ack window, because
+                // watchers on other nodes see them only once committed. One transaction takes all that
+                // arrived during the one before, so a fast job still commits in large batches. The paced
+                // acks then name what is committed.
+                group.addTask {
+                    do {
+                        for await _ in commitRequests {
+                            _ = try await lease.commitWaiting()
+                            requestSync.yield()
+                        }
+                    } catch is StoreLease.Lost {
+                        try? await self.refuseTakenOver(outbound: outbound, logger: jobLogger)
+                    }
+                }
                 group.addTask {
                     do {
                         try await lease.keepRenewed()
@@ -143,7 +169,10 @@ struct PublishSession {
                     }
                 }
             }
-            defer { requestSync.finish() }
+            defer {
+                requestSync.finish()
+                requestCommit.finish()
+            }
             do {
                 while let message = try await messages.next() {
                     let action: PublishStateMachine.Action
@@ -170,7 +199,7 @@ struct PublishSession {
                         for chunk in chunks { try lease?.add(chunk, stream: files[chunk.stream]!.name) }
                         self.metrics.bytesArchived.increment(by: added)
                         self.hub.grew.store(true, ordering: .relaxed)
-                        requestSync.yield()
+                        if lease == nil { requestSync.yield() } else { requestCommit.yield() }
                     case .openStream(let id, let name):
                         guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
                         let file = try job.openStream(named: name)
@@ -325,9 +354,11 @@ actor Acknowledger {
     private var writing: Task<Void, any Error>?
 
     /// The paced ack: the streams whose durable offset moved, if any did (an empty ack tells the agent
-    /// nothing), and none once the end's ack is on its way.
+    /// nothing), and none once the end's ack is on its way. In store mode it names what the session's
+    /// commit task has committed, and commits nothing itself: a second commit of the batch in flight
+    /// would insert those bytes twice (the key drops them, after the work).
     func acknowledgeMoved(outbound: WebSocketOutboundWriter) async throws {
-        let ack = try await self.syncAndAcknowledge(streams: self.streams)
+        let ack = try await self.syncAndAcknowledge(streams: self.streams, commitWaiting: false)
         guard !self.ended, !ack.offsets.isEmpty else { return }
         try await self.write(ack, outbound: outbound)
     }
@@ -352,12 +383,12 @@ actor Acknowledger {
     /// more CPU to decode than its files cost to read.
     private var acknowledged: [UInt32: UInt64] = [:]
 
-    /// Makes the streams durable (fdatasync, or a commit to the shared store) and says how far; `everyStream`
-    /// names them all (the ack of an `end`).
-    func syncAndAcknowledge(streams: [UInt32: StreamFile], everyStream: Bool = false) async throws -> ControlMessage.Ack {
+    /// Makes the streams durable (fdatasync, or a commit to the shared store of what is waiting) and says
+    /// how far; `everyStream` names them all (the ack of an `end`).
+    func syncAndAcknowledge(streams: [UInt32: StreamFile], everyStream: Bool = false, commitWaiting: Bool = true) async throws -> ControlMessage.Ack {
         let durable: [UInt32: UInt64]
         if let lease = self.lease {
-            let committed = try await lease.commitWaiting()
+            let committed = commitWaiting ? try await lease.commitWaiting() : lease.committedEnds
             durable = streams.mapValues { committed[$0.name] ?? 0 }
         } else {
             durable = try await NIOThreadPool.singleton.runIfActive {

@@ -16,6 +16,11 @@ extension Hub {
     }
 
     private func cached(_ stored: Archive.StoredJob) throws -> LiveJob {
+        if let earlier = self.job(stored.info.id), !earlier.isRun(stored.runId) {
+            // Another run took the id (`run --replace`, on any node): this copy of the earlier run goes, and
+            // its watchers are told, as on the node that replaced it.
+            if earlier.markReplaced() { try self.discard(earlier) }
+        }
         let job: LiveJob
         if let known = self.job(stored.info.id) {
             job = known
@@ -38,16 +43,21 @@ extension Hub {
     /// as a local append does.
     func catchUp(_ job: LiveJob, from store: any SharedStore) async throws {
         for file in job.files {
-            while true {
-                let pieces = try await store.pieces(job: job.id, stream: file.name, from: file.size)
-                guard !pieces.isEmpty else { break }
-                let added = try await NIOThreadPool.singleton.runIfActive { try job.absorb(pieces) }
-                if added > 0 {
-                    self.grew.store(true, ordering: .relaxed)
-                    job.notifyWatchers()
-                }
-                if added == 0 || pieces.count < PostgresStore.piecesPerRead { break }
+            try await self.catchUp(file, of: job, from: store)
+        }
+    }
+
+    /// One stream of `catchUp`: what a notice of a commit to that stream needs.
+    func catchUp(_ file: StreamFile, of job: LiveJob, from store: any SharedStore) async throws {
+        while true {
+            let pieces = try await store.pieces(job: job.id, stream: file.name, from: file.size)
+            guard !pieces.isEmpty else { break }
+            let added = try await NIOThreadPool.singleton.runIfActive { try job.absorb(pieces) }
+            if added > 0 {
+                self.grew.store(true, ordering: .relaxed)
+                job.notifyWatchers()
             }
+            if added == 0 || pieces.count < PostgresStore.piecesPerRead { break }
         }
     }
 

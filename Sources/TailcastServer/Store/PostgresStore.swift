@@ -117,7 +117,9 @@ public final class PostgresStore: SharedStore {
                 do {
                     return try await body()
                 } catch let error as PostgresTransactionError {
-                    if let ours = error.closureError, ours is StoreLease.Lost || ours is StoreError { throw ours }
+                    if let ours = error.closureError, ours is StoreLease.Lost || ours is StoreError || ours is LiveJob.PublishRefusal {
+                        throw ours
+                    }
                     throw error
                 }
             }
@@ -210,6 +212,53 @@ public final class PostgresStore: SharedStore {
         }
     }
 
+    func replace(_ new: Archive.StoredJob) async throws -> (Archive.StoredJob, replaced: Bool) {
+        let record = try Self.encode(new)
+        let id = new.info.id
+        return try await self.bounded { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in
+                let notify: PostgresQuery = "SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))"
+                let inserted = try await connection.query("""
+                    INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, logger: logger)
+                var created = false
+                for try await _ in inserted.decode(String.self) { created = true }
+                if created {
+                    try await connection.query(notify, logger: logger)
+                    return (new, false)
+                }
+                // Locked to the end, the job's row before its lease's as in `takeLease`: a takeover by the
+                // earlier run either holds the lease already (and this is refused) or waits and finds this run.
+                var found: Archive.StoredJob?
+                for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)
+                    .decode(String.self) {
+                    found = try Self.decode(text)
+                }
+                guard let current = found else { throw StoreError.vanished(id) }
+                if AccessTokens.constantTimeEqual(Array(current.runId.utf8), Array(new.runId.utf8)) { return (current, false) }
+                guard AccessTokens.constantTimeEqual(Array(current.owner.utf8), Array(new.owner.utf8)) else {
+                    throw LiveJob.PublishRefusal.otherRun(id)
+                }
+                let held = try await connection.query("""
+                    SELECT job FROM leases WHERE job = \(id) AND expires_ms >= \(unescaped: Self.nowMs) FOR UPDATE
+                    """, logger: logger)
+                var running = false
+                for try await _ in held.decode(String.self) { running = true }
+                if running { throw LiveJob.PublishRefusal.running(id) }
+                // The new run's stream starts again at offset 0: an earlier chunk left at an offset would
+                // keep the new bytes out (the key drops them).
+                try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
+                try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+                try await connection.query("""
+                    UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
+                    """, logger: logger)
+                try await connection.query(notify, logger: logger)
+                return (new, true)
+            }
+        }
+    }
+
     func record(_ id: String) async throws -> Archive.StoredJob? {
         try await self.bounded { [client, logger] in
             for try await text in try await client.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
@@ -261,6 +310,14 @@ public final class PostgresStore: SharedStore {
         let node = self.node
         return try await self.bounded { [client, logger] in
             try await client.withTransaction(logger: logger) { connection -> StoreLease? in
+                // Only for the run the record names, read under a lock: a `run --replace` committed after
+                // this run's hello was checked must not be written into by this run.
+                var recorded: String?
+                for try await run in try await connection.query("SELECT record->>'run_id' FROM jobs WHERE id = \(job) FOR SHARE", logger: logger)
+                    .decode(String.self) {
+                    recorded = run
+                }
+                guard let recorded, AccessTokens.constantTimeEqual(Array(recorded.utf8), Array(runId.utf8)) else { return nil }
                 let taken = try await connection.query("""
                     INSERT INTO leases AS l (job, node, session, run_id, expires_ms)
                     VALUES (\(job), \(node), \(session), \(runId), \(unescaped: Self.nowMs) + \(Self.leaseTTLMs))
@@ -311,16 +368,24 @@ public final class PostgresStore: SharedStore {
         for piece in pieces { ends[piece.stream] = piece.end }
         let notices = ends.sorted { $0.key < $1.key }.map { StoreNotice.chunk(job: lease.job, stream: $0.key, end: $0.value).payload }
         let started = ContinuousClock.now
+        // One statement, so one round trip and its own transaction, where a BEGIN, the lease's renewal, the
+        // insert, the notices and the COMMIT took five: the commit is on every line's way to other nodes.
+        // Without the lease (`held` empty) nothing is inserted or notified.
         try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await Self.holdLease(lease, expires: "\(Self.nowMs) + \(Self.leaseTTLMs)", connection, logger)
-                try await connection.query("""
+            let rows = try await client.query("""
+                WITH held AS (
+                    UPDATE leases SET expires_ms = \(unescaped: Self.nowMs) + \(Self.leaseTTLMs)
+                    WHERE job = \(lease.job) AND session = \(lease.session) RETURNING job),
+                inserted AS (
                     INSERT INTO chunks (job, stream, start_offset, bytes, time_ms)
-                    SELECT \(lease.job), s, o, b, t FROM unnest(\(streams)::text[], \(offsets)::int8[], \(bytes)::bytea[], \(times)::int8[]) AS u(s, o, b, t)
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
-            }
+                    SELECT held.job, s, o, b, t
+                    FROM held, unnest(\(streams)::text[], \(offsets)::int8[], \(bytes)::bytea[], \(times)::int8[]) AS u(s, o, b, t)
+                    ON CONFLICT DO NOTHING)
+                SELECT pg_notify(\(Self.channel), n) FROM held, unnest(\(notices)::text[]) AS n
+                """, logger: logger)
+            var notified = 0
+            for try await _ in rows { notified += 1 }
+            guard notified > 0 else { throw StoreLease.Lost() }
         }
         self.health.commitSeconds.record(duration: ContinuousClock.now - started)
     }

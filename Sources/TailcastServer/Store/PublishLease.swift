@@ -25,6 +25,9 @@ final class PublishLease: Sendable {
 
     func committedEnd(_ stream: String) -> UInt64 { self.plan.withLock { $0.committedEnd(stream) } }
 
+    /// Each stream's committed end, as the last finished commit left it.
+    var committedEnds: [String: UInt64] { self.plan.withLock { $0.committed } }
+
     /// A chunk the session accepted: its bytes past what is committed or waiting wait for the next commit.
     func add(_ chunk: DataChunk, stream: String) throws(StreamFile.Gap) {
         try self.plan.withLock { plan throws(StreamFile.Gap) in
@@ -38,7 +41,7 @@ final class PublishLease: Sendable {
     func commitWaiting() async throws -> [String: UInt64] {
         while true {
             let batch = self.plan.withLock { $0.next(maxBytes: Self.maxCommitBytes) }
-            if batch.isEmpty { return self.plan.withLock { $0.committed } }
+            if batch.isEmpty { return self.committedEnds }
             try await self.retrying("committing job \(self.lease.job)") {
                 try await self.store.commit(batch, lease: self.lease)
             }

@@ -71,7 +71,7 @@ struct StoreFollower: Service {
             // Its publisher is here: the bytes are in the cache already.
             guard !job.hasPublisher, file.size < end else { return }
             do {
-                try await self.hub.catchUp(job, from: self.store)
+                try await self.hub.catchUp(file, of: job, from: self.store)
             } catch {
                 self.store.health.failed(error, doing: "reading job \(id)")
             }
