@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fill, paced_job, paced_lines, popen, py, tailcast, wait_until
+from conftest import BINARY, fill, paced_job, paced_lines, popen, py, tailcast, wait_until
 from postgres import postgres  # noqa: F401 (fixture)
 from relay import Relay
 from test_store_postgres import make_node, metric  # noqa: F401 (fixture)
@@ -203,3 +203,35 @@ def test_a_watcher_on_a_node_cut_off_from_the_database_gets_every_later_byte(mak
     assert watch.returncode == 0, err
     assert out == paced_lines(lines)
 
+
+def test_a_progress_update_lost_to_an_outage_reaches_the_other_nodes_after_it(make_node, postgres, env, tmp_path):
+    """Progress is saved in the background (the agent's data does not wait for it); one that fails while
+    the database is cut off is saved again after the heal, not only at the job's next update."""
+    url = postgres.fresh_database()
+    go, done = tmp_path / "go", tmp_path / "done"
+    job = ("import os, subprocess, time\n"
+           f"def progress(n): subprocess.run([{BINARY!r}, 'progress', str(n), '--total', '10'], check=True)\n"
+           "progress(1)\n"
+           f"while not os.path.exists({str(go)!r}): time.sleep(0.05)\n"
+           # A node saves a job's progress at most once a second.
+           "time.sleep(1.2)\n"
+           "progress(7)\n"
+           f"while not os.path.exists({str(done)!r}): time.sleep(0.05)\n")
+    with Relay(postgres.port) as relay:
+        a = make_node(url.replace(f":{postgres.port}/", f":{relay.port}/"), "a", extra=QUICK).start()
+        b = make_node(url, "b").start()
+        agent = popen("run", "--job", "bars", "--no-pty", "--quiet", "--server", a.url, "--", *py(job), env=env)
+
+        def progress_on_b():
+            bars = b.jobs().get("bars", {}).get("progress") or []
+            return bars[0]["current"] if bars else None
+
+        wait_until(lambda: progress_on_b() == 1, what="node b to show the first progress")
+        relay.blackhole()
+        go.touch()
+        wait_until(lambda: metric(a, "tailcast_store_up") == 0, timeout=30, what="node a to give up on the database")
+        relay.heal()
+        wait_until(lambda: progress_on_b() == 7, timeout=20, what="node b to show the progress sent during the outage")
+        assert agent.poll() is None
+        done.touch()
+        assert agent.wait(60) == 0, agent.stderr.read()
