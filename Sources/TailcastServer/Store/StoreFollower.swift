@@ -30,22 +30,25 @@ struct StoreFollower: Service {
 
     /// Listens until the connection fails; `listening` is called once it listens and has caught up.
     private func follow(listening: () -> Void) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: try self.store.connectionConfiguration(), id: 0, logger: self.logger)
+        // Bounded like every request: a connection reset during its start-up must not leave the follower waiting.
+        let connection = try await self.store.timeLimited(closing: PostgresStore.InUse()) { [store, logger] in
+            try await PostgresConnection.connect(configuration: try store.connectionConfiguration(), id: 0, logger: logger)
+        }
         defer { Task { try? await connection.close() } }
-        try await connection.listen(on: PostgresStore.channel) { notifications in
-            try await self.hub.catchUpEverything(from: self.store)
-            self.store.health.succeeded()
-            listening()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.reapExpiredLeases() }
-                group.addTask { try await self.keepAlive(connection) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // From the start: a connection that goes dead while it starts listening is replaced too.
+            group.addTask { try await self.keepAlive(connection) }
+            group.addTask { await self.reapExpiredLeases() }
+            try await connection.listen(on: PostgresStore.channel) { notifications in
+                try await self.hub.catchUpEverything(from: self.store)
+                self.store.health.succeeded()
+                listening()
                 for try await notification in notifications {
                     guard let notice = StoreNotice(payload: notification.payload) else { continue }
                     await self.apply(notice)
                 }
-                group.cancelAll()
             }
+            group.cancelAll()
         }
     }
 
