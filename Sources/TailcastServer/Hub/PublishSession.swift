@@ -113,11 +113,11 @@ struct PublishSession {
         defer {
             job.detachPublisher(serial)
             if let lease {
-                let (record, hub) = (job.record, self.hub)
+                let hub = self.hub
                 // Then, as a follower, what another node committed while this connection still held the
                 // job here (a takeover it had not noticed yet): those notices were skipped.
                 Task {
-                    await lease.release(record)
+                    await lease.release()
                     await hub.hydrate(job.id)
                 }
             }
@@ -206,20 +206,17 @@ struct PublishSession {
                         streams[id] = file
                         await acknowledger.track(id, file)
                         // Other nodes learn of the stream before any of its bytes.
-                        try await lease?.save(job.record)
+                        try await lease?.save()
                     case .updateProgress(let bars):
                         guard job.isPublisher(serial) else { throw LiveJob.Replaced() }
-                        if job.updateProgress(bars), let lease {
-                            let record = job.record
-                            Task { try? await lease.store.save(record, lease: lease.lease, release: false) }
-                        }
+                        if job.updateProgress(bars) { lease?.saveSoon() }
                     case .markStopped:
                         job.markStopped(connection: serial)
                         logger.info("agent stopping cleanly")
                     case .storeEnd(let end):
                         var ack = try await acknowledger.syncAndAcknowledge(streams: streams, everyStream: true)
                         try job.end(end, connection: serial)
-                        try await lease?.save(job.record)
+                        try await lease?.save()
                         machine.endStored()
                         ack.ended = true
                         try await acknowledger.acknowledgeEnd(ack, outbound: outbound)
@@ -298,9 +295,9 @@ struct PublishSession {
                 throw LiveJob.PublishRefusal.otherRun(job.id)
             }
             try await self.hub.catchUp(job, from: store)
-            let lease = PublishLease(store: store, lease: taken)
+            let lease = PublishLease(store: store, lease: taken) { job.record }
             welcome.streams = job.files.map { StreamInfo(name: $0.name, size: lease.committedEnd($0.name)) }
-            try await lease.save(job.record)
+            try await lease.save()
             store.health.succeeded()
             return lease
         } catch let refusal as LiveJob.PublishRefusal {

@@ -4,6 +4,7 @@ import Metrics
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import Synchronization
 import TailcastProtocol
 
 /// The shared store's settings (`serve --store`, `--node`, `--store-pool-size`, `--store-statement-timeout`).
@@ -107,29 +108,66 @@ public final class PostgresStore: SharedStore {
         return configuration
     }
 
-    /// Runs `body`, giving up after the statement timeout and a margin: a database that is unreachable
-    /// (not refusing, just silent) must not hold an acknowledgement forever. A lost lease or a newer
-    /// schema found inside a transaction is thrown as itself, not as the transaction's failure.
-    private func bounded<R: Sendable>(_ body: @escaping @Sendable () async throws -> R) async throws -> R {
-        let limit = self.configuration.statementTimeout + .seconds(2)
-        return try await withThrowingTaskGroup(of: R?.self) { group in
-            group.addTask {
+    /// Runs `body` on a pooled connection, giving up after the statement timeout and a margin: a database
+    /// that is unreachable (not refusing, just silent) must not hold an acknowledgement forever. A lost
+    /// lease or a newer schema found inside a transaction is thrown as itself, not as the transaction's failure.
+    /// A connection that failed otherwise is closed, not handed back: the pool opens a fresh one, which
+    /// takes the database as it is now (a session opened while it was read-only stays read-only).
+    private func bounded<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        let inUse = InUse()
+        return try await self.timeLimited(closing: inUse) { [client] in
+            try await client.withConnection { connection in
+                inUse.connection.withLock { $0 = connection }
                 do {
-                    return try await body()
+                    return try await body(connection)
                 } catch let error as PostgresTransactionError {
                     if let ours = error.closureError, ours is StoreLease.Lost || ours is StoreError || ours is LiveJob.PublishRefusal {
                         throw ours
                     }
+                    try? await connection.close()
+                    throw error
+                } catch let ours as StoreLease.Lost {
+                    throw ours
+                } catch {
+                    try? await connection.close()
                     throw error
                 }
             }
+        }
+    }
+
+    /// `bounded`, in one transaction.
+    private func transaction<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        try await self.bounded { [logger] connection in
+            try await connection.withTransaction(logger: logger) { try await body($0) }
+        }
+    }
+
+    /// The connection a bounded request runs on, once it has one.
+    final class InUse: Sendable {
+        let connection: Mutex<PostgresConnection?>
+
+        init(_ connection: PostgresConnection? = nil) { self.connection = Mutex(connection) }
+    }
+
+    /// Runs `body` for at most the statement timeout and a margin. Past it, or when cancelled, the connection
+    /// in use is closed: on a black-holed route its query would never end (no timeout of PostgreSQL's can
+    /// reach us there), and the task group could not return while it runs.
+    func timeLimited<R: Sendable>(closing inUse: InUse, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        let limit = self.configuration.statementTimeout + .seconds(2)
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { try await body() }
             group.addTask {
                 try await Task.sleep(for: limit)
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else { throw StoreError.timedOut(limit) }
-            return result
+            do {
+                if let result = try await group.next() ?? nil { return result }
+            } catch is CancellationError {
+            }
+            try? await inUse.connection.withLock { $0 }?.close()
+            throw Task.isCancelled ? CancellationError() : StoreError.timedOut(limit)
         }
     }
 
@@ -139,8 +177,10 @@ public final class PostgresStore: SharedStore {
     /// pool's (which retries quietly): a connection that fails says why.
     public func schemaVersion() async throws -> Int {
         let configuration = try self.connectionConfiguration()
-        return try await self.bounded { [logger] in
+        let inUse = InUse()
+        return try await self.timeLimited(closing: inUse) { [logger] in
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            inUse.connection.withLock { $0 = connection }
             defer { Task { try? await connection.close() } }
             let exists = try await connection.query("SELECT to_regclass('tailcast_schema_migrations') IS NOT NULL", logger: logger)
             for try await (found) in exists.decode(Bool.self) where !found { return 0 }
@@ -154,28 +194,26 @@ public final class PostgresStore: SharedStore {
     /// take turns on an advisory lock held until each one's transaction ends. Throws `StoreError.newerSchema`
     /// for a database a newer tailcast migrated: this one would misread it.
     public func migrate() async throws {
-        try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Migrations.lockKey))", logger: logger)
-                try await connection.query("""
-                    CREATE TABLE IF NOT EXISTS tailcast_schema_migrations (
-                        version int PRIMARY KEY, name text NOT NULL, applied_ms bigint NOT NULL)
-                    """, logger: logger)
-                var version = 0
-                for try await found in try await connection.query(
-                    "SELECT coalesce(max(version), 0)::int8 FROM tailcast_schema_migrations", logger: logger
-                ).decode(Int64.self) { version = Int(found) }
-                guard version <= Migrations.current else { throw StoreError.newerSchema(version) }
-                for migration in Migrations.pending(after: version) {
-                    for statement in migration.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.query("""
-                        INSERT INTO tailcast_schema_migrations (version, name, applied_ms)
-                        VALUES (\(migration.version), \(migration.name), \(Int64(UnixTime.nowMs())))
-                        """, logger: logger)
-                    logger.notice("store schema migrated to version \(migration.version): \(migration.name)")
+        try await self.transaction { [logger] connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Migrations.lockKey))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS tailcast_schema_migrations (
+                    version int PRIMARY KEY, name text NOT NULL, applied_ms bigint NOT NULL)
+                """, logger: logger)
+            var version = 0
+            for try await found in try await connection.query(
+                "SELECT coalesce(max(version), 0)::int8 FROM tailcast_schema_migrations", logger: logger
+            ).decode(Int64.self) { version = Int(found) }
+            guard version <= Migrations.current else { throw StoreError.newerSchema(version) }
+            for migration in Migrations.pending(after: version) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
+                try await connection.query("""
+                    INSERT INTO tailcast_schema_migrations (version, name, applied_ms)
+                    VALUES (\(migration.version), \(migration.name), \(Int64(UnixTime.nowMs())))
+                    """, logger: logger)
+                logger.notice("store schema migrated to version \(migration.version): \(migration.name)")
             }
         }
     }
@@ -192,76 +230,72 @@ public final class PostgresStore: SharedStore {
 
     func claim(_ new: Archive.StoredJob) async throws -> Archive.StoredJob {
         let record = try Self.encode(new)
-        return try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                let inserted = try await connection.query("""
-                    INSERT INTO jobs (id, record, updated_ms) VALUES (\(new.info.id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
-                    ON CONFLICT (id) DO NOTHING RETURNING id
-                    """, logger: logger)
-                var created = false
-                for try await _ in inserted.decode(String.self) { created = true }
-                if created {
-                    try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(new.info.id).payload))", logger: logger)
-                }
-                for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
-                    .decode(String.self) {
-                    return try Self.decode(text)
-                }
-                throw StoreError.vanished(new.info.id)
+        return try await self.transaction { [logger] connection in
+            let inserted = try await connection.query("""
+                INSERT INTO jobs (id, record, updated_ms) VALUES (\(new.info.id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, logger: logger)
+            var created = false
+            for try await _ in inserted.decode(String.self) { created = true }
+            if created {
+                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(new.info.id).payload))", logger: logger)
             }
+            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
+                .decode(String.self) {
+                return try Self.decode(text)
+            }
+            throw StoreError.vanished(new.info.id)
         }
     }
 
     func replace(_ new: Archive.StoredJob) async throws -> (Archive.StoredJob, replaced: Bool) {
         let record = try Self.encode(new)
         let id = new.info.id
-        return try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                let notify: PostgresQuery = "SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))"
-                let inserted = try await connection.query("""
-                    INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
-                    ON CONFLICT (id) DO NOTHING RETURNING id
-                    """, logger: logger)
-                var created = false
-                for try await _ in inserted.decode(String.self) { created = true }
-                if created {
-                    try await connection.query(notify, logger: logger)
-                    return (new, false)
-                }
-                // Locked to the end, the job's row before its lease's as in `takeLease`: a takeover by the
-                // earlier run either holds the lease already (and this is refused) or waits and finds this run.
-                var found: Archive.StoredJob?
-                for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)
-                    .decode(String.self) {
-                    found = try Self.decode(text)
-                }
-                guard let current = found else { throw StoreError.vanished(id) }
-                if AccessTokens.constantTimeEqual(Array(current.runId.utf8), Array(new.runId.utf8)) { return (current, false) }
-                guard AccessTokens.constantTimeEqual(Array(current.owner.utf8), Array(new.owner.utf8)) else {
-                    throw LiveJob.PublishRefusal.otherRun(id)
-                }
-                let held = try await connection.query("""
-                    SELECT job FROM leases WHERE job = \(id) AND expires_ms >= \(unescaped: Self.nowMs) FOR UPDATE
-                    """, logger: logger)
-                var running = false
-                for try await _ in held.decode(String.self) { running = true }
-                if running { throw LiveJob.PublishRefusal.running(id) }
-                // The new run's stream starts again at offset 0: an earlier chunk left at an offset would
-                // keep the new bytes out (the key drops them).
-                try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
-                try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
-                try await connection.query("""
-                    UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
-                    """, logger: logger)
+        return try await self.transaction { [logger] connection in
+            let notify: PostgresQuery = "SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))"
+            let inserted = try await connection.query("""
+                INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, logger: logger)
+            var created = false
+            for try await _ in inserted.decode(String.self) { created = true }
+            if created {
                 try await connection.query(notify, logger: logger)
-                return (new, true)
+                return (new, false)
             }
+            // Locked to the end, the job's row before its lease's as in `takeLease`: a takeover by the
+            // earlier run either holds the lease already (and this is refused) or waits and finds this run.
+            var found: Archive.StoredJob?
+            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)
+                .decode(String.self) {
+                found = try Self.decode(text)
+            }
+            guard let current = found else { throw StoreError.vanished(id) }
+            if AccessTokens.constantTimeEqual(Array(current.runId.utf8), Array(new.runId.utf8)) { return (current, false) }
+            guard AccessTokens.constantTimeEqual(Array(current.owner.utf8), Array(new.owner.utf8)) else {
+                throw LiveJob.PublishRefusal.otherRun(id)
+            }
+            let held = try await connection.query("""
+                SELECT job FROM leases WHERE job = \(id) AND expires_ms >= \(unescaped: Self.nowMs) FOR UPDATE
+                """, logger: logger)
+            var running = false
+            for try await _ in held.decode(String.self) { running = true }
+            if running { throw LiveJob.PublishRefusal.running(id) }
+            // The new run's stream starts again at offset 0: an earlier chunk left at an offset would
+            // keep the new bytes out (the key drops them).
+            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
+            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+            try await connection.query("""
+                UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
+                """, logger: logger)
+            try await connection.query(notify, logger: logger)
+            return (new, true)
         }
     }
 
     func record(_ id: String) async throws -> Archive.StoredJob? {
-        try await self.bounded { [client, logger] in
-            for try await text in try await client.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
+        try await self.bounded { [logger] connection in
+            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
                 return try Self.decode(text)
             }
             return nil
@@ -269,9 +303,9 @@ public final class PostgresStore: SharedStore {
     }
 
     func records() async throws -> [Archive.StoredJob] {
-        try await self.bounded { [client, logger] in
+        try await self.bounded { [logger] connection in
             var records: [Archive.StoredJob] = []
-            for try await text in try await client.query("SELECT record::text FROM jobs ORDER BY id", logger: logger).decode(String.self) {
+            for try await text in try await connection.query("SELECT record::text FROM jobs ORDER BY id", logger: logger).decode(String.self) {
                 records.append(try Self.decode(text))
             }
             return records
@@ -281,25 +315,21 @@ public final class PostgresStore: SharedStore {
     func save(_ stored: Archive.StoredJob, lease: StoreLease, release: Bool) async throws {
         let record = try Self.encode(stored)
         let expires = release ? "0" : "\(Self.nowMs) + \(Self.leaseTTLMs)"
-        try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await Self.holdLease(lease, expires: expires, connection, logger)
-                try await connection.query("""
-                    UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
-                    """, logger: logger)
-                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(lease.job).payload))", logger: logger)
-            }
+        try await self.transaction { [logger] connection in
+            try await Self.holdLease(lease, expires: expires, connection, logger)
+            try await connection.query("""
+                UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(lease.job).payload))", logger: logger)
         }
     }
 
     func remove(_ id: String) async throws {
-        try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
-                try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
-                try await connection.query("DELETE FROM jobs WHERE id = \(id)", logger: logger)
-                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.removed(id).payload))", logger: logger)
-            }
+        try await self.transaction { [logger] connection in
+            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
+            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+            try await connection.query("DELETE FROM jobs WHERE id = \(id)", logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.removed(id).payload))", logger: logger)
         }
     }
 
@@ -308,34 +338,32 @@ public final class PostgresStore: SharedStore {
     func takeLease(job: String, runId: String) async throws -> StoreLease? {
         let session = UUID()
         let node = self.node
-        return try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection -> StoreLease? in
-                // Only for the run the record names, read under a lock: a `run --replace` committed after
-                // this run's hello was checked must not be written into by this run.
-                var recorded: String?
-                for try await run in try await connection.query("SELECT record->>'run_id' FROM jobs WHERE id = \(job) FOR SHARE", logger: logger)
-                    .decode(String.self) {
-                    recorded = run
-                }
-                guard let recorded, AccessTokens.constantTimeEqual(Array(recorded.utf8), Array(runId.utf8)) else { return nil }
-                let taken = try await connection.query("""
-                    INSERT INTO leases AS l (job, node, session, run_id, expires_ms)
-                    VALUES (\(job), \(node), \(session), \(runId), \(unescaped: Self.nowMs) + \(Self.leaseTTLMs))
-                    ON CONFLICT (job) DO UPDATE SET node = excluded.node, session = excluded.session,
-                        run_id = excluded.run_id, expires_ms = excluded.expires_ms
-                    WHERE l.expires_ms < \(unescaped: Self.nowMs) OR l.run_id = excluded.run_id
-                    RETURNING session
-                    """, logger: logger)
-                var held = false
-                for try await _ in taken.decode(UUID.self) { held = true }
-                guard held else { return nil }
-                var committed: [String: UInt64] = [:]
-                let ends = try await connection.query("""
-                    SELECT stream, max(start_offset + octet_length(bytes))::int8 FROM chunks WHERE job = \(job) GROUP BY stream
-                    """, logger: logger)
-                for try await (stream, end) in ends.decode((String, Int64).self) { committed[stream] = UInt64(end) }
-                return StoreLease(job: job, session: session, committed: committed)
+        return try await self.transaction { [logger] connection -> StoreLease? in
+            // Only for the run the record names, read under a lock: a `run --replace` committed after
+            // this run's hello was checked must not be written into by this run.
+            var recorded: String?
+            for try await run in try await connection.query("SELECT record->>'run_id' FROM jobs WHERE id = \(job) FOR SHARE", logger: logger)
+                .decode(String.self) {
+                recorded = run
             }
+            guard let recorded, AccessTokens.constantTimeEqual(Array(recorded.utf8), Array(runId.utf8)) else { return nil }
+            let taken = try await connection.query("""
+                INSERT INTO leases AS l (job, node, session, run_id, expires_ms)
+                VALUES (\(job), \(node), \(session), \(runId), \(unescaped: Self.nowMs) + \(Self.leaseTTLMs))
+                ON CONFLICT (job) DO UPDATE SET node = excluded.node, session = excluded.session,
+                    run_id = excluded.run_id, expires_ms = excluded.expires_ms
+                WHERE l.expires_ms < \(unescaped: Self.nowMs) OR l.run_id = excluded.run_id
+                RETURNING session
+                """, logger: logger)
+            var held = false
+            for try await _ in taken.decode(UUID.self) { held = true }
+            guard held else { return nil }
+            var committed: [String: UInt64] = [:]
+            let ends = try await connection.query("""
+                SELECT stream, max(start_offset + octet_length(bytes))::int8 FROM chunks WHERE job = \(job) GROUP BY stream
+                """, logger: logger)
+            for try await (stream, end) in ends.decode((String, Int64).self) { committed[stream] = UInt64(end) }
+            return StoreLease(job: job, session: session, committed: committed)
         }
     }
 
@@ -351,10 +379,8 @@ public final class PostgresStore: SharedStore {
     }
 
     func renew(_ lease: StoreLease) async throws {
-        try await self.bounded { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await Self.holdLease(lease, expires: "\(Self.nowMs) + \(Self.leaseTTLMs)", connection, logger)
-            }
+        try await self.transaction { [logger] connection in
+            try await Self.holdLease(lease, expires: "\(Self.nowMs) + \(Self.leaseTTLMs)", connection, logger)
         }
     }
 
@@ -371,8 +397,8 @@ public final class PostgresStore: SharedStore {
         // One statement, so one round trip and its own transaction, where a BEGIN, the lease's renewal, the
         // insert, the notices and the COMMIT took five: the commit is on every line's way to other nodes.
         // Without the lease (`held` empty) nothing is inserted or notified.
-        try await self.bounded { [client, logger] in
-            let rows = try await client.query("""
+        try await self.bounded { [logger] connection in
+            let rows = try await connection.query("""
                 WITH held AS (
                     UPDATE leases SET expires_ms = \(unescaped: Self.nowMs) + \(Self.leaseTTLMs)
                     WHERE job = \(lease.job) AND session = \(lease.session) RETURNING job),
@@ -395,24 +421,20 @@ public final class PostgresStore: SharedStore {
     /// statement: the lease rows stay locked until the record is written, so a takeover waits for it and
     /// its own record comes after. Returns how many jobs changed.
     func reapExpiredLeases() async throws -> Int {
-        try await self.bounded { [client, logger] in
-            var reaped = 0
-            try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query("""
-                    WITH expired AS (
-                        UPDATE leases SET expires_ms = 0
-                        WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
-                    UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
-                    FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
-                    RETURNING jobs.id
-                    """, logger: logger)
-                var ids: [String] = []
-                for try await id in rows.decode(String.self) { ids.append(id) }
-                let notices = ids.map { StoreNotice.job($0).payload }
-                try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
-                reaped = ids.count
-            }
-            return reaped
+        try await self.transaction { [logger] connection in
+            let rows = try await connection.query("""
+                WITH expired AS (
+                    UPDATE leases SET expires_ms = 0
+                    WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
+                UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
+                FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
+                RETURNING jobs.id
+                """, logger: logger)
+            var ids: [String] = []
+            for try await id in rows.decode(String.self) { ids.append(id) }
+            let notices = ids.map { StoreNotice.job($0).payload }
+            try await connection.query("SELECT pg_notify(\(Self.channel), n) FROM unnest(\(notices)::text[]) AS n", logger: logger)
+            return ids.count
         }
     }
 
@@ -421,9 +443,9 @@ public final class PostgresStore: SharedStore {
 
     func pieces(job: String, stream: String, from offset: UInt64) async throws -> [CommitPlan.Piece] {
         let from = Int64(offset)
-        return try await self.bounded { [client, logger] in
+        return try await self.bounded { [logger] connection in
             // From the chunk that holds `offset` (found on the primary key), not from a test on every row's end.
-            let rows = try await client.query("""
+            let rows = try await connection.query("""
                 SELECT start_offset, bytes, time_ms FROM chunks
                 WHERE job = \(job) AND stream = \(stream) AND start_offset >= coalesce(
                     (SELECT max(start_offset) FROM chunks WHERE job = \(job) AND stream = \(stream) AND start_offset <= \(from)), 0)

@@ -8,6 +8,9 @@ final class PublishLease: Sendable {
     let store: any SharedStore
     let lease: StoreLease
     private let plan: Mutex<CommitPlan>
+    /// The job's record as it is now: what a save writes.
+    private let record: @Sendable () -> Archive.StoredJob
+    private let saves = Mutex(RecordSaves<CheckedContinuation<Void, any Error>>())
 
     /// Well inside the lease's time to live, so a quiet agent keeps its job.
     static let renewInterval: Duration = .seconds(3)
@@ -17,9 +20,10 @@ final class PublishLease: Sendable {
     static let firstBackoff: Duration = .milliseconds(100)
     static let maxBackoff: Duration = .seconds(5)
 
-    init(store: any SharedStore, lease: StoreLease) {
+    init(store: any SharedStore, lease: StoreLease, record: @escaping @Sendable () -> Archive.StoredJob) {
         self.store = store
         self.lease = lease
+        self.record = record
         self.plan = Mutex(CommitPlan(committed: lease.committed))
     }
 
@@ -49,10 +53,47 @@ final class PublishLease: Sendable {
         }
     }
 
-    /// Writes the job's record, retrying like `commitWaiting`.
-    func save(_ stored: Archive.StoredJob) async throws {
-        try await self.retrying("saving job \(self.lease.job)") {
-            try await self.store.save(stored, lease: self.lease, release: false)
+    /// Saves the job's record as it is now and returns once it is in the store, retrying like `commitWaiting`.
+    func save() async throws {
+        let (generation, start) = self.saves.withLock { $0.ask(release: false) }
+        try await self.saved(generation, start: start)
+    }
+
+    /// Saves the job's record in the background (a progress update): the session goes on meanwhile, and a
+    /// save that fails is retried until a newer one supersedes it.
+    func saveSoon() {
+        guard self.saves.withLock({ $0.ask(release: false) }).start else { return }
+        Task { try? await self.drainSaves() }
+    }
+
+    /// The agent went away: its last record (lost, stopped or exited), and the lease let go, so that the
+    /// state every node shows is right at once. After any save still under way; not at all once a takeover
+    /// made this lease void.
+    func release() async {
+        let (generation, start) = self.saves.withLock { $0.ask(release: true) }
+        try? await self.saved(generation, start: start)
+    }
+
+    private func saved(_ generation: UInt64, start: Bool) async throws {
+        if start { return try await self.drainSaves() }
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            if !self.saves.withLock({ $0.wait(for: generation, waiter) }) { waiter.resume() }
+        }
+    }
+
+    /// Writes the newest record until every change asked for is saved; the one saver at a time.
+    private func drainSaves() async throws {
+        do {
+            while case .save(let generation, let release) = self.saves.withLock({ $0.next() }) {
+                let record = self.record()
+                try await self.retrying("saving job \(self.lease.job)") {
+                    try await self.store.save(record, lease: self.lease, release: release)
+                }
+                for waiter in self.saves.withLock({ $0.saved(generation) }) { waiter.resume() }
+            }
+        } catch {
+            for waiter in self.saves.withLock({ $0.stopped() }) { waiter.resume(throwing: error) }
+            throw error
         }
     }
 
@@ -87,11 +128,5 @@ final class PublishLease: Sendable {
                 try Task.checkCancellation()
             }
         }
-    }
-
-    /// The agent went away: its last record (lost, stopped or exited), and the lease let go, so that the
-    /// state every node shows is right at once. Once: a takeover already made this lease void.
-    func release(_ stored: Archive.StoredJob) async {
-        try? await self.store.save(stored, lease: self.lease, release: true)
     }
 }

@@ -16,7 +16,8 @@ struct StoreFollower: Service {
             var backoff = PublishLease.firstBackoff
             while !Task.isCancelled {
                 do {
-                    try await self.follow()
+                    // A session that got as far as listening starts the next one's backoff afresh.
+                    try await self.follow { backoff = PublishLease.firstBackoff }
                 } catch {
                     if Task.isCancelled { return }
                     self.store.health.failed(error, doing: "following the other nodes")
@@ -27,20 +28,48 @@ struct StoreFollower: Service {
         }
     }
 
-    private func follow() async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: try self.store.connectionConfiguration(), id: 0, logger: self.logger)
+    /// Listens until the connection fails; `listening` is called once it listens and has caught up.
+    private func follow(listening: () -> Void) async throws {
+        // Bounded like every request: a connection reset during its start-up must not leave the follower waiting.
+        let connection = try await self.store.timeLimited(closing: PostgresStore.InUse()) { [store, logger] in
+            try await PostgresConnection.connect(configuration: try store.connectionConfiguration(), id: 0, logger: logger)
+        }
         defer { Task { try? await connection.close() } }
-        try await connection.listen(on: PostgresStore.channel) { notifications in
-            try await self.hub.catchUpEverything(from: self.store)
-            self.store.health.succeeded()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.reapExpiredLeases() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // From the start: a connection that goes dead while it starts listening is replaced too.
+            group.addTask { try await self.keepAlive(connection) }
+            group.addTask { await self.reapExpiredLeases() }
+            try await connection.listen(on: PostgresStore.channel) { notifications in
+                try await self.hub.catchUpEverything(from: self.store)
+                self.store.health.succeeded()
+                listening()
                 for try await notification in notifications {
                     guard let notice = StoreNotice(payload: notification.payload) else { continue }
                     await self.apply(notice)
                 }
-                group.cancelAll()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// How often the LISTEN connection is asked a question: nothing else is sent on it, so without one a
+    /// connection whose route went dead (no reset, no answer) would be waited on forever.
+    static let keepAliveInterval: Duration = .seconds(3)
+
+    /// Runs `SELECT 1` on the listening connection every `keepAliveInterval`. One that does not answer
+    /// within the statement timeout is closed, which ends the listen, and the follower connects again.
+    private func keepAlive(_ connection: PostgresConnection) async throws {
+        while true {
+            try await Task.sleep(for: Self.keepAliveInterval)
+            do {
+                try await self.store.timeLimited(closing: PostgresStore.InUse(connection)) { [logger] in
+                    _ = try await connection.query("SELECT 1", logger: logger)
+                }
+            } catch {
+                try Task.checkCancellation()
+                self.store.health.failed(error, doing: "listening for the other nodes")
+                try? await connection.close()
+                throw error
             }
         }
     }
