@@ -188,8 +188,9 @@ def test_the_database_stopped_mid_job_stops_acks_and_everything_arrives_after(ma
     url = postgres.fresh_database()
     database = url.rsplit("/", 1)[1].split("?")[0]
     server = make_node(url, "a", extra=["--store-statement-timeout", "1000"]).start()
+    # At least 2 s of output, so the job is still writing when the database stops even on a loaded machine.
     job = popen("run", "--job", "outage", "--no-pty", "--quiet", "--server", server.url, "--",
-                *py(paced_job(4000, pause=0.003, code=2, every=20)), env=env)
+                *py(paced_job(4000, pause=0.01, code=2, every=20)), env=env)
     wait_until(lambda: len(postgres.archived(url, "outage")) > 20_000, what="first commits")
     postgres.stop()
     try:
