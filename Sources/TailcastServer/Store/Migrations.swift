@@ -40,6 +40,21 @@ enum Migrations {
             )
             """,
         ]),
+        // PostgreSQL compresses a chunk over 2 kB (TOAST) with pglz by default. Copying 100 MiB of the log
+        // corpus in 256 KiB chunks took 2.1-2.6 s with pglz and 1.0-1.5 s with lz4, for 16.8 and 16.4 MB
+        // stored; at full speed the database shares the machine with the node, so this is throughput. A
+        // server built without lz4 (or older than PostgreSQL 14) keeps pglz: the step is then a no-op.
+        Migration(version: 2, name: "chunks compressed with lz4 where the server has it", statements: [
+            """
+            DO $$
+            BEGIN
+                EXECUTE 'ALTER TABLE chunks ALTER COLUMN bytes SET COMPRESSION lz4';
+            EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+                RAISE NOTICE 'lz4 is not available: chunks stay compressed with pglz';
+            END
+            $$
+            """,
+        ]),
     ]
 
     /// The schema version this build writes and reads.
