@@ -107,7 +107,7 @@ def test_one_node_commits_every_byte_and_reports_its_store(make_node, postgres, 
     status, body = http_request(server.http + "/healthz")
     health = json.loads(body)
     assert status == 200 and health["store"]["ok"] is True and health["store"]["node"] == "solo"
-    assert health["store"]["schema_version"] == 1 and health["store"]["kind"] == "postgres"
+    assert health["store"]["schema_version"] == 2 and health["store"]["kind"] == "postgres"
     assert metric(server, "tailcast_store_up") == 1
     assert metric(server, "tailcast_store_commit_seconds_count") > 0
 
