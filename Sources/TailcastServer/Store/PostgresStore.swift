@@ -228,18 +228,26 @@ public final class PostgresStore: SharedStore {
         try ProtocolJSON.decode(Archive.StoredJob.self, from: Data(text.utf8))
     }
 
+    /// Inserts the job's record unless the store has one, and tells the other nodes of a new one; returns
+    /// whether it was inserted. Inside the caller's transaction.
+    @discardableResult
+    private static func insertIfAbsent(_ id: String, record: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+        let inserted = try await connection.query("""
+            INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """, logger: logger)
+        var created = false
+        for try await _ in inserted.decode(String.self) { created = true }
+        if created {
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))", logger: logger)
+        }
+        return created
+    }
+
     func claim(_ new: Archive.StoredJob) async throws -> Archive.StoredJob {
         let record = try Self.encode(new)
         return try await self.transaction { [logger] connection in
-            let inserted = try await connection.query("""
-                INSERT INTO jobs (id, record, updated_ms) VALUES (\(new.info.id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
-                ON CONFLICT (id) DO NOTHING RETURNING id
-                """, logger: logger)
-            var created = false
-            for try await _ in inserted.decode(String.self) { created = true }
-            if created {
-                try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(new.info.id).payload))", logger: logger)
-            }
+            try await Self.insertIfAbsent(new.info.id, record: record, connection, logger)
             for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
                 .decode(String.self) {
                 return try Self.decode(text)
@@ -252,17 +260,7 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(new)
         let id = new.info.id
         return try await self.transaction { [logger] connection in
-            let notify: PostgresQuery = "SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))"
-            let inserted = try await connection.query("""
-                INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
-                ON CONFLICT (id) DO NOTHING RETURNING id
-                """, logger: logger)
-            var created = false
-            for try await _ in inserted.decode(String.self) { created = true }
-            if created {
-                try await connection.query(notify, logger: logger)
-                return (new, false)
-            }
+            if try await Self.insertIfAbsent(id, record: record, connection, logger) { return (new, false) }
             // Locked to the end, the job's row before its lease's as in `takeLease`: a takeover by the
             // earlier run either holds the lease already (and this is refused) or waits and finds this run.
             var found: Archive.StoredJob?
@@ -288,7 +286,7 @@ public final class PostgresStore: SharedStore {
             try await connection.query("""
                 UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
                 """, logger: logger)
-            try await connection.query(notify, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))", logger: logger)
             return (new, true)
         }
     }
