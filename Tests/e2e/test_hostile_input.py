@@ -616,6 +616,9 @@ def test_fuzz_thousands_of_mutated_frames_never_crash_or_hang_and_a_real_job_sti
     run = tailcast("run", "--job", "after-fuzz", "--no-pty", "--quiet", "--server", hostile.url, "--", *py(code),
                    env=env, timeout=60)
     assert run.returncode == 3, run.stderr
+    # run exits with the job's status whether or not delivery finished; it says on stderr when it did not
+    assert b"not archived" not in run.stderr and b"has not acknowledged" not in run.stderr, \
+        f"{run.stderr.decode(errors='replace')}\nserver log:\n{log_tail(hostile)}"
     assert hostile.archived("after-fuzz") == expected
     watch = tailcast("watch", "after-fuzz", "--server", hostile.url, env=env, timeout=60)
     assert watch.returncode == 3 and watch.stdout == expected
