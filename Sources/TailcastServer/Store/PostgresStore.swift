@@ -28,6 +28,11 @@ public struct StoreConfiguration: Sendable {
 /// The archive shared by every node, in PostgreSQL: job records, chunks keyed by (job, stream, offset),
 /// and one lease per job. Every value reaches SQL as a bind parameter (`PostgresQuery` interpolation);
 /// the only text spliced into SQL is this file's own constants.
+///
+/// Lock order: a transaction that locks more than one of a job's rows takes the job's row first, then
+/// its lease, then its chunks. Two nodes taking them in opposite orders (a progress save against a
+/// takeover, the reaper against a takeover) deadlocked, and PostgreSQL broke that after a second by
+/// failing one of them.
 public final class PostgresStore: SharedStore {
     public let configuration: StoreConfiguration
     let client: PostgresClient
@@ -261,10 +266,10 @@ public final class PostgresStore: SharedStore {
         let id = new.info.id
         return try await self.transaction { [logger] connection in
             if try await Self.insertIfAbsent(id, record: record, connection, logger) { return (new, false) }
-            // Locked to the end, the job's row before its lease's as in `takeLease`: a takeover by the
-            // earlier run either holds the lease already (and this is refused) or waits and finds this run.
+            // Locked to the end, in the lock order above: a takeover by the earlier run either holds the
+            // lease already (and this is refused) or waits and finds this run. NO KEY: the id stays.
             var found: Archive.StoredJob?
-            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR UPDATE", logger: logger)
+            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR NO KEY UPDATE", logger: logger)
                 .decode(String.self) {
                 found = try Self.decode(text)
             }
@@ -273,11 +278,13 @@ public final class PostgresStore: SharedStore {
             guard AccessTokens.constantTimeEqual(Array(current.owner.utf8), Array(new.owner.utf8)) else {
                 throw LiveJob.PublishRefusal.otherRun(id)
             }
+            // The lease row is locked whether or not it has expired: a commit of the earlier run still in
+            // flight renews an expired lease it holds, and its chunks must not land after the DELETE below.
             let held = try await connection.query("""
-                SELECT job FROM leases WHERE job = \(id) AND expires_ms >= \(unescaped: Self.nowMs) FOR UPDATE
+                SELECT expires_ms >= \(unescaped: Self.nowMs) FROM leases WHERE job = \(id) FOR UPDATE
                 """, logger: logger)
             var running = false
-            for try await _ in held.decode(String.self) { running = true }
+            for try await live in held.decode(Bool.self) { running = live }
             if running { throw LiveJob.PublishRefusal.running(id) }
             // The new run's stream starts again at offset 0: an earlier chunk left at an offset would
             // keep the new bytes out (the key drops them).
@@ -314,19 +321,20 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(stored)
         let expires = release ? "0" : "\(Self.nowMs) + \(Self.leaseTTLMs)"
         try await self.transaction { [logger] connection in
-            try await Self.holdLease(lease, expires: expires, connection, logger)
+            // The record before the lease (the lock order above); a lease found lost rolls the record back.
             try await connection.query("""
                 UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
                 """, logger: logger)
+            try await Self.holdLease(lease, expires: expires, connection, logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(lease.job).payload))", logger: logger)
         }
     }
 
     func remove(_ id: String) async throws {
         try await self.transaction { [logger] connection in
-            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
-            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
             try await connection.query("DELETE FROM jobs WHERE id = \(id)", logger: logger)
+            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.removed(id).payload))", logger: logger)
         }
     }
@@ -416,14 +424,20 @@ public final class PostgresStore: SharedStore {
 
     /// Jobs whose node stopped renewing their lease (it died with its agent, or lost the database for
     /// longer than a lease) are recorded `lost`, as one server shows a job whose agent is gone. One
-    /// statement: the lease rows stay locked until the record is written, so a takeover waits for it and
-    /// its own record comes after. Returns how many jobs changed.
+    /// statement, taking each job's row before its lease (the lock order above): a job whose row a
+    /// takeover holds is skipped (the takeover renews its lease, or the next round reaps it); a takeover
+    /// that comes later waits for this, and its own record comes after. Returns how many jobs changed.
     func reapExpiredLeases() async throws -> Int {
         try await self.transaction { [logger] connection in
             let rows = try await connection.query("""
-                WITH expired AS (
-                    UPDATE leases SET expires_ms = 0
-                    WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
+                WITH candidates AS (
+                    SELECT jobs.id FROM jobs JOIN leases ON leases.job = jobs.id
+                    WHERE leases.expires_ms > 0 AND leases.expires_ms < \(unescaped: Self.nowMs)
+                    FOR NO KEY UPDATE OF jobs SKIP LOCKED),
+                expired AS (
+                    UPDATE leases SET expires_ms = 0 FROM candidates
+                    WHERE leases.job = candidates.id AND leases.expires_ms > 0 AND leases.expires_ms < \(unescaped: Self.nowMs)
+                    RETURNING leases.job)
                 UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
                 FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
                 RETURNING jobs.id
