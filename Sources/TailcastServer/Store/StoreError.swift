@@ -38,7 +38,8 @@ public enum StoreError: Error, CustomStringConvertible {
     private static func describeTLS(_ error: any Error) -> String? {
         switch error {
         case NIOSSLError.handshakeFailed(let inner) where "\(inner)".contains("CERTIFICATE_VERIFY_FAILED"):
-            "TLS: the server's certificate failed verification: it is not signed by a CA in sslrootcert (or, without sslrootcert, the system's)"
+            // BoringSSL's error stack does not say which check failed; these are the ones an operator can fix.
+            "TLS: the server's certificate failed verification: it is not signed by a CA in sslrootcert (without sslrootcert, the system's), or is out of its validity dates"
         case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
             "TLS: the server's certificate failed verification: it is not for this host (sslmode=verify-full)"
         case NIOSSLError.handshakeFailed(let inner): "TLS handshake failed: \(inner)"

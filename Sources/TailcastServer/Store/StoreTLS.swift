@@ -19,9 +19,10 @@ struct StoreTLS: Sendable {
             tls.trustRoots = .certificates(try Self.certificates(in: file))
         }
         // libpq's modes: `prefer` and `require` encrypt without checking who answers, unless CAs were
-        // given to `require`; `verify-ca` checks the chain only; `verify-full` the name too. For a host
-        // given as an IP address NIOSSL compares it with the certificate's IP address entries (postgres-nio
-        // sends no server name for it); for a DNS name, with its DNS names.
+        // given to `require`; `verify-ca` checks the chain only; `verify-full` the host too. NIOSSL compares
+        // a host given as an IP address with the certificate's IP address entries (postgres-nio sends no
+        // server name for it); a DNS name with its DNS names, though it also takes an IP address entry
+        // equal to the address connected to, which libpq would not (README: TLS to PostgreSQL).
         switch url.sslMode {
         case .disable, .prefer: tls.certificateVerification = .none
         case .require: tls.certificateVerification = url.sslRootCert == nil ? .none : .noHostnameVerification

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Where the shared store lives (`serve --store`):
-/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=MODE][&sslrootcert=PATH]`, or `postgresql://`. Parsed up front so that a typo stops the server with a line that names it, never
-/// later as a connection error.
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=MODE][&sslrootcert=PATH]`, or `postgresql://`.
+/// Parsed up front so that a typo stops the server with a line that names it, never later as a
+/// connection error.
 public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
     /// libpq's names, so a URL copied from another PostgreSQL client means the same here.
     public enum SSLMode: String, CaseIterable, Sendable {
@@ -11,7 +12,7 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
         /// TLS if the server offers it, without checking its certificate (libpq's default).
         case prefer
         /// TLS or no connection; the certificate is not checked (libpq's meaning of `require`), unless
-        /// `sslrootcert` is given: then, as in libpq, its chain is, as with `verify-ca`.
+        /// `sslrootcert` is given: then, as libpq does, its chain is checked as with `verify-ca`.
         case require
         /// TLS, with the certificate's chain checked against the trusted CAs, but not the name it is for.
         case verifyCA = "verify-ca"
