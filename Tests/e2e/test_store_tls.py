@@ -79,6 +79,8 @@ def test_require_encrypts_every_connection_of_a_node(tls_postgres, make_node, en
     node = make_node(url, "enc").start()
     runs_byte_exact(node, "over-tls", env)
     assert tls_postgres.archived(url, "over-tls") == paced_lines(2000)
+    # The server takes the role over TLS only: that the LISTEN connection is there at all shows it is
+    # encrypted, and pg_stat_ssl shows every connection so as the server sees it.
     backends = tailcast_backends(tls_postgres, "enc")
     assert any(listener for _, listener in backends), backends
     assert len(backends) >= 2 and all(ssl for ssl, _ in backends), backends
