@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
 
             TLS: --tls-cert and --tls-key (PEM) serve wss:// and https://; clients trust a private CA with --ca. TLS 1.2 or newer only, and under TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305.
 
-            Scale out: with --store postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require|verify-full] (or TAILCAST_STORE) several nodes share one archive in PostgreSQL, and --data is each node's own cache of it. The schema is created or migrated at start. An ack means the bytes are committed in PostgreSQL. --store URL --check prints whether the database is reachable and its schema version, and exits 0; 3 if it cannot be reached, 7 if its schema is newer than this tailcast.
+            Scale out: with --store postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require|verify-ca|verify-full][&sslrootcert=CA.pem] (or TAILCAST_STORE) several nodes share one archive in PostgreSQL, and --data is each node's own cache of it. sslmode means what it means to libpq: prefer (the default) and require encrypt without checking the server's certificate, verify-ca checks that a trusted CA issued it, verify-full also that it is for HOST (a name or an IP address); sslrootcert is a PEM file of the CAs to trust instead of the system's (with require, it checks the chain as verify-ca does). The schema is created or migrated at start. An ack means the bytes are committed in PostgreSQL. --store URL --check prints whether the database is reachable and its schema version, and exits 0; 3 if it cannot be reached (a certificate that fails the check, too), 7 if its schema is newer than this tailcast, 64 for a bad URL or a sslrootcert file that cannot be used.
             """
     )
 
@@ -200,6 +200,16 @@ struct ServeCommand: AsyncParsableCommand {
         return StoreConfiguration(url: url, node: node, poolSize: self.storePoolSize, statementTimeoutMs: self.storeStatementTimeout)
     }
 
+    /// The pool. A `sslrootcert` file that cannot be used exits 64, as a bad URL does, with one line.
+    func makeStore(_ url: StoreURL, logger: Logger) throws -> PostgresStore {
+        do {
+            return try PostgresStore(configuration: self.storeConfiguration(url), logger: logger)
+        } catch {
+            notice(error.description)
+            throw ExitCode.validationFailure
+        }
+    }
+
     /// The database's schema version, or an exit: 3 if it cannot be reached (the line says why, from a
     /// connection of its own: the pool only retries), 7 if a newer tailcast migrated it.
     func reachableSchema(_ store: PostgresStore, url: StoreURL) async throws -> Int {
@@ -219,7 +229,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// `--check`: one line, and an exit code a script can test.
     func checkStore(_ url: StoreURL, logger: Logger) async throws {
-        let store = try PostgresStore(configuration: self.storeConfiguration(url), logger: logger)
+        let store = try self.makeStore(url, logger: logger)
         defer { store.close() }
         let version = try await self.reachableSchema(store, url: url)
         print("store \(url): reachable, schema version \(version) (this tailcast: \(PostgresStore.schemaVersion))")
@@ -227,7 +237,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Store mode: the pool, with the schema brought to this build's version before anything is served.
     func openStore(_ url: StoreURL, logger: Logger) async throws -> PostgresStore {
-        let store = try PostgresStore(configuration: self.storeConfiguration(url), logger: logger)
+        let store = try self.makeStore(url, logger: logger)
         do {
             _ = try await self.reachableSchema(store, url: url)
             try await store.migrate()

@@ -11,6 +11,14 @@ import Testing
         #expect(url.port == 5433)
         #expect(url.database == "archive")
         #expect(url.sslMode == .verifyFull)
+        #expect(url.sslRootCert == nil)
+    }
+
+    @Test func theCAFileIsLibpqsSSLRootCert() throws {
+        let url = try StoreURL(parsing: "postgres://u@db/archive?sslmode=verify-ca&sslrootcert=/etc/tailcast/db%20ca.pem")
+        #expect(url.sslMode == .verifyCA)
+        #expect(url.sslRootCert == "/etc/tailcast/db ca.pem")
+        #expect(url.description == "postgres://u@db:5432/archive")
     }
 
     @Test func defaultsAreLibpqs() throws {
@@ -33,6 +41,9 @@ import Testing
         ("postgres://u@h/db?sslmode=allow", "unknown sslmode \"allow\""),
         ("postgres://u@h/db?options=-c", "unknown parameter \"options\""),
         ("postgres://u@h:99999/db", "out of range"),
+        ("postgres://u@h/db?sslmode=verify-full&sslrootcert=", "sslrootcert names no file"),
+        ("postgres://u@h/db?sslrootcert=ca.pem", "sslrootcert needs sslmode=verify-full, verify-ca or require (got prefer)"),
+        ("postgres://u@h/db?sslmode=disable&sslrootcert=ca.pem", "(got disable)"),
     ])
     func badURLsAreRefusedWithTheReason(text: String, reason: String) {
         #expect {

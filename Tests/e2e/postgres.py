@@ -5,6 +5,7 @@ a temporary directory, `pg_ctl` on a free 127.0.0.1 port with its Unix socket in
 authentication (the cluster lives for one test session and listens only on loopback). initdb refuses
 to run as root, so as root (CI) every server-side command runs as the `postgres` system user, which
 owns the directory; the client commands (psql) connect over TCP and run as whoever runs the tests.
+With a server certificate it speaks TLS, and takes the tailcast role over TLS only (test_store_tls.py).
 
 Cluster starts N `tailcast serve` nodes, each with its own `--data` (its local cache) and `--node` name,
 and haproxy in front of them with the configuration README gives users (Packaging/scale-out/haproxy.cfg):
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -36,10 +38,22 @@ INSTALL_HINT = "(apt-get install postgresql haproxy; Packaging/install-deps --te
 ROLE = "tailcast"
 
 
-class PostgresCluster:
-    """One PostgreSQL server in a temporary directory, on 127.0.0.1:port; stop() and start() keep its data."""
+def database_of(url):
+    """The database a postgres:// URL names (its query may hold paths)."""
+    return url.split("?")[0].rsplit("/", 1)[1]
 
-    def __init__(self):
+
+def skip_without_postgres():
+    if POSTGRES_BIN is None:
+        pytest.skip(f"PostgreSQL is not installed {INSTALL_HINT}")
+
+
+class PostgresCluster:
+    """One PostgreSQL server in a temporary directory, on 127.0.0.1:port; stop() and start() keep its data.
+    tls: a (certificate, key) pair of PEM files to serve TLS with; the tailcast role may then connect
+    over TLS only (`hostssl`), so a plain connection is refused as a deployment that requires TLS would."""
+
+    def __init__(self, tls=None):
         if POSTGRES_BIN is None:
             raise RuntimeError(f"PostgreSQL is not installed {INSTALL_HINT}")
         self.dir = Path(tempfile.mkdtemp(prefix="tailcast-pg-"))
@@ -52,9 +66,25 @@ class PostgresCluster:
         self._names = itertools.count(1)
         self._server(["initdb", "-D", str(self.data), "--auth=trust", "--username=postgres",
                       "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
+        if tls:
+            self._serve_tls(*tls)
         self.start()
         self.sql(f"CREATE ROLE {ROLE} LOGIN")
         self.create_database(ROLE)
+
+    def _serve_tls(self, certificate, key):
+        shutil.copy(certificate, self.dir / "server.pem")
+        shutil.copy(key, self.dir / "server.key")
+        # PostgreSQL refuses a key that others may read or that another user owns.
+        os.chmod(self.dir / "server.key", 0o600)
+        if self.as_postgres:
+            shutil.chown(self.dir / "server.key", "postgres", "postgres")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"ssl = on\nssl_cert_file = '{self.dir / 'server.pem'}'\nssl_key_file = '{self.dir / 'server.key'}'\n")
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "host all postgres 127.0.0.1/32 trust\n"
+            f"hostssl all {ROLE} 127.0.0.1/32 trust\n")
 
     def _server(self, args):
         subprocess.run([*self.as_postgres, str(POSTGRES_BIN / args[0]), *args[1:]], check=True,
@@ -87,26 +117,29 @@ class PostgresCluster:
     def archived(self, url, job, stream="stdout"):
         """A stream's bytes as the store holds them: its chunks in offset order, concatenated. Equal to what
         was sent only if every byte is there exactly once (an overlap or a gap would show)."""
-        database = url.rsplit("/", 1)[1].split("?")[0]
+        database = database_of(url)
         assert job.replace("-", "").isalnum() and stream.isalnum(), "test ids only: they go into the SQL text"
         hexed = self.sql("SELECT encode(coalesce(string_agg(bytes, ''::bytea ORDER BY start_offset), ''::bytea), 'hex')"
                          f" FROM chunks WHERE job = '{job}' AND stream = '{stream}'", database)
         return bytes.fromhex(hexed)
 
-    def create_database(self, name):
+    def create_database(self, name, **url):
         self.sql(f'CREATE DATABASE "{name}" OWNER {ROLE}')
-        return self.url_of(name)
+        return self.url_of(name, **url)
 
-    def url_of(self, database):
-        return f"postgres://{ROLE}@127.0.0.1:{self.port}/{database}?sslmode=disable"
+    def url_of(self, database, host="127.0.0.1", sslmode="disable", **parameters):
+        """The database's URL; parameters such as sslrootcert go into its query after sslmode."""
+        query = urllib.parse.urlencode({"sslmode": sslmode, **parameters}, safe="/")
+        return f"postgres://{ROLE}@{host}:{self.port}/{database}?{query}"
 
     @property
     def url(self):
         return self.url_of(ROLE)
 
-    def fresh_database(self):
-        """A new empty database owned by the tailcast role, so a test sees no other test's jobs; its URL."""
-        return self.create_database(f"tailcast_{next(self._names)}")
+    def fresh_database(self, **url):
+        """A new empty database owned by the tailcast role, so a test sees no other test's jobs; its URL
+        (url_of's options)."""
+        return self.create_database(f"tailcast_{next(self._names)}", **url)
 
     def destroy(self):
         if self.running():
@@ -116,8 +149,7 @@ class PostgresCluster:
 
 @pytest.fixture(scope="session")
 def postgres():
-    if POSTGRES_BIN is None:
-        pytest.skip(f"PostgreSQL is not installed {INSTALL_HINT}")
+    skip_without_postgres()
     cluster = PostgresCluster()
     yield cluster
     cluster.destroy()

@@ -13,6 +13,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from certificates import make_certificates
 from conftest import BINARY, Server, free_port, http_request, popen, py, tailcast, wait_until
 from peer import SUBPROTOCOL
 
@@ -194,19 +195,6 @@ def test_a_token_sent_over_plain_ws_to_another_host_is_warned_about_once(server,
                        (f"ws://[::1]:{server.port}", ["--token", PUBLISH]), ("ws://192.0.2.1:7070", [])):
         quiet = tailcast("ls", "--server", url, "--proxy", dead_proxy, *token, env=env, timeout=30)
         assert b"over plain ws://" not in quiet.stderr, (url, quiet.stderr)
-
-
-def make_certificates(directory):
-    """A CA and a server certificate for localhost signed by it, made with openssl."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tailcast test CA",
-            "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
-    (directory / "ext").write_text("subjectAltName=DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "ext", "-out", "server.pem")
-    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
 
 
 class TLSServer(Server):

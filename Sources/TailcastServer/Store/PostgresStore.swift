@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Metrics
 import NIOCore
-import NIOSSL
 import PostgresNIO
 import Synchronization
 import TailcastProtocol
@@ -36,6 +35,7 @@ public struct StoreConfiguration: Sendable {
 public final class PostgresStore: SharedStore {
     public let configuration: StoreConfiguration
     let client: PostgresClient
+    let tls: StoreTLS
     let health: StoreHealth
     let logger: Logger
     private let running: Task<Void, Never>
@@ -53,14 +53,16 @@ public final class PostgresStore: SharedStore {
     static let channel = "tailcast"
 
     /// Starts the connection pool (connections are opened on demand). Nothing is read yet: see `migrate`.
-    public init(configuration: StoreConfiguration, logger: Logger) throws {
+    /// Throws `StoreURL.Invalid` for a `sslrootcert` that cannot be used.
+    public init(configuration: StoreConfiguration, logger: Logger) throws(StoreURL.Invalid) {
         self.configuration = configuration
         self.logger = logger
         _ = TailcastServer.registry
         self.health = StoreHealth(logger: logger)
+        self.tls = try StoreTLS(configuration.url)
         var client = PostgresClient.Configuration(
             host: configuration.url.host, port: configuration.url.port, username: configuration.url.user,
-            password: configuration.url.password, database: configuration.url.database, tls: try Self.clientTLS(configuration.url.sslMode))
+            password: configuration.url.password, database: configuration.url.database, tls: self.tls.client)
         client.options.maximumConnections = configuration.poolSize
         client.options.connectTimeout = configuration.statementTimeout
         client.options.additionalStartupParameters = Self.startupParameters(configuration)
@@ -82,32 +84,11 @@ public final class PostgresStore: SharedStore {
          ("application_name", "tailcast \(configuration.node)".prefix(63).description)]
     }
 
-    private static func tlsConfiguration(_ mode: StoreURL.SSLMode) -> TLSConfiguration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        // libpq's `prefer` and `require` encrypt without checking who answers; only `verify-full` checks.
-        if mode != .verifyFull { tls.certificateVerification = .none }
-        return tls
-    }
-
-    private static func clientTLS(_ mode: StoreURL.SSLMode) throws -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: .disable
-        case .prefer: .prefer(self.tlsConfiguration(mode))
-        case .require, .verifyFull: .require(self.tlsConfiguration(mode))
-        }
-    }
-
     /// The settings for a connection of its own (the follower's LISTEN, which must not hold a pool place).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    func connectionConfiguration() -> PostgresConnection.Configuration {
         let url = self.configuration.url
-        let tls: PostgresConnection.Configuration.TLS
-        switch url.sslMode {
-        case .disable: tls = .disable
-        case .prefer: tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(url.sslMode)))
-        case .require, .verifyFull: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(url.sslMode)))
-        }
         var configuration = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: self.tls.connection)
         configuration.options.connectTimeout = .milliseconds(Int64(self.configuration.statementTimeoutMs))
         configuration.options.additionalStartupParameters = Self.startupParameters(self.configuration)
         return configuration
@@ -191,7 +172,7 @@ public final class PostgresStore: SharedStore {
     /// The version of the schema the database holds (0: none yet). On a connection of its own, not the
     /// pool's (which retries quietly): a connection that fails says why.
     public func schemaVersion() async throws -> Int {
-        let configuration = try self.connectionConfiguration()
+        let configuration = self.connectionConfiguration()
         let inUse = InUse()
         return try await self.timeLimited(closing: inUse) { [logger] in
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)

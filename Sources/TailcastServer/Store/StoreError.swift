@@ -1,3 +1,4 @@
+import NIOSSL
 import PostgresNIO
 
 /// Why the store could not do what was asked, said in a line an operator can act on.
@@ -28,7 +29,21 @@ public enum StoreError: Error, CustomStringConvertible {
         if let info = psql.serverInfo, let message = info[.message] {
             return "\(message) (SQLSTATE \(info[.sqlState] ?? "?"))"
         }
-        if let underlying = psql.underlying { return "\(psql.code): \(underlying)" }
+        if psql.code == .sslUnsupported { return "the server does not offer TLS, which this sslmode requires" }
+        if let underlying = psql.underlying { return self.describeTLS(underlying) ?? "\(psql.code): \(underlying)" }
         return "\(psql.code)"
+    }
+
+    /// A TLS failure said in the URL's terms (what to check), rather than as BoringSSL's error stack.
+    private static func describeTLS(_ error: any Error) -> String? {
+        switch error {
+        case NIOSSLError.handshakeFailed(let inner) where "\(inner)".contains("CERTIFICATE_VERIFY_FAILED"):
+            // BoringSSL's error stack does not say which check failed; these are the ones an operator can fix.
+            "TLS: the server's certificate failed verification: it is not signed by a CA in sslrootcert (without sslrootcert, the system's), or is out of its validity dates"
+        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+            "TLS: the server's certificate failed verification: it is not for this host (sslmode=verify-full)"
+        case NIOSSLError.handshakeFailed(let inner): "TLS handshake failed: \(inner)"
+        default: nil
+        }
     }
 }

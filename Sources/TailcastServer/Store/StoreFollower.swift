@@ -32,7 +32,7 @@ struct StoreFollower: Service {
     private func follow(listening: () -> Void) async throws {
         // Bounded like every request: a connection reset during its start-up must not leave the follower waiting.
         let connection = try await self.store.timeLimited(closing: PostgresStore.InUse()) { [store, logger] in
-            try await PostgresConnection.connect(configuration: try store.connectionConfiguration(), id: 0, logger: logger)
+            try await PostgresConnection.connect(configuration: store.connectionConfiguration(), id: 0, logger: logger)
         }
         defer { Task { try? await connection.close() } }
         try await withThrowingTaskGroup(of: Void.self) { group in

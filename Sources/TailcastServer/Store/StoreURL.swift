@@ -1,8 +1,9 @@
 import Foundation
 
-/// Where the shared store lives (`serve --store`): `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=MODE]`,
-/// or `postgresql://`. Parsed up front so that a typo stops the server with a line that names it, never
-/// later as a connection error.
+/// Where the shared store lives (`serve --store`):
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=MODE][&sslrootcert=PATH]`, or `postgresql://`.
+/// Parsed up front so that a typo stops the server with a line that names it, never later as a
+/// connection error.
 public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
     /// libpq's names, so a URL copied from another PostgreSQL client means the same here.
     public enum SSLMode: String, CaseIterable, Sendable {
@@ -10,10 +11,16 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
         case disable
         /// TLS if the server offers it, without checking its certificate (libpq's default).
         case prefer
-        /// TLS or no connection; the certificate is not checked (libpq's meaning of `require`).
+        /// TLS or no connection; the certificate is not checked (libpq's meaning of `require`), unless
+        /// `sslrootcert` is given: then, as libpq does, its chain is checked as with `verify-ca`.
         case require
-        /// TLS, with the certificate checked against the system's trust store and the host name.
+        /// TLS, with the certificate's chain checked against the trusted CAs, but not the name it is for.
+        case verifyCA = "verify-ca"
+        /// TLS, with the certificate's chain checked and issued for the host in the URL.
         case verifyFull = "verify-full"
+
+        /// The modes that may check a certificate, and so may be given CAs to check it with.
+        var checksCertificates: Bool { self == .require || self == .verifyCA || self == .verifyFull }
     }
 
     public var user: String
@@ -22,6 +29,8 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
     public var port: Int
     public var database: String
     public var sslMode: SSLMode
+    /// A PEM file of the CAs to trust instead of the system's (libpq's `sslrootcert`).
+    public var sslRootCert: String?
 
     public static let defaultPort = 5432
 
@@ -31,7 +40,7 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
 
     public init(parsing text: String) throws(Invalid) {
         func invalid(_ why: String) -> Invalid {
-            Invalid(description: "--store: \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require|verify-full]")
+            Invalid(description: "--store: \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require|verify-ca|verify-full][&sslrootcert=CA.pem]")
         }
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
             throw invalid("only postgres:// and postgresql:// URLs are supported")
@@ -43,12 +52,25 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
         guard !database.isEmpty, !database.contains("/") else { throw invalid("the URL names no database (…/DB)") }
         if let port = components.port, !(1...65535).contains(port) { throw invalid("port \(port) is out of range") }
         var mode = SSLMode.prefer
+        var rootCert: String?
         for item in components.queryItems ?? [] {
-            guard item.name == "sslmode" else { throw invalid("unknown parameter \"\(item.name.prefix(40))\"") }
-            guard let value = item.value.flatMap(SSLMode.init(rawValue:)) else {
-                throw invalid("unknown sslmode \"\((item.value ?? "").prefix(40))\"")
+            switch item.name {
+            case "sslmode":
+                guard let value = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw invalid("unknown sslmode \"\((item.value ?? "").prefix(40))\"")
+                }
+                mode = value
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else { throw invalid("sslrootcert names no file") }
+                rootCert = path
+            default:
+                throw invalid("unknown parameter \"\(item.name.prefix(40))\"")
             }
-            mode = value
+        }
+        // `prefer` would fall back to plain TCP for whoever answers without TLS: CAs given there would
+        // promise a check that an attacker can skip.
+        if rootCert != nil && !mode.checksCertificates {
+            throw invalid("sslrootcert needs sslmode=verify-full, verify-ca or require (got \(mode.rawValue))")
         }
         self.user = components.percentEncodedUser?.removingPercentEncoding ?? user
         self.password = components.percentEncodedPassword?.removingPercentEncoding
@@ -56,6 +78,7 @@ public struct StoreURL: Equatable, Sendable, CustomStringConvertible {
         self.port = components.port ?? Self.defaultPort
         self.database = database.removingPercentEncoding ?? database
         self.sslMode = mode
+        self.sslRootCert = rootCert
     }
 
     /// The URL without its password and query: what logs, `--check` and `/healthz` show.
