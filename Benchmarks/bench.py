@@ -307,8 +307,22 @@ class Bench:
         assert received == size, f"watcher got {received} of {size} bytes"
         archived = len(self.archived_stdout("throughput"))
         assert archived == size
-        return {"bytes": size, "seconds": elapsed, "mbps": size / elapsed / 1e6, "agent_cpu": agent_cpu, "agent_rss": agent_rss,
-                "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}
+        result = {"bytes": size, "seconds": elapsed, "mbps": size / elapsed / 1e6, "agent_cpu": agent_cpu, "agent_rss": agent_rss,
+                  "watch_cpu": watch_cpu, "watch_rss": watch_rss, "server_cpu": self.server_cpu() - cpu0}
+        self.settle()
+        return result
+
+    def settle(self, quiet=0.02, timeout=60):
+        """Waits until the server is idle: once a job ends, the server compresses its streams at rest
+        (about a second of CPU per 100 MiB), which would slow whatever is measured next on these cores."""
+        deadline = time.monotonic() + timeout
+        last = self.server_cpu()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.server_cpu()
+            if now - last < quiet:
+                return
+            last = now
 
 
     # --- stalled watchers ----------------------------------------------------------------------

@@ -101,6 +101,7 @@ def main():
         step(f"throughput, {args.throughput_mib} MiB, node A → PostgreSQL → watcher on node B")
         node_a.watch_port = node_b.port
         results["throughput_cluster"] = node_a.throughput(args.throughput_mib)
+        node_b.settle()
         step(f"latency at {LATENCY_RATE:,} lines/s, embedded store")
         results["latency_embedded"] = embedded.latency(LATENCY_RATE, LATENCY_SECONDS)
         step(f"latency at {LATENCY_RATE:,} lines/s, agent on node A, watcher on node B")
