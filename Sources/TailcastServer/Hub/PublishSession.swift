@@ -42,7 +42,8 @@ struct PublishSession {
         var lease: PublishLease?
         do {
             if let store = self.hub.store {
-                // --max-jobs counts this node's cache, which holds every job of the store.
+                // --max-jobs counts this node's cache, which holds every job of the store; the store checks
+                // it again for a new job, under a lock, since the cache lags the other nodes by a notice.
                 try self.hub.checkRoom(for: hello.job, maxJobs: self.configuration.maxJobs)
                 // The store decides whose job this is; this node's cache is brought up to it first.
                 let new = Archive.StoredJob(
@@ -51,11 +52,11 @@ struct PublishSession {
                 do {
                     let stored: Archive.StoredJob
                     if hello.replace == true {
-                        let (record, replaced) = try await store.replace(new)
+                        let (record, replaced) = try await store.replace(new, maxJobs: self.configuration.maxJobs)
                         if replaced { self.logger.notice("job started anew by a new run (--replace); the earlier run's output is removed", metadata: ["job": "\(hello.job)"]) }
                         stored = record
                     } else {
-                        stored = try await store.claim(new)
+                        stored = try await store.claim(new, maxJobs: self.configuration.maxJobs)
                     }
                     // A replaced run's copy in this cache is retired here (see `Hub.adopt`).
                     try await self.hub.adopt(stored, from: store)
@@ -63,6 +64,8 @@ struct PublishSession {
                     throw error
                 } catch let refusal as LiveJob.PublishRefusal {
                     throw refusal
+                } catch let full as JobLimitReached {
+                    throw full
                 } catch {
                     throw StoreUnavailable(error: error)
                 }

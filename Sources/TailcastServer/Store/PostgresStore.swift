@@ -107,7 +107,8 @@ public final class PostgresStore: SharedStore {
                 do {
                     return try await body(connection)
                 } catch let error as PostgresTransactionError {
-                    if let ours = error.closureError, ours is StoreLease.Lost || ours is StoreError || ours is LiveJob.PublishRefusal {
+                    if let ours = error.closureError,
+                        ours is StoreLease.Lost || ours is StoreError || ours is LiveJob.PublishRefusal || ours is JobLimitReached {
                         throw ours
                     }
                     try? await connection.close()
@@ -225,25 +226,44 @@ public final class PostgresStore: SharedStore {
     }
 
     /// Inserts the job's record unless the store has one, and tells the other nodes of a new one; returns
-    /// whether it was inserted. Inside the caller's transaction.
+    /// whether it was inserted. A new job waits for its turn on an advisory lock and is inserted only
+    /// while the store holds fewer than `maxJobs`, else `JobLimitReached`; a job that exists takes no
+    /// lock. Inside the caller's transaction.
     @discardableResult
-    private static func insertIfAbsent(_ id: String, record: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+    private static func insertIfAbsent(
+        _ id: String, record: String, maxJobs: Int, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> Bool {
+        func exists() async throws -> Bool {
+            for try await _ in try await connection.query("SELECT true FROM jobs WHERE id = \(id)", logger: logger).decode(Bool.self) {
+                return true
+            }
+            return false
+        }
+        if try await exists() { return false }
+        // Held to the end of the transaction: the count below sees every job inserted before it.
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.newJobsLockKey))", logger: logger)
         let inserted = try await connection.query("""
-            INSERT INTO jobs (id, record, updated_ms) VALUES (\(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())))
+            INSERT INTO jobs (id, record, updated_ms)
+            SELECT \(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())) WHERE (SELECT count(*) FROM jobs) < \(Int64(maxJobs))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, logger: logger)
         var created = false
         for try await _ in inserted.decode(String.self) { created = true }
         if created {
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))", logger: logger)
+        } else if try await !exists() {
+            throw JobLimitReached(limit: maxJobs)
         }
         return created
     }
 
-    func claim(_ new: Archive.StoredJob) async throws -> Archive.StoredJob {
+    /// The advisory lock new jobs take turns on (`insertIfAbsent`); the migrations' is `Migrations.lockKey`.
+    private static let newJobsLockKey: Int64 = 0x7461_696C_6A6F_6273
+
+    func claim(_ new: Archive.StoredJob, maxJobs: Int) async throws -> Archive.StoredJob {
         let record = try Self.encode(new)
         return try await self.transaction { [logger] connection in
-            try await Self.insertIfAbsent(new.info.id, record: record, connection, logger)
+            try await Self.insertIfAbsent(new.info.id, record: record, maxJobs: maxJobs, connection, logger)
             for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
                 .decode(String.self) {
                 return try Self.decode(text)
@@ -252,11 +272,11 @@ public final class PostgresStore: SharedStore {
         }
     }
 
-    func replace(_ new: Archive.StoredJob) async throws -> (Archive.StoredJob, replaced: Bool) {
+    func replace(_ new: Archive.StoredJob, maxJobs: Int) async throws -> (Archive.StoredJob, replaced: Bool) {
         let record = try Self.encode(new)
         let id = new.info.id
         return try await self.transaction { [logger] connection in
-            if try await Self.insertIfAbsent(id, record: record, connection, logger) { return (new, false) }
+            if try await Self.insertIfAbsent(id, record: record, maxJobs: maxJobs, connection, logger) { return (new, false) }
             // Locked to the end, in the lock order above: a takeover by the earlier run either holds the
             // lease already (and this is refused) or waits and finds this run. NO KEY: the id stays.
             var found: Archive.StoredJob?

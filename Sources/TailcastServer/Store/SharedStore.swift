@@ -8,13 +8,15 @@ protocol SharedStore: Sendable {
     var health: StoreHealth { get }
 
     /// The job's record as the store has it, after inserting `new` if the store had none: the store, not
-    /// the node an agent reached, decides which run and token a job belongs to.
-    func claim(_ new: Archive.StoredJob) async throws -> Archive.StoredJob
+    /// the node an agent reached, decides which run and token a job belongs to. Throws `JobLimitReached`
+    /// for a new job while the store holds `maxJobs`: new jobs take turns across nodes, so nodes racing
+    /// cannot pass the limit between them.
+    func claim(_ new: Archive.StoredJob, maxJobs: Int) async throws -> Archive.StoredJob
     /// `claim` for a hello with `replace`: a record of another run made with the same token, whose lease
     /// no run holds, gives way to `new` (its chunks and lease deleted, in the same transaction), and every
     /// node retires its copy. Returns the record and whether an earlier run's was replaced. Throws
     /// `LiveJob.PublishRefusal` for another token's job (`otherRun`) and for one whose lease is held (`running`).
-    func replace(_ new: Archive.StoredJob) async throws -> (Archive.StoredJob, replaced: Bool)
+    func replace(_ new: Archive.StoredJob, maxJobs: Int) async throws -> (Archive.StoredJob, replaced: Bool)
     func record(_ id: String) async throws -> Archive.StoredJob?
     func records() async throws -> [Archive.StoredJob]
 
