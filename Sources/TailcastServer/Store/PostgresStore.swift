@@ -315,10 +315,13 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(stored)
         let expires = release ? "0" : "\(Self.nowMs) + \(Self.leaseTTLMs)"
         try await self.transaction { [logger] connection in
-            try await Self.holdLease(lease, expires: expires, connection, logger)
+            // The job's row before its lease's, as in `takeLease` and `replace`: the other order deadlocked
+            // (SQLSTATE 40P01) with a takeover by another connection of the run. Without the lease, the
+            // transaction rolls the record back.
             try await connection.query("""
                 UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
                 """, logger: logger)
+            try await Self.holdLease(lease, expires: expires, connection, logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(lease.job).payload))", logger: logger)
         }
     }
