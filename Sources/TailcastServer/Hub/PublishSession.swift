@@ -85,6 +85,10 @@ struct PublishSession {
             }
             if let store = self.hub.store, !welcome.ended {
                 lease = try await self.takeLease(job, hello: hello, welcome: &welcome, store: store, connection: serial)
+            } else if self.hub.store != nil {
+                // The cache is not synced in store mode, so its durable sizes are not what is durable: an
+                // ended job's cache holds what the store committed (`adopt` above brought it up to it).
+                welcome.streams = job.files.map { StreamInfo(name: $0.name, size: $0.size) }
             }
         } catch let refusal as LiveJob.PublishRefusal {
             self.logger.notice("refused an agent: \(refusal.description)", metadata: ["job": "\(hello.job)"])
