@@ -28,7 +28,8 @@ public struct StoreConfiguration: Sendable {
 /// The archive shared by every node, in PostgreSQL: job records, chunks keyed by (job, stream, offset),
 /// and one lease per job. Every value reaches SQL as a bind parameter (`PostgresQuery` interpolation);
 /// the only text spliced into SQL is this file's own constants. Values a client chose that may hold U+0000
-/// (the record, the run id) go through `StoreText`.
+/// (the record, the run id) go through `StoreText`. A transaction that writes both locks a job's row before
+/// its lease's, the order a takeover (`takeLease`) takes them in: the other order deadlocks with it.
 public final class PostgresStore: SharedStore {
     public let configuration: StoreConfiguration
     let client: PostgresClient
@@ -315,9 +316,8 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(stored)
         let expires = release ? "0" : "\(Self.nowMs) + \(Self.leaseTTLMs)"
         try await self.transaction { [logger] connection in
-            // The job's row before its lease's, as in `takeLease` and `replace`: the other order deadlocked
-            // (SQLSTATE 40P01) with a takeover by another connection of the run. Without the lease, the
-            // transaction rolls the record back.
+            // The job's row before its lease's: the other order deadlocked (SQLSTATE 40P01) with a takeover by
+            // another connection of the run. Without the lease, the transaction rolls the record back.
             try await connection.query("""
                 UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(lease.job)
                 """, logger: logger)
@@ -328,9 +328,9 @@ public final class PostgresStore: SharedStore {
 
     func remove(_ id: String) async throws {
         try await self.transaction { [logger] connection in
-            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
-            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
             try await connection.query("DELETE FROM jobs WHERE id = \(id)", logger: logger)
+            try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
+            try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.removed(id).payload))", logger: logger)
         }
     }
@@ -421,15 +421,23 @@ public final class PostgresStore: SharedStore {
     }
 
     /// Jobs whose node stopped renewing their lease (it died with its agent, or lost the database for
-    /// longer than a lease) are recorded `lost`, as one server shows a job whose agent is gone. One
-    /// statement: the lease rows stay locked until the record is written, so a takeover waits for it and
-    /// its own record comes after. Returns how many jobs changed.
+    /// longer than a lease) are recorded `lost`, as one server shows a job whose agent is gone. Their job rows
+    /// are locked first, then their leases, until the record is written: a takeover waits for it and its own
+    /// record comes after. Returns how many jobs changed.
     func reapExpiredLeases() async throws -> Int {
         try await self.transaction { [logger] connection in
+            var locked: [String] = []
+            for try await id in try await connection.query("""
+                SELECT id FROM jobs WHERE id IN (SELECT job FROM leases WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs))
+                ORDER BY id FOR UPDATE
+                """, logger: logger).decode(String.self) {
+                locked.append(id)
+            }
+            guard !locked.isEmpty else { return 0 }
             let rows = try await connection.query("""
                 WITH expired AS (
                     UPDATE leases SET expires_ms = 0
-                    WHERE expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
+                    WHERE job = ANY(\(locked)::text[]) AND expires_ms > 0 AND expires_ms < \(unescaped: Self.nowMs) RETURNING job)
                 UPDATE jobs SET record = jsonb_set(record, '{info,state}', '"lost"'), updated_ms = \(Int64(UnixTime.nowMs()))
                 FROM expired WHERE jobs.id = expired.job AND jobs.record->'info'->>'state' = 'running'
                 RETURNING jobs.id
