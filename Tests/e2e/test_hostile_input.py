@@ -675,8 +675,8 @@ def readers(hostile, tmp_path):
 
 
 def publish_raw(server, messages, run_id="run-1", job=None):
-    """Sends `messages` on /v1/publish after a hello (`job`'s, unless the first message is one); returns the
-    server's answers (decoded) and the close code."""
+    """Sends `messages` on /v1/publish, after a hello for `job` when one is given; returns the server's answers
+    (decoded) up to its close or an ack that ends, and the close code (None if none came)."""
     answers = []
     with RawWebSocket(server.port, timeout=TIMEOUT) as ws:
         ws.upgrade("/v1/publish")
@@ -709,6 +709,7 @@ def test_hostile_values_come_back_byte_exact_from_every_node(hostile, readers, e
     bar = {"key": "k'%_\x00", "label": "l\x00" + MARKER + "'", "current": 7, "total": 10, "unit": "it$1",
            "message": "m\\\x00", "source": "explicit", "updated_ms": 1700000000500, "done": False}
     streams = {name: name.encode() + b"\n\x00\xff bytes of %d\n" % i for i, name in enumerate(STREAM_NAMES)}
+    sizes = {str(i): len(d) for i, d in enumerate(streams.values(), start=1)}
     first = json.dumps({"type": "hello", "job": job, "run_id": run_id, "agent": "hostile/1\x00'", "meta": meta})
     messages = [first.encode()]
     for i, name in enumerate(streams, start=1):
@@ -716,14 +717,14 @@ def test_hostile_values_come_back_byte_exact_from_every_node(hostile, readers, e
     messages.append(peer.encode_data([(i, 0, 1700000000100, data) for i, data in enumerate(streams.values(), start=1)]))
     messages.append(json.dumps({"type": "progress", "bars": [bar]}).encode())
     messages.append(json.dumps({"type": "end", "exit": {"code": 3}, "ended_at_ms": 1700000001000,
-                                "sizes": {str(i): len(d) for i, d in enumerate(streams.values(), start=1)}}).encode())
+                                "sizes": sizes}).encode())
     answers, code = publish_raw(hostile, messages)
     assert answers[0]["type"] == "welcome", (answers, code)
-    assert answers[-1] == {"type": "ack", "ended": True, "offsets": {str(i): len(d) for i, d in enumerate(streams.values(), start=1)}}
+    assert answers[-1] == {"type": "ack", "ended": True, "offsets": sizes}
 
     for node in readers(job):
         info = job_info(node, job)
-        assert info["meta"] == meta, node.log
+        assert info["meta"] == meta, node.url
         assert sorted(s["name"] for s in info["streams"]) == sorted(streams)
         assert info["exit"] == {"code": 3}
         assert {k: info["progress"][0][k] for k in bar} == bar
@@ -754,7 +755,8 @@ def test_hostile_values_come_back_byte_exact_from_every_node(hostile, readers, e
     ("-x", "job id must start with a letter, digit or '_'"),
 ], ids=["sql", "dollar", "percent", "nul", "unicode", "traversal", "129-bytes", "empty", "dash"])
 def test_hostile_job_ids_get_the_same_refusal_on_every_node(hostile, job, message):
-    for path, opening in (("publish", hello(job)), ("watch", json.dumps({"type": "watch", "job": job, "follow": True}).encode())):
+    watch = json.dumps({"type": "watch", "job": job, "follow": True}).encode()
+    for path, opening in (("publish", hello(job)), ("watch", watch)):
         with RawWebSocket(hostile.port, timeout=TIMEOUT) as ws:
             ws.upgrade("/v1/" + path)
             ws.send(frame(OP_TEXT, opening))
@@ -782,7 +784,8 @@ def test_over_limit_names_and_progress_get_the_same_close_on_every_node(hostile,
 def test_over_limit_metadata_gets_the_same_close_on_every_node(hostile):
     opening = hello("over-meta", host="h" * 8193)
     answers, closed = publish_raw(hostile, [opening])
-    assert answers == [{"type": "error", "code": "limit", "message": '"meta.host" is 8193 bytes; at most 8192 are accepted'}]
+    message = '"meta.host" is 8193 bytes; at most 8192 are accepted'
+    assert answers == [{"type": "error", "code": "limit", "message": message}]
     assert closed == 4029
 
 
