@@ -1,6 +1,8 @@
 """Hostile input on raw sockets: malformed handshakes, frames RFC 6455 and RFC 7692 forbid, and a fuzz of mutated
 tailcast frames. The server must answer or close every connection, with the close code the RFCs require, never
-crash and never hang, and still deliver a real job byte-exact afterwards.
+crash and never hang, and still deliver a real job byte-exact afterwards. All of it runs on the embedded archive and
+on a store node (`hostile`), with the same expected answers; the last section sends values made to break SQL (quotes,
+`$1`, `%`, `_`, U+0000) and reads them back from a second node that can only have them from the database.
 
 Each test says what the RFC requires. The checks the WebSocket libraries leave out are tailcast's own
 (`HandshakeCheck`, `FrameValidator` in Sources/TailcastServer/Server). Fuzz knobs: TAILCAST_FUZZ_SEED,
@@ -16,11 +18,13 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 
 import pytest
 
 import peer
-from conftest import Server, free_port, py, tailcast, wait_until
+from conftest import Server, free_port, http_request, py, tailcast, wait_until
+from postgres import postgres  # noqa: F401 (fixture)
 from rawws import (FIN, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RSV1, RSV2, RSV3, Hung,
                    RawWebSocket, deflate, frame, handshake_request, inflate, parse_frames)
 
@@ -35,10 +39,20 @@ def hello(job, run_id="run-1", host="h"):
                                 "started_at_ms": 1700000000000}}).encode()
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    """One server for the module, with a 64 KiB message limit so over-limit messages stay cheap."""
-    s = Server(tmp_path_factory.mktemp("hostile") / "data", free_port(), ["--max-message-bytes", str(LIMIT)]).start()
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def hostile(request, tmp_path_factory):
+    """One server for the module, with a 64 KiB message limit so over-limit messages stay cheap: the embedded
+    archive, then a store node (`serve --store`, a real PostgreSQL, postgres.py), so that every test here
+    shows the same answers on both. Everything runs twice, which costs about 27 s (15 s to 42 s on 2 cores):
+    little enough not to pick, and a hello, an open, progress, an end or a reconnect of the same run, in a
+    case about frames as in the fuzz, reaches the store's SQL (claim, lease, commit, record save), where the
+    takeover test found a deadlock. `store` is the node's URL (None: embedded)."""
+    extra, store = ["--max-message-bytes", str(LIMIT)], None
+    if request.param == "postgres":
+        store = request.getfixturevalue("postgres").fresh_database()
+        extra += ["--store", store, "--node", "hostile"]
+    s = Server(tmp_path_factory.mktemp("hostile") / "data", free_port(), extra).start()
+    s.store = store
     yield s
     s.stop()
 
@@ -348,6 +362,7 @@ def test_refused_connections_leave_a_log_line(hostile, name):
 
 def test_concurrent_takeovers_by_one_run_never_get_a_storage_error(hostile):
     codes, lock = collections.Counter(), threading.Lock()
+    log_start = hostile.log.stat().st_size
 
     def connect(job, i):
         with RawWebSocket(hostile.port, timeout=TIMEOUT) as ws:
@@ -369,8 +384,13 @@ def test_concurrent_takeovers_by_one_run_never_get_a_storage_error(hostile):
         if codes[4503]:
             break
     # the same run taking over from itself is refused only as `replaced` (4010), never as a storage failure
-    storage = re.findall(r".*storage failed.*", log_tail(hostile, 1 << 20))
+    with open(hostile.log, "rb") as f:
+        f.seek(log_start)
+        log = f.read().decode(errors="replace")
+    storage = re.findall(r".*(?:storage failed|the store cannot be reached|the store still fails).*", log)
     assert set(codes) <= {1000, 4010}, f"close codes {dict(codes)}; log: {storage[:2]}"
+    # in store mode, with no failure of the store on the way (a deadlock, a lease lost and taken for an outage)
+    assert not storage, storage[:3]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -624,3 +644,185 @@ def test_fuzz_thousands_of_mutated_frames_never_crash_or_hang_and_a_real_job_sti
     assert watch.returncode == 3 and watch.stdout == expected
     streams, final, _ = peer.watch(hostile.url, "after-fuzz")
     assert streams["stdout"] == expected and final["exit"] == {"code": 3}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values that reach the store's SQL: ids, names, metadata, progress, patterns (issue 15)
+# ---------------------------------------------------------------------------------------------------------------
+
+MARKER = "\ufdd0"  # what the store writes U+0000 as (StoreText): a client's own must survive too
+SQLISH = ["'; DROP TABLE jobs; --", "$1", "%", "_", "%_%", "a'b''c", 'back\\slash "quoted"', "\\u0000 as text"]
+STREAM_NAMES = SQLISH + ["ünïcode ☃ 😀 \u202e", "../../../../escaped", "\x01\x1b[31mred", MARKER + "0 " + MARKER,
+                         "n" * 1024]
+
+
+@pytest.fixture
+def readers(hostile, tmp_path):
+    """readers(*jobs): where jobs published to `hostile` are read back: the node itself and, in store mode, a node
+    started now with an empty cache, which can only have them from the database (once it has caught up: a node
+    answers while it copies the store's jobs in)."""
+    started = []
+
+    def nodes(*jobs):
+        if hostile.store is None:
+            return [hostile]
+        (tmp_path / "reader").mkdir()
+        started.append(Server(tmp_path / "reader" / "data", free_port(), ["--store", hostile.store, "--node", "reader"]))
+        reader = started[-1].start()
+        wait_until(lambda: set(jobs) <= set(reader.jobs()), what=f"the new node to copy {jobs} from the store")
+        return [hostile, reader]
+
+    yield nodes
+    for node in started:
+        node.stop()
+
+
+def publish_raw(server, messages, run_id="run-1", job=None):
+    """Sends `messages` on /v1/publish, after a hello for `job` when one is given; returns the server's answers
+    (decoded) up to its close or an ack that ends, and the close code (None if none came)."""
+    answers = []
+    with RawWebSocket(server.port, timeout=TIMEOUT) as ws:
+        ws.upgrade("/v1/publish")
+        for message in ([hello(job, run_id=run_id)] if job else []) + messages:
+            ws.send(frame(OP_BINARY if message[:1] == b"\x01" else OP_TEXT, message))
+        while True:
+            reply = ws.read_frame_or_none()
+            if reply is None or reply.opcode == OP_CLOSE:
+                return answers, reply.close_code if reply else None
+            answers.append(json.loads(reply.payload))
+            if answers[-1].get("ended"):
+                return answers, None
+
+
+def job_info(server, job):
+    status, body = http_request(f"{server.http}/v1/jobs/{job}")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_hostile_values_come_back_byte_exact_from_every_node(hostile, readers, env):
+    """Names, metadata, a run id and progress with SQL metacharacters, quotes, backslashes, `%`, `_`, unicode and
+    U+0000: archived as sent, and `ls`, `watch`, the HTTP API and a reconnect of the same run find them exactly.
+    On a store node U+0000 made PostgreSQL refuse the record (jsonb has no U+0000): the hello got `storage` (4503)
+    and a progress update kept the job from ever ending."""
+    job = "q_1.x-y"
+    run_id = "run '; DROP TABLE leases; -- \x00 " + MARKER
+    meta = {"kind": "run", "command": ["a\x00b", *SQLISH, "ü☃😀", MARKER], "host": "h'\x00", "user": "$1%_",
+            "cwd": "/tmp/a'b\\c", "started_at_ms": 1700000000000}
+    bar = {"key": "k'%_\x00", "label": "l\x00" + MARKER + "'", "current": 7, "total": 10, "unit": "it$1",
+           "message": "m\\\x00", "source": "explicit", "updated_ms": 1700000000500, "done": False}
+    streams = {name: name.encode() + b"\n\x00\xff bytes of %d\n" % i for i, name in enumerate(STREAM_NAMES)}
+    sizes = {str(i): len(d) for i, d in enumerate(streams.values(), start=1)}
+    first = json.dumps({"type": "hello", "job": job, "run_id": run_id, "agent": "hostile/1\x00'", "meta": meta})
+    messages = [first.encode()]
+    for i, name in enumerate(streams, start=1):
+        messages.append(json.dumps({"type": "open", "stream": i, "name": name}).encode())
+    messages.append(peer.encode_data([(i, 0, 1700000000100, data) for i, data in enumerate(streams.values(), start=1)]))
+    messages.append(json.dumps({"type": "progress", "bars": [bar]}).encode())
+    messages.append(json.dumps({"type": "end", "exit": {"code": 3}, "ended_at_ms": 1700000001000,
+                                "sizes": sizes}).encode())
+    answers, code = publish_raw(hostile, messages)
+    assert answers[0]["type"] == "welcome", (answers, code)
+    assert answers[-1] == {"type": "ack", "ended": True, "offsets": sizes}
+
+    for node in readers(job):
+        info = job_info(node, job)
+        assert info["meta"] == meta, node.url
+        assert sorted(s["name"] for s in info["streams"]) == sorted(streams)
+        assert info["exit"] == {"code": 3}
+        assert {k: info["progress"][0][k] for k in bar} == bar
+        for name, data in streams.items():
+            status, body = http_request(f"{node.http}/v1/jobs/{job}/raw?stream={urllib.parse.quote(name, safe='')}")
+            assert (status, body) == (200, data), name
+        watched_streams, final, _ = peer.watch(node.url, job)
+        assert watched_streams == streams and final["exit"] == {"code": 3}
+        listed = tailcast("ls", "--json", "--server", node.url, "q_1.*", env=env, timeout=30)
+        assert listed.returncode == 0, listed.stderr
+        assert [(j["id"], j["meta"]) for j in json.loads(listed.stdout)["jobs"]] == [(job, meta)]
+        # The same run is still known by its run id (the lease and the record compare it): told it has ended.
+        again, _ = publish_raw(node, [first.encode()])
+        assert again[0]["type"] == "welcome" and again[0]["ended"] is True, again
+        other, code = publish_raw(node, [], run_id="run '; DROP TABLE leases; -- \x00 other", job=job)
+        assert other[0]["code"] == "job_conflict" and code == 4009, other
+
+
+@pytest.mark.parametrize("job,message", [
+    ("'; DROP TABLE jobs; --", "job id \"'; DROP TABLE jobs; --\" may only use letters, digits, '.', '_' and '-'"),
+    ("$1", "job id \"$1\" may only use letters, digits, '.', '_' and '-'"),
+    ("%", "job id \"%\" may only use letters, digits, '.', '_' and '-'"),
+    ("a\x00b", "job id \"a\x00b\" may only use letters, digits, '.', '_' and '-'"),
+    ("jöb", "job id \"jöb\" may only use letters, digits, '.', '_' and '-'"),
+    ("../escape", "job id \"../escape\" may only use letters, digits, '.', '_' and '-'"),
+    ("x" * 129, "job id is longer than 128 bytes"),
+    ("", "job id is empty"),
+    ("-x", "job id must start with a letter, digit or '_'"),
+], ids=["sql", "dollar", "percent", "nul", "unicode", "traversal", "129-bytes", "empty", "dash"])
+def test_hostile_job_ids_get_the_same_refusal_on_every_node(hostile, job, message):
+    watch = json.dumps({"type": "watch", "job": job, "follow": True}).encode()
+    for path, opening in (("publish", hello(job)), ("watch", watch)):
+        with RawWebSocket(hostile.port, timeout=TIMEOUT) as ws:
+            ws.upgrade("/v1/" + path)
+            ws.send(frame(OP_TEXT, opening))
+            error = ws.read_frame()
+            assert json.loads(error.payload) == {"type": "error", "code": "bad_message", "message": message}, path
+            assert ws.read_close().close_code == 4000
+
+
+@pytest.mark.parametrize("messages,code,error", [
+    ([b'{"type":"open","stream":1,"name":"%s"}' % (b"n" * 1025)], 4000, "stream name is longer than 1024 bytes"),
+    ([b'{"type":"open","stream":1,"name":"a\\u0000b"}'], 4000, "stream name contains a NUL byte"),
+    ([json.dumps({"type": "progress", "bars": [{"key": str(i), "current": 1, "unit": "it", "source": "explicit",
+                                                "updated_ms": 1, "done": False} for i in range(33)]}).encode()],
+     4000, '"bars": at most 32 bars, each "key" at most 256 bytes'),
+    ([json.dumps({"type": "progress", "bars": [{"key": "k" * 257, "current": 1, "unit": "it", "source": "explicit",
+                                                "updated_ms": 1, "done": False}]}).encode()],
+     4000, '"bars": at most 32 bars, each "key" at most 256 bytes'),
+], ids=["stream-name-1025", "stream-name-nul", "33-bars", "bar-key-257"])
+def test_over_limit_names_and_progress_get_the_same_close_on_every_node(hostile, messages, code, error):
+    answers, closed = publish_raw(hostile, messages, job=f"over-{next(_jobs)}")
+    assert answers[0]["type"] == "welcome"
+    assert answers[-1] == {"type": "error", "code": "bad_message", "message": error} and closed == code
+
+
+def test_over_limit_metadata_gets_the_same_close_on_every_node(hostile):
+    opening = hello("over-meta", host="h" * 8193)
+    answers, closed = publish_raw(hostile, [opening])
+    message = '"meta.host" is 8193 bytes; at most 8192 are accepted'
+    assert answers == [{"type": "error", "code": "limit", "message": message}]
+    assert closed == 4029
+
+
+def test_ls_patterns_match_job_ids_as_globs_on_every_node(hostile, readers, env):
+    """`ls PATTERN` and `?pattern=` are globs (fnmatch) on the node's cache, never SQL LIKE: `_` and `%` are
+    themselves, and SQL in a pattern is a pattern that matches nothing."""
+    for job in ("lit_1", "litx1", "lit.1"):
+        answers, _ = publish_raw(hostile, [b'{"type":"end","exit":{"code":0},"ended_at_ms":2,"sizes":{}}'], job=job)
+        assert answers[-1]["type"] == "ack" and answers[-1]["ended"], answers
+    cases = {"lit_1": ["lit_1"], "lit%": [], "lit%1": [], "lit?1": ["lit.1", "lit_1", "litx1"],
+             "lit*": ["lit.1", "lit_1", "litx1"], "lit\\_1": ["lit_1"], "lit[_x]1": ["lit_1", "litx1"],
+             "'; DROP TABLE jobs; --": [], "lit_1' OR '1'='1": [], "$1": []}
+    for node in readers("lit_1", "litx1", "lit.1"):
+        for pattern, expected in cases.items():
+            status, body = http_request(f"{node.http}/v1/jobs?pattern={urllib.parse.quote(pattern, safe='')}")
+            assert status == 200 and sorted(j["id"] for j in json.loads(body)["jobs"]) == expected, pattern
+            listed = tailcast("ls", "--json", "--server", node.url, pattern, env=env, timeout=30)
+            assert sorted(j["id"] for j in json.loads(listed.stdout)["jobs"]) == expected, (pattern, listed.stderr)
+
+
+def test_rm_of_hostile_ids_is_refused_and_deletes_nothing(hostile, readers, env):
+    answers, _ = publish_raw(hostile, [b'{"type":"end","exit":{"code":0},"ended_at_ms":2,"sizes":{}}'], job="kept_1")
+    assert answers[-1]["ended"]
+    for job in ("'; DROP TABLE jobs; --", "kept_%", "kept_1' OR '1'='1"):
+        removed = tailcast("rm", "--server", hostile.url, job, env=env, timeout=30)
+        assert removed.returncode == 64 and b"may only use letters, digits" in removed.stderr, removed.stderr
+        quoted = urllib.parse.quote(job, safe="")
+        status, body = http_request(f"{hostile.http}/v1/jobs/{quoted}", method="DELETE")
+        assert status == 404 and b"no job" in body, (status, body)
+    nodes = readers("kept_1")
+    for node in nodes:
+        assert job_info(node, "kept_1")["state"] == "exited"
+    # The job's own id deletes it, from every node (in store mode, from the database, which tells the others).
+    removed = tailcast("rm", "--server", hostile.url, "kept_1", env=env, timeout=30)
+    assert removed.returncode == 0, removed.stderr
+    for node in nodes:
+        wait_until(lambda: "kept_1" not in node.jobs(), timeout=10, what=f"kept_1 gone from {node.url}")

@@ -11,6 +11,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import Server, free_port, http_request, popen, py, tailcast, wait_until
+from postgres import postgres  # noqa: F401 (fixture)
 from peer import SUBPROTOCOL
 from rawws import RawWebSocket, handshake_request
 
@@ -20,13 +21,26 @@ WATCH = "watch-8c2d6b19aa4e4f03aa4e"
 
 
 @pytest.fixture
-def guarded(tmp_path):
+def guarded(request, tmp_path):
+    """A server with tokens. Tests whose answer the store decides (who owns a job, which run may publish into
+    it) run on a store node too (`IN_BOTH_MODES`), where the database's record and lease decide; the others
+    test the agent (its environment, its descriptors), or are covered on store nodes by test_cluster.py
+    (`--replace` across nodes). `store` is the node's database (None: embedded), `postgres` its server."""
     tokens = tmp_path / "tokens"
     tokens.write_text(f"publish {OWNER}\npublish {OTHER}\nwatch {WATCH}\n")
     tokens.chmod(0o600)
-    server = Server(tmp_path / "data", free_port(), ["--tokens-file", str(tokens)]).start()
+    extra, store, cluster = ["--tokens-file", str(tokens)], None, None
+    if getattr(request, "param", "embedded") == "postgres":
+        cluster = request.getfixturevalue("postgres")
+        store = cluster.fresh_database()
+        extra += ["--store", store, "--node", "guarded"]
+    server = Server(tmp_path / "data", free_port(), extra).start()
+    server.store, server.postgres = store, cluster
     yield server
     server.stop()
+
+
+IN_BOTH_MODES = pytest.mark.parametrize("guarded", ["embedded", "postgres"], indirect=True)
 
 
 def hello(job, run_id, command=("job",)):
@@ -54,6 +68,7 @@ def publish(server, token, *messages):
         return answers, ws.close_code
 
 
+@IN_BOTH_MODES
 def test_a_leaked_run_id_and_another_publish_token_cannot_touch_a_job(guarded, env):
     job = tailcast("run", "--job", "victim", "--no-pty", "--quiet", "--token", OWNER, "--server", guarded.url, "--",
                    *py("print('real output')"), env=env, timeout=60)
@@ -76,8 +91,13 @@ def test_a_leaked_run_id_and_another_publish_token_cannot_touch_a_job(guarded, e
     stored = json.loads((guarded.data / "jobs" / "victim" / "job.json").read_text())
     assert stored["info"]["exit"] == {"code": 0}
     assert OWNER not in (guarded.data / "jobs" / "victim" / "job.json").read_text()
+    if guarded.store:  # nor in the database's record, which every node takes the job's owner from
+        record = guarded.postgres.sql("SELECT record::text FROM jobs WHERE id = 'victim'",
+                                      guarded.store.rsplit("/", 1)[1].split("?")[0])
+        assert json.loads(record)["info"]["exit"] == {"code": 0} and OWNER not in record
 
 
+@IN_BOTH_MODES
 def test_a_squatted_job_id_stops_run_before_its_job_starts(guarded, env):
     answers, _ = publish(guarded, OTHER, hello("build-7", "squatter"))
     assert answers[0]["type"] == "welcome"

@@ -88,6 +88,10 @@ struct PublishSession {
             }
             if let store = self.hub.store, !welcome.ended {
                 lease = try await self.takeLease(job, hello: hello, welcome: &welcome, store: store, connection: serial)
+            } else if self.hub.store != nil {
+                // The cache is not synced in store mode, so its durable sizes are not what is durable: an
+                // ended job's cache holds what the store committed (`adopt` above brought it up to it).
+                welcome.streams = job.files.map { StreamInfo(name: $0.name, size: $0.size) }
             }
         } catch let refusal as LiveJob.PublishRefusal {
             self.logger.notice("refused an agent: \(refusal.description)", metadata: ["job": "\(hello.job)"])
@@ -97,6 +101,12 @@ struct PublishSession {
             return try await outbound.refuse(.limit, "the server holds its limit of \(full.limit) jobs (serve --max-jobs)")
         } catch let error as ArchiveError {
             return try await self.refuseForStorage(error, outbound: outbound, logger: self.logger)
+        } catch is StoreLease.Lost {
+            // A newer connection of the run took the job over while this one was taking it: `replaced`, as on
+            // one server, not a store that does not answer.
+            var logger = self.logger
+            logger[metadataKey: "job"] = "\(hello.job)"
+            return try await self.refuseTakenOver(outbound: outbound, logger: logger)
         } catch let store as StoreUnavailable {
             self.hub.store?.health.failed(store.error, doing: "taking job \(hello.job)")
             return try await outbound.refuse(.storage, "the shared store does not answer (\(StoreError.describe(store.error))); retrying")
@@ -305,6 +315,9 @@ struct PublishSession {
             return lease
         } catch let refusal as LiveJob.PublishRefusal {
             throw refusal
+        } catch let lost as StoreLease.Lost {
+            job.detachPublisher(connection)
+            throw lost
         } catch {
             job.detachPublisher(connection)
             throw StoreUnavailable(error: error)

@@ -26,7 +26,8 @@ public struct StoreConfiguration: Sendable {
 
 /// The archive shared by every node, in PostgreSQL: job records, chunks keyed by (job, stream, offset),
 /// and one lease per job. Every value reaches SQL as a bind parameter (`PostgresQuery` interpolation);
-/// the only text spliced into SQL is this file's own constants.
+/// the only text spliced into SQL is this file's own constants. Values a client chose that may hold U+0000
+/// (the record, the run id) go through `StoreText`.
 ///
 /// Lock order: a transaction that locks more than one of a job's rows takes the job's row first, then
 /// its lease, then its chunks. Two nodes taking them in opposite orders (a progress save against a
@@ -218,11 +219,11 @@ public final class PostgresStore: SharedStore {
     // MARK: job records
 
     private static func encode(_ stored: Archive.StoredJob) throws -> String {
-        String(decoding: try ProtocolJSON.encode(stored), as: UTF8.self)
+        StoreText.escapedJSON(try ProtocolJSON.encode(stored))
     }
 
     private static func decode(_ text: String) throws -> Archive.StoredJob {
-        try ProtocolJSON.decode(Archive.StoredJob.self, from: Data(text.utf8))
+        try ProtocolJSON.decode(Archive.StoredJob.self, from: StoreText.unescapedJSON(text))
     }
 
     /// Inserts the job's record unless the store has one, and tells the other nodes of a new one; returns
@@ -355,6 +356,8 @@ public final class PostgresStore: SharedStore {
     func takeLease(job: String, runId: String) async throws -> StoreLease? {
         let session = UUID()
         let node = self.node
+        // As the record holds it (`StoreText`), so that a run id with U+0000 compares equal and fits in `text`.
+        let runId = StoreText.escaped(runId)
         return try await self.transaction { [logger] connection -> StoreLease? in
             // Only for the run the record names, read under a lock: a `run --replace` committed after
             // this run's hello was checked must not be written into by this run.
