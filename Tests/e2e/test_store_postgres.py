@@ -185,6 +185,27 @@ def running_on_node_a(make_node, postgres, env, job):
     return a, b, agent
 
 
+def test_the_http_api_reads_a_job_this_node_has_not_heard_of_from_the_store(make_node, postgres, env):
+    """A job in the store that node b's cache does not hold (inserted without the NOTIFY a node sends,
+    as when b has just started or reconnected and not caught up yet) is answered from the store on every
+    HTTP route that names it, not with 404."""
+    url = postgres.fresh_database()
+    database = url.rsplit("/", 1)[1].split("?")[0]
+    a = make_node(url, "a").start()
+    b = make_node(url, "b").start()
+    expected = paced_lines(300)
+    assert tailcast("run", "--job", "orig", "--no-pty", "--quiet", "--server", a.url, "--",
+                    *py(paced_job(300, pause=0, code=0)), env=env, timeout=60).returncode == 0
+    postgres.sql("INSERT INTO jobs SELECT 'copy', jsonb_set(record, '{info,id}', '\"copy\"'), updated_ms FROM jobs WHERE id = 'orig';"
+                 "INSERT INTO chunks SELECT 'copy', stream, start_offset, bytes, time_ms FROM chunks WHERE job = 'orig'", database)
+    time.sleep(0.5)
+    assert "copy" not in b.jobs(), "node b heard of a job no node announced"
+    status, body = http_request(f"{b.http}/v1/jobs/copy")
+    assert status == 200 and json.loads(body)["id"] == "copy", (status, body)
+    assert http_request(f"{b.http}/v1/jobs/copy/raw") == (200, expected)
+    assert http_request(f"{b.http}/v1/jobs/never-made")[0] == 404
+
+
 def test_a_different_run_on_another_node_is_refused(make_node, postgres, env):
     a, b, first = running_on_node_a(make_node, postgres, env, "taken")
     second = tailcast("run", "--job", "taken", "--no-pty", "--server", b.url, "--", *py("print('second')"),

@@ -44,17 +44,17 @@ public enum TailcastServer {
         }
         api.get("{job}") { _, context -> Response in
             let id = try context.parameters.require("job")
-            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+            guard let job = await hub.cachedOrFetched(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
             return try Self.json(job.info)
         }
         // A stream's archived bytes, exactly as written: curl it, or read the .log file on the server (TailcastServer+Raw).
         api.get("{job}/raw") { request, context -> Response in
-            let (id, file) = try Self.stream(request, context, hub: hub)
+            let (id, file) = try await Self.stream(request, context, hub: hub)
             return try Self.raw(request, job: id, file: file)
         }
         // Where a line begins, for links into logs too big to load (TailcastServer+Lines).
         api.get("{job}/lines") { request, context -> Response in
-            let (id, file) = try Self.stream(request, context, hub: hub)
+            let (id, file) = try await Self.stream(request, context, hub: hub)
             return try await Self.line(request, job: id, file: file)
         }
         Self.addRemoval(to: api, hub: hub, access: configuration.access, metrics: metrics)
@@ -62,7 +62,7 @@ public enum TailcastServer {
         let connections = ConnectionGate(limit: configuration.maxConnections)
         api.get("{job}/events") { request, context -> Response in
             let id = try context.parameters.require("job")
-            guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+            guard let job = await hub.cachedOrFetched(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
             return try Self.events(
                 request, job: job, hub: hub, connections: connections, configuration: configuration, metrics: metrics, logger: context.logger)
         }
@@ -169,9 +169,9 @@ public enum TailcastServer {
     }
 
     /// The job of the path and its stream named by `?stream=` (stdout by default), or 404.
-    static func stream(_ request: Request, _ context: some RequestContext, hub: Hub) throws -> (job: String, file: StreamFile) {
+    static func stream(_ request: Request, _ context: some RequestContext, hub: Hub) async throws -> (job: String, file: StreamFile) {
         let id = try context.parameters.require("job")
-        guard let job = hub.job(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
+        guard let job = await hub.cachedOrFetched(id) else { throw HTTPError(.notFound, message: "no job \"\(id.prefix(128))\" on this server") }
         let name = request.uri.queryParameters.get("stream") ?? "stdout"
         guard let file = job.file(named: name) else {
             throw HTTPError(.notFound, message: "job \"\(id)\" has no stream \"\(name.prefix(256))\"")

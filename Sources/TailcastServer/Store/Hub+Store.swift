@@ -74,6 +74,15 @@ extension Hub {
         }
     }
 
+    /// The job from this node's cache, for a request that reads it. In store mode a job the cache does not
+    /// hold yet (published on another node a moment ago, or this node just started or reconnected) is
+    /// read from the store first, as a watch does, rather than answered 404.
+    func cachedOrFetched(_ id: String) async -> LiveJob? {
+        if let job = self.job(id) { return job }
+        await self.hydrate(id)
+        return self.job(id)
+    }
+
     /// Every job the store holds, adopted (at start, and after the follower missed notifications).
     func catchUpEverything(from store: any SharedStore) async throws {
         for stored in try await store.records() {
