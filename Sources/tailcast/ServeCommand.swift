@@ -37,8 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory for the archive.", valueName: "dir"))
     var data = "tailcast-data"
 
-    @Option(help: ArgumentHelp("Largest WebSocket message accepted, after decompression, in bytes.", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Largest WebSocket message accepted, after decompression, in bytes (at least 524288).", valueName: "bytes"))
     var maxMessageBytes = 4 << 20
+    static let minMessageBytes = 512 << 10
 
     @Option(help: ArgumentHelp("At most one fsync and acknowledgement per agent this often, in milliseconds.", valueName: "ms"))
     var ackIntervalMs = 200
@@ -138,7 +139,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \"\(self.logLevel)\"") }
-        guard self.maxMessageBytes >= 64 << 10 else { throw ValidationError("--max-message-bytes must be at least 65536") }
+        // An agent's data message holds up to 262,144 bytes (Wire.maxBatchBytes) and a bit: a lower limit
+        // would refuse an agent with a backlog for good, at every reconnect.
+        guard self.maxMessageBytes >= Self.minMessageBytes else {
+            throw ValidationError("--max-message-bytes must be at least \(Self.minMessageBytes) (an agent's data message holds up to \(Wire.maxBatchBytes) bytes)")
+        }
         guard (1...10_000).contains(self.ackIntervalMs) else { throw ValidationError("--ack-interval-ms must be between 1 and 10000") }
         guard self.maxConnections >= 1, self.maxJobs >= 1, self.maxJobBytes >= 1, self.maxStreamsPerJob >= 1 else {
             throw ValidationError("--max-connections, --max-jobs, --max-job-bytes and --max-streams-per-job must be at least 1")

@@ -44,6 +44,19 @@ import TailcastProtocol
         #expect(second.count == 1 && second[0].offset == 5000)
     }
 
+    @Test func aReadNeverTakesARecordPastItsLimitUnlessItIsTheFirst() throws {
+        let spool = try makeSpool()
+        defer { spool.remove() }
+        for (i, text) in ["a", "b", "c"].enumerated() { append(spool, 1, String(repeating: text, count: 3000), UInt64(i) * 100) }
+        _ = spool.seal()
+        // Two records (about 6,010 bytes with their headers) fit in 7,000; the third would take it past.
+        let (first, middle) = try spool.read(from: 0, maxBytes: 7000)
+        #expect(first.map { $0.bytes.readableBytes } == [3000, 3000])
+        #expect(middle <= 7000)
+        let (rest, _) = try spool.read(from: middle, maxBytes: 7000)
+        #expect(rest.map { $0.offset } == [6000])
+    }
+
     @Test func aFullSpoolDropsNewOutputAndMarksTheGapVisibly() throws {
         let spool = try makeSpool(maxBytes: 100)
         defer { spool.remove() }

@@ -151,6 +151,9 @@ def test_bad_flags_and_unknown_jobs_get_clear_errors(server, env):
     assert busy.returncode == 1 and b"address is in use" in busy.stderr
     port = tailcast("serve", "--port", "70000", env=env, timeout=30)
     assert port.returncode == 64 and b"--port" in port.stderr
+    # Below an agent's largest data message, a server would refuse an agent with a backlog at every reconnect.
+    small = tailcast("serve", "--max-message-bytes", "65536", "--data", str(server.data.parent / "small"), env=env, timeout=30)
+    assert small.returncode == 64 and b"--max-message-bytes must be at least 524288" in small.stderr, small.stderr
     missing = tailcast("run", "--job", "nocmd", "--server", server.url, "--", "/no/such/program", env=env, timeout=30)
     assert missing.returncode == 127 and b"cannot run /no/such/program" in missing.stderr
 

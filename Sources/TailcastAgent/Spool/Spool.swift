@@ -483,6 +483,13 @@ public final class Spool: Sendable {
                     buffer.moveReaderIndex(to: recordStart)
                     break
                 }
+                // A record that would take the read past `maxBytes` waits for the next one (unless it is the
+                // first): a message then holds at most `maxBytes` of records, whose headers are no shorter
+                // than the chunk headers they become (PROTOCOL.md: at most 262,144 bytes of them).
+                if !records.isEmpty, buffer.readerIndex > maxBytes {
+                    buffer.moveReaderIndex(to: recordStart)
+                    break
+                }
                 records.append((position + UInt64(recordStart), DataChunk(stream: UInt32(stream), offset: offset, timeMs: time, bytes: bytes)))
                 consumed = buffer.readerIndex
                 if consumed >= maxBytes { break }

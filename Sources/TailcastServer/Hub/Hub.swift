@@ -42,7 +42,7 @@ public final class Hub: Sendable {
     public func job(_ id: String) -> LiveJob? { self.jobs.withLock { $0[id] } }
 
     /// Most jobs in one page of a list, and the most bytes of JSON: a page must fit in a message
-    /// (`--max-message-bytes`, at least 64 KiB) whatever the archive holds.
+    /// (`--max-message-bytes`, at least 512 KiB) whatever the archive holds.
     public static let maxPageJobs = 500
 
     /// One page of the jobs, oldest first (by start, then id), after the cursor `after` (the `next` of
