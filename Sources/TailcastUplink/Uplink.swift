@@ -147,8 +147,7 @@ public final class Uplink: Sendable {
                 self.welcomed.store(true, ordering: .releasing)
                 onWelcome()
             case .error(let error):
-                if Self.isFinal(error) { self.refusal.withLock { $0 = error } }
-                self.logger.warning("server: \(error.message)")
+                self.heard(error)
                 return
             default:
                 return
@@ -167,8 +166,7 @@ public final class Uplink: Sendable {
                             self.spool.release(upTo: release)
                             self.wake.notify()
                         case .error(let error):
-                            self.logger.warning("server: \(error.message)")
-                            if Self.isFinal(error) { self.refusal.withLock { $0 = error } }
+                            self.heard(error)
                         default:
                             continue
                         }
@@ -185,6 +183,16 @@ public final class Uplink: Sendable {
     /// (`storage`: a full disk on the server, `replaced`, errors without a code we know) is retried.
     static func isFinal(_ error: ControlMessage.ErrorReport) -> Bool {
         error.code.isFinal
+    }
+
+    /// An `error` from the server. A final one is kept for the command, which says it once as it acts on
+    /// it (an exit status, a kept spool); one that is retried is logged, since nothing else says it.
+    private func heard(_ error: ControlMessage.ErrorReport) {
+        if Self.isFinal(error) {
+            self.refusal.withLock { $0 = error }
+        } else {
+            self.logger.warning("server: \(error.message)")
+        }
     }
 
     /// Sends spool records, then the end, as the state machine decides.

@@ -101,7 +101,9 @@ struct RunCommand: AsyncParsableCommand {
             case .unreachable(let why):
                 notice("server \(self.server.url) unreachable (\(why)); output is kept and sent when it is back")
             case .connected: notice("connected to \(self.server.url); catching up")
-            case .refused(let why): notice("server refused the job: \(why.message)")
+            case .refused:
+                // Said where run acts on it: before the job starts, or at its end with the spool kept.
+                break
             }
         }
         let delivery = Task { await uplink.run() }
@@ -111,6 +113,7 @@ struct RunCommand: AsyncParsableCommand {
         // hours and is then found unarchived is worse than one that does not start. A server that is down
         // or slow does not hold the job back: its output is spooled meanwhile.
         if let refusal = await Self.firstAnswer(of: uplink) {
+            notice("server refused the job: \(refusal.message)")
             spool.remove()
             throw ExitCode(ExitCodes.forRefusal(refusal.code))
         }
