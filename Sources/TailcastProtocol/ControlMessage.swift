@@ -314,7 +314,11 @@ extension ControlMessage {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             return "\"\(ProtocolJSON.wirePath(context.codingPath))\" must be \(ProtocolJSON.expected(type))"
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            guard let member = ProtocolJSON.outOfRangeMember(T.self, in: data) else { return "not valid JSON" }
+            guard let member = ProtocolJSON.outOfRangeMember(T.self, in: data) else {
+                // Valid JSON the decoder still refuses: a number out of range that could not be pinned down.
+                guard (try? JSONSerialization.jsonObject(with: data)) != nil else { return "not valid JSON" }
+                return "a number is out of range for its member, or not a whole number where one is needed"
+            }
             return "\"\(member)\" is out of range for it, or not a whole number where one is needed"
         case .dataCorrupted(let context):
             // Foundation says so for a number its type cannot hold (2^32 for a stream id, -1 for an offset).

@@ -24,6 +24,9 @@ public enum JobID {
 /// Stream names are free text (file paths for `tail`), but bounded and without NUL.
 public enum StreamName {
     public static let maxLength = 1024
+    /// A job's stream names together, in bytes of UTF-8: with JSON's escapes (up to six bytes for one)
+    /// a job's record stays well under the 4 MiB message limit, whatever the names hold.
+    public static let maxBytesPerJob = 256 << 10
 
     public static func problem(with name: String) -> String? {
         if name.isEmpty { return "stream name is empty" }

@@ -3,7 +3,18 @@ extension JobMeta {
     /// arguments together). A 2 MiB command line once made every `ls` too large to answer.
     public static let maxFieldBytes = 8 << 10
 
-    /// Why a server refuses this metadata (and the `agent` name beside it), or nil.
+    /// What a cut field is cut to: room for "…" within the bound.
+    private static let fieldCut = maxFieldBytes - 4
+
+    /// Why this metadata is malformed (a `bad_message`), or nil: `kind` is one of the two there are, and
+    /// `pid` is a process id.
+    public var formProblem: String? {
+        if self.kind != "run" && self.kind != "tail" { return "\"meta.kind\" must be \"run\" or \"tail\"" }
+        if let pid = self.pid, pid < 1 { return "\"meta.pid\" must be a process id (1 to 2147483647)" }
+        return nil
+    }
+
+    /// Why a server refuses this metadata (and the `agent` name beside it) as too large, or nil.
     public static func problem(with meta: JobMeta, agent: String) -> String? {
         let fields: [(String, Int)] = [
             ("meta.kind", meta.kind.utf8.count), ("meta.host", meta.host.utf8.count), ("meta.user", meta.user.utf8.count),
@@ -20,9 +31,9 @@ extension JobMeta {
     /// still gets its job archived. A cut argument ends with "…", and "…" stands for dropped arguments.
     public func fitted() -> JobMeta {
         var meta = self
-        meta.host = Self.cut(meta.host)
-        meta.user = Self.cut(meta.user)
-        meta.cwd = meta.cwd.map { Self.cut($0) }
+        meta.host = meta.host.cut(toUTF8Bytes: Self.fieldCut)
+        meta.user = meta.user.cut(toUTF8Bytes: Self.fieldCut)
+        meta.cwd = meta.cwd.map { $0.cut(toUTF8Bytes: Self.fieldCut) }
         var budget = Self.maxFieldBytes - 8
         var command: [String] = []
         for argument in self.command {
@@ -30,7 +41,7 @@ extension JobMeta {
                 command.append(argument)
                 budget -= argument.utf8.count + 1
             } else {
-                if budget > 64 { command.append(Self.cut(argument, to: budget - 4)) }
+                if budget > 64 { command.append(argument.cut(toUTF8Bytes: budget - 4)) }
                 command.append("…")
                 break
             }
@@ -38,26 +49,13 @@ extension JobMeta {
         meta.command = command
         return meta
     }
-
-    private static func cut(_ text: String, to limit: Int = maxFieldBytes - 4) -> String {
-        guard text.utf8.count > limit else { return text }
-        var result = ""
-        var used = 0
-        for character in text {
-            let size = character.utf8.count
-            if used + size > limit - 3 { break }
-            result.append(character)
-            used += size
-        }
-        return result + "…"
-    }
 }
 
 extension ExitStatus {
     /// Why this is not a valid exit status (exactly one of `code` and `signal`), or nil.
     public var problem: String? {
         switch (self.code, self.signal) {
-        case (.some, nil): nil
+        case (.some(let code), nil): (0...255).contains(code) ? nil : "\"code\" must be between 0 and 255"
         case (nil, .some(let signal)): (1...127).contains(signal) ? nil : "\"signal\" must be between 1 and 127"
         case (nil, nil): "one of \"code\" and \"signal\" is needed"
         case (.some, .some): "give \"code\" or \"signal\", not both"

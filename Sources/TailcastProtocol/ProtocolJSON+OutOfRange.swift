@@ -3,27 +3,39 @@ import Foundation
 extension ProtocolJSON {
     /// Foundation's decoder reports a number its member's type cannot hold (2^32 for a stream id, -1 for an
     /// offset, 1.5 for a count) as "the given data was not valid JSON", without a path. This finds the
-    /// member: the text is read as plain JSON, and the message is decoded again with each suspicious number
-    /// (negative, fractional, or from 2^31 on) set to 0, until it decodes past that number. Only small
-    /// messages are probed (control messages are), at most `maxProbes` times.
+    /// member: the text is read as plain JSON, and the message is decoded again with suspicious numbers
+    /// (negative, fractional, or from 2^31 on) set to 0. Replacing more of them can only let more of the
+    /// message decode, so a binary search over them finds one the decoder refuses in about log2(n) probes;
+    /// real timestamps (every one from 2^31 on) no longer use up a fixed number of tries. Messages above
+    /// `maxProbedBytes` are not probed: each probe decodes the whole message again.
     static func outOfRangeMember<T: Decodable>(_: T.Type, in data: Data) -> String? {
-        guard data.count <= 64 << 10, let tree = try? JSONSerialization.jsonObject(with: data) else { return nil }
+        guard data.count <= self.maxProbedBytes, let tree = try? JSONSerialization.jsonObject(with: data) else { return nil }
         let decoder = self.makeDecoder()
-        for path in self.suspiciousNumbers(in: tree, at: []).prefix(self.maxProbes) {
-            guard let probe = try? JSONSerialization.data(withJSONObject: self.replacing(path, in: tree, with: 0)) else { continue }
+        let suspicious = self.suspiciousNumbers(in: tree, at: [])
+        func decodes(replacingFirst count: Int) -> Bool {
+            let probe = suspicious.prefix(count).reduce(tree) { self.replacing($1, in: $0, with: 0) }
+            guard let data = try? JSONSerialization.data(withJSONObject: probe) else { return false }
             do {
-                _ = try decoder.decode(T.self, from: probe)
-                return self.wirePath(path)
+                _ = try decoder.decode(T.self, from: data)
+                return true
             } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-                continue
+                return false
             } catch {
-                return self.wirePath(path)
+                // Past every refused number: what fails now is something else (a missing member).
+                return true
             }
         }
-        return nil
+        guard !suspicious.isEmpty, decodes(replacingFirst: suspicious.count) else { return nil }
+        // The fewest leading numbers whose replacement lets the message decode: the last of them is refused.
+        var low = 0, high = suspicious.count
+        while low + 1 < high {
+            let middle = (low + high) / 2
+            if decodes(replacingFirst: middle) { high = middle } else { low = middle }
+        }
+        return self.wirePath(suspicious[high - 1])
     }
 
-    static let maxProbes = 16
+    static let maxProbedBytes = 1 << 20
 
     private struct Key: CodingKey {
         var stringValue: String

@@ -135,7 +135,7 @@ public final class Uplink: Sendable {
             logger: self.logger
         ) { inbound, outbound, _, answered in
             try await outbound.write(.text(ControlMessage.hello(manifest.hello).encoded()))
-            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            var messages = inbound.messages(maxSize: Wire.defaultMaxMessageBytes).makeAsyncIterator()
             guard case .text(let text) = try await messages.next() else { return }
             answered()
             switch try ControlMessage.decode(text) {
@@ -237,8 +237,12 @@ public final class Uplink: Sendable {
                 try await outbound.write(.binary(DataMessage.encode(chunks)))
                 self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: .now) }
             case .sendProgress:
-                let bars = self.progress?.takeUnsent() ?? []
-                if !bars.isEmpty { try await outbound.write(.text(ControlMessage.progress(.init(bars: bars)).encoded())) }
+                // Cut to the server's bounds: a bar's label comes from whatever the job printed.
+                let bars = (self.progress?.takeUnsent() ?? []).map { $0.fitted() }
+                for start in stride(from: 0, to: bars.count, by: ProgressState.maxBarsPerMessage) {
+                    let slice = Array(bars[start..<min(bars.count, start + ProgressState.maxBarsPerMessage)])
+                    try await outbound.write(.text(ControlMessage.progress(.init(bars: slice)).encoded()))
+                }
                 self.machine.withLock { $0.progressSent(at: .now) }
             case .waitUntil(let instant, let spoolAt):
                 self.wakeOnSpoolAt.store(spoolAt, ordering: .relaxed)

@@ -63,6 +63,8 @@ import Testing
         (#"{"type":"watch","job":"j","follow":true,"offsets":[{"name":"a","offset":-1}]}"#, #""offsets[0].offset""#),
         (#"{"type":1}"#, #""type" must be a string"#),
         ("[1", "not valid JSON"),
+        // Real timestamps (all from 2^31 on) used to exhaust a fixed number of probes before the culprit.
+        (#"{"type":"end","exit":{"code":0},"ended_at_ms":1764800000000,"sizes":{"1":3000000000,"2":3000000000,"3":3000000000,"4":3000000000,"5":3000000000,"6":3000000000,"7":3000000000,"8":3000000000,"9":3000000000,"10":3000000000,"11":3000000000,"12":3000000000,"13":3000000000,"14":3000000000,"15":3000000000,"99":-1}}"#, #""sizes.99""#),
     ])
     func errorsNameTheWireMember(_ text: String, _ expected: String) {
         do {

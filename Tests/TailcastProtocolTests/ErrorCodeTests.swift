@@ -61,5 +61,20 @@ import Testing
         #expect(ExitStatus().problem != nil)
         #expect(ExitStatus(code: 1, signal: 2).problem != nil)
         #expect(ExitStatus(signal: 0).problem != nil)
+        #expect(ExitStatus(code: 255).problem == nil)
+        #expect(ExitStatus(code: 256).problem != nil)
+        #expect(ExitStatus(code: -1).problem != nil)
+    }
+
+    /// Agents cut a bar's text to the server's bounds, on whole characters.
+    @Test func fittedBarsPassTheServersBounds() {
+        let bar = ProgressState(
+            key: String(repeating: "k", count: 300), label: String(repeating: "é", count: 200), current: 1,
+            unit: String(repeating: "u", count: 100), message: String(repeating: "🙂", count: 400), source: .parsed, updatedMs: 1)
+        #expect(bar.problem != nil)
+        let fitted = bar.fitted()
+        #expect(fitted.problem == nil)
+        #expect(fitted.label!.hasSuffix("…") && fitted.label!.utf8.count <= ProgressState.maxLabelBytes)
+        #expect(fitted.message!.utf8.count > ProgressState.maxMessageBytes - 8)
     }
 }

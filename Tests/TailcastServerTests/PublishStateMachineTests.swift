@@ -32,6 +32,25 @@ import Testing
         #expect(code(fresh.received(.stop(.init()))) == .badMessage)
     }
 
+    /// `stop` is the agent's last word: data, progress, another stop or an end after it are refused.
+    @Test func nothingFollowsStop() {
+        let after: [(inout PublishStateMachine) -> PublishStateMachine.Action] = [
+            { $0.received(chunks: [Self.chunk(1, "x")], jobBytes: 0) },
+            { $0.received(.stop(.init())) },
+            { $0.received(.progress(.init(bars: []))) },
+            { $0.received(.open(.init(stream: 2, name: "s"))) },
+            { $0.received(.end(.init(exit: .init(code: 0), endedAtMs: 1, sizes: ["1": 0]))) },
+        ]
+        for message in after {
+            var machine = self.publishing()
+            _ = machine.received(.open(.init(stream: 1, name: "out")))
+            #expect(machine.received(.stop(.init())) == .markStopped)
+            #expect(machine.state == .stopped)
+            #expect(code(message(&machine)) == .badMessage)
+            #expect(machine.state == .closed)
+        }
+    }
+
     @Test func helloComesFirst() {
         var machine = PublishStateMachine(limits: Self.limits)
         #expect(code(machine.received(.open(.init(stream: 1, name: "s")))) == .badMessage)
@@ -65,6 +84,34 @@ import Testing
         _ = machine.received(.open(.init(stream: 1, name: "out")))
         #expect(machine.received(.open(.init(stream: 1, name: "out"))) == .openStream(id: 1, name: "out"))
         #expect(code(machine.received(.open(.init(stream: 1, name: "err")))) == .badMessage)
+    }
+
+    @Test func aNameCannotBeOpenUnderTwoIds() {
+        var machine = self.publishing()
+        _ = machine.received(.open(.init(stream: 1, name: "out")))
+        #expect(code(machine.received(.open(.init(stream: 2, name: "out")))) == .badMessage)
+    }
+
+    @Test func streamNamesTogetherAreBounded() {
+        var machine = self.publishing()
+        let name = String(repeating: "n", count: 1000)
+        #expect(code(machine.received(.open(.init(stream: 1, name: name)), streamNameBytes: StreamName.maxBytesPerJob - 999)) == .limit)
+        machine = self.publishing()
+        #expect(machine.received(.open(.init(stream: 1, name: name)), streamNameBytes: StreamName.maxBytesPerJob - 1000) == .openStream(id: 1, name: name))
+        // A stream the job has already is continued, whatever the names hold.
+        machine = self.publishing()
+        #expect(
+            machine.received(.open(.init(stream: 1, name: name)), streamNameBytes: StreamName.maxBytesPerJob, hasStream: { _ in true })
+                == .openStream(id: 1, name: name))
+    }
+
+    @Test func helloNeedsAKnownKindAndAProcessId() {
+        for change in [{ (meta: inout JobMeta) in meta.kind = "tale" }, { $0.pid = -5 }, { $0.pid = 0 }] {
+            var machine = PublishStateMachine(limits: Self.limits)
+            var hello = Self.hello
+            change(&hello.meta)
+            #expect(code(machine.received(.hello(hello))) == .badMessage)
+        }
     }
 
     @Test func streamCountLimitSparesStreamsTheJobHas() {
@@ -125,6 +172,11 @@ import Testing
         var machine = self.publishing()
         let bar = ProgressState(key: String(repeating: "k", count: 300), current: 1, unit: "it", source: .explicit, updatedMs: 1)
         #expect(code(machine.received(.progress(.init(bars: [bar])))) == .badMessage)
+        let long = ProgressState(key: "k", current: 1, unit: "it", message: String(repeating: "m", count: 1025), source: .explicit, updatedMs: 1)
+        machine = self.publishing()
+        #expect(machine.received(.progress(.init(bars: [long]))) == .refuse(.badMessage, #"bars[0]: "message" is 1025 bytes; at most 1024 are accepted"#))
+        machine = self.publishing()
+        #expect(machine.received(.progress(.init(bars: [long.fitted()]))) == .updateProgress([long.fitted()]))
     }
 
     @Test(arguments: [ControlMessage.welcome(.init(job: "j", streams: [], ended: false)), .list(.init()), .hello(hello)])

@@ -202,6 +202,8 @@ def test_symlinks_planted_in_the_archive_are_refused_never_followed(tmp_path):
             ws.send(peer.encode_data([(1, 0, 1000, b"overwrite\n")]))
             error = json.loads(ws.recv())
             assert error["type"] == "error" and error["code"] == "storage", error
+            # The agent learns the cause, not the server's paths (those are in its log).
+            assert str(data) not in error["message"] and "symbolic links" in error["message"], error
         assert secret.read_bytes() == b"SECRET\n"
         assert (planted / "streams" / "stdout.log").read_bytes() == b"SECRET\n"
         publish(server.url, "after", {"stdout": b"still works\n"})

@@ -4,6 +4,7 @@ import contextlib
 import json
 import re
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,10 @@ def refusal(ws):
         ws.recv(timeout=10)
     assert error["type"] == "error", error
     return error, closed.value.rcvd.code
+
+
+def raw(server, job, stream="stdout"):
+    return urllib.request.urlopen(f"{server.http}/v1/jobs/{job}/raw?stream={stream}", timeout=10).read()
 
 
 def end(sizes, **exit_status):
@@ -324,3 +329,155 @@ def test_the_document_has_limits_and_states_tables_and_names_every_error_code():
     codes = set(re.findall(r'case \.(\w+): "(\w+)"', (peer.REPO_ROOT / "Sources/TailcastProtocol/ErrorCode.swift").read_text()))
     for _, wire in codes:
         assert f"`{wire}`" in PROTOCOL, wire
+
+
+# --- A second pass: what an audit of the document against the server found ----------------------------------
+
+@pytest.mark.parametrize("bar, member", [
+    ({"label": "l" * 257}, '"label" is 257 bytes'),
+    ({"unit": "u" * 65}, '"unit" is 65 bytes'),
+    ({"message": "m" * 1025}, '"message" is 1025 bytes'),
+])
+def test_a_bars_text_is_bounded_so_server_messages_stay_under_4_mib(server, bar, member):
+    """A bar's message was unbounded: two progress messages made a `job` of 8 MB, which tailcast's own
+    watcher could not read (it accepts the documented 4 MiB)."""
+    with publish(server, "long-bar") as ws:
+        ws.send(json.dumps({"type": "progress", "bars": [
+            {"key": "ok", "current": 1, "unit": "it", "source": "explicit", "updated_ms": 1, "done": False},
+            {"key": "k", "current": 1, "unit": "it", "source": "explicit", "updated_ms": 1, "done": False, **bar}]}))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("bad_message", 4000)
+    assert error["message"].startswith("bars[1]: ") and member in error["message"], error["message"]
+    assert re.search(r"`label`.*256.*`unit` 64.*`message` 1,024", PROTOCOL)
+
+
+def test_a_jobs_stream_names_together_are_bounded(server):
+    """2,048 names of 1,024 bytes made a `job` message over 2 MiB, and with JSON's escapes over 4 MiB."""
+    with publish(server, "many-names") as ws:
+        for stream in range(1, 257):
+            ws.send(json.dumps({"type": "open", "stream": stream, "name": f"{stream:04d}" + "n" * 1020}))
+        ws.send(json.dumps({"type": "open", "stream": 257, "name": "the one too many"}))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("limit", 4029)
+    assert "stream names together would pass 262144 bytes" in error["message"], error["message"]
+    info = json.loads(urllib.request.urlopen(server.http + "/v1/jobs/many-names", timeout=10).read())
+    assert len(info["streams"]) == 256
+
+
+def test_a_name_open_under_two_ids_is_refused(server):
+    """Both ids were accepted and their bytes merged into one stream, each id's offsets counting alone."""
+    with publish(server, "one-name-two-ids") as ws:
+        ws.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+        ws.send(json.dumps({"type": "open", "stream": 2, "name": "stdout"}))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("bad_message", 4000) and "stream id 1" in error["message"], error
+
+
+@pytest.mark.parametrize("after_stop", [
+    "data", {"type": "stop"}, {"type": "progress", "bars": []}, {"type": "open", "stream": 2, "name": "x"}, "end"])
+def test_nothing_follows_stop(server, after_stop):
+    """`stop` is sent instead of `end`, just before closing; data after it used to be accepted and acked."""
+    with publish(server, "stopping") as ws:
+        ws.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+        ws.send(peer.encode_data([(1, 0, 1000, b"before\n")]))
+        ws.send(json.dumps({"type": "stop"}))
+        if after_stop == "data":
+            ws.send(peer.encode_data([(1, 7, 1000, b"after\n")]))
+        elif after_stop == "end":
+            ws.send(end({"1": 7}))
+        else:
+            ws.send(json.dumps(after_stop))
+        message = json.loads(ws.recv(timeout=10))
+        if message["type"] == "ack":  # the bytes before `stop` are still acknowledged
+            assert message["offsets"] == {"1": 7}, message
+            message = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert (message["type"], message["code"], closed.value.rcvd.code) == ("error", "bad_message", 4000), message
+    assert 'nothing may follow "stop"' in message["message"]
+    assert raw(server, "stopping") == b"before\n"
+
+
+def test_stop_and_hello_after_the_end_are_bad_messages_as_documented(server):
+    for late in ({"type": "stop"}, hello("ended-then")):
+        with publish(server, "ended-then") as ws:
+            if late["type"] == "stop":
+                ws.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+                ws.send(end({"1": 0}))
+                until_ended(ws)
+            ws.send(json.dumps(late))
+            error, code = refusal(ws)
+        assert (error["code"], code) == ("bad_message", 4000), (late, error)
+    assert "`bad_message` (`hello`, `stop`)" in PROTOCOL
+
+
+@pytest.mark.parametrize("meta, exit_status, member", [
+    ({"kind": "tale"}, None, '"meta.kind" must be "run" or "tail"'),
+    ({"pid": -5}, None, '"meta.pid" must be a process id'),
+    ({}, {"code": 300}, '"code" must be between 0 and 255'),
+    ({}, {"code": -1}, '"code" must be between 0 and 255'),
+])
+def test_meta_and_exit_values_outside_the_documented_ranges_are_refused(server, meta, exit_status, member):
+    """`kind: "tale"`, `pid: -5` and exit codes -1 and 300 were accepted."""
+    message = hello("ranges")
+    message["meta"].update(meta)
+    with connect(server.url + "/v1/publish", subprotocols=[peer.SUBPROTOCOL]) as ws:
+        ws.send(json.dumps(message))
+        if exit_status:
+            assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+            ws.send(end({}, **exit_status))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("bad_message", 4000) and member in error["message"], error
+
+
+def test_valid_json_with_a_number_out_of_range_is_never_called_invalid_json(server):
+    """With a real `ended_at_ms` and sixteen large sizes, the probe gave up after 16 tries and the agent was
+    told its (valid) JSON was not valid JSON."""
+    sizes = {str(i): 3_000_000_000 for i in range(1, 16)}
+    sizes["99"] = -1
+    with publish(server, "probe") as ws:
+        ws.send(json.dumps({"type": "end", "exit": {"code": 0}, "ended_at_ms": int(time.time() * 1000), "sizes": sizes}))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("bad_message", 4000)
+    assert "not valid JSON" not in error["message"] and "sizes.99" in error["message"], error["message"]
+
+
+@pytest.mark.parametrize("request_", [
+    {"type": "list", "limit": 0},
+    {"type": "watch", "job": "twice", "follow": False, "offsets": [{"name": "stdout", "offset": 0}, {"name": "stdout", "offset": 5}]},
+])
+def test_a_watchers_out_of_range_requests_are_refused_not_bent(server, request_):
+    """`list` with `limit` 0 was clamped to 1 (the HTTP API answers 400); a name twice in `offsets` took the larger."""
+    published(server, "twice", {1: ("stdout", [(1000, b"0123456789\n")])})
+    with connect(server.url + "/v1/watch", subprotocols=[peer.SUBPROTOCOL]) as ws:
+        ws.send(json.dumps(request_))
+        error, code = refusal(ws)
+    assert (error["code"], code) == ("bad_message", 4000), error
+
+
+def test_a_watcher_that_ends_its_side_gets_1000_not_an_internal_error(server):
+    """A watcher that half-closed its TCP connection got 1011 ("unexpected server error")."""
+    published(server, "half", {1: ("stdout", [(1000, b"x\n")])})
+    with publish(server, "live") as agent:
+        agent.send(json.dumps({"type": "open", "stream": 1, "name": "stdout"}))
+        ws = rawws.RawWebSocket(server.port)
+        ws.upgrade("/v1/watch")
+        ws.send(rawws.frame(rawws.OP_TEXT, json.dumps({"type": "watch", "job": "live", "follow": True}).encode()))
+        assert json.loads(ws.read_frame().payload)["type"] == "job"
+        ws.sock.shutdown(socket.SHUT_WR)
+        close = ws.read_close(timeout=10)
+        assert close is not None and int.from_bytes(close.payload[:2], "big") == 1000, close and close.payload
+        ws.close()
+    assert re.search(r"^\| 1011 \| internal error", PROTOCOL, re.M)
+
+
+@pytest.mark.parametrize("method", ["POST", "HEAD", "PUT", "DELETE"])
+def test_any_method_but_get_on_a_websocket_path_gets_the_one_line_400(server, method):
+    """POST and HEAD got a 404 with an empty body; section 2 promises a 400 with one line of text."""
+    answer = urllib.request.Request(server.http + "/v1/publish", method=method)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(answer, timeout=10)
+    assert refused.value.code == 400 and refused.value.headers["Content-Type"].startswith("text/plain")
+    if method != "HEAD":
+        body = refused.value.read().decode()
+        assert body.count("\n") == 1 and "is a WebSocket endpoint" in body, body

@@ -13,8 +13,11 @@ public struct ArchiveError: Error, CustomStringConvertible {
     public var errno: Int32
 
     public var description: String {
-        "\(self.operation) \(self.path): \(String(cString: strerror(self.errno)))"
+        "\(self.operation) \(self.path): \(self.reason)"
     }
+
+    /// The system's word for the failure, without the path.
+    public var reason: String { String(cString: strerror(self.errno)) }
 
     /// Out of space or quota: the server stops acknowledging until space returns.
     public var isNoSpace: Bool { self.errno == ENOSPC || self.errno == EDQUOT }

@@ -89,6 +89,8 @@ public final class LiveJob: Sendable {
     }
 
     var streamCount: Int { self.state.withLock { $0.files.count } }
+    /// The job's stream names together, in bytes of UTF-8 (bounded by `StreamName.maxBytesPerJob`).
+    var streamNameBytes: Int { self.state.withLock { $0.files.reduce(0) { $0 + $1.name.utf8.count } } }
 
     /// A stream's id for every watcher of the job: its place in the job, from 1. Streams are only ever
     /// added, so ids never change, and a batch prepared once reads the same to every watcher.

@@ -15,7 +15,7 @@ struct PublishSession {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, owner: String) async throws {
         let serial = self.hub.nextSerial()
         var machine = PublishStateMachine(limits: .init(
-            maxStreamsPerJob: self.configuration.maxStreamsPerJob, maxJobBytes: self.configuration.maxJobBytes, maxBars: LiveJob.maxBars))
+            maxStreamsPerJob: self.configuration.maxStreamsPerJob, maxJobBytes: self.configuration.maxJobBytes))
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
         let hello: ControlMessage.Hello
         do {
@@ -195,7 +195,7 @@ struct PublishSession {
                     case .text(let text):
                         action = machine.received(
                             try ControlMessage.decode(text), heldSize: { streams[$0]?.size }, streamCount: job.streamCount,
-                            hasStream: { job.file(named: $0) != nil })
+                            streamNameBytes: job.streamNameBytes, hasStream: { job.file(named: $0) != nil })
                     }
                     switch action {
                     case .append(let chunks):
@@ -293,7 +293,8 @@ struct PublishSession {
         logger.error("\(why): \(error); not acknowledging until writes succeed again")
         self.metrics.storageErrors.increment()
         self.metrics.storageFailing.record(1)
-        try await outbound.refuse(.storage, "\(why) on the server (\(error)); retrying")
+        // The agent is told the cause, not the server's file names: those stay in the server's log.
+        try await outbound.refuse(.storage, "\(why) on the server (\(error.reason)); retrying")
     }
 
     /// Store mode: takes the job's lease (a reconnect of the run takes it over from any node at once), brings

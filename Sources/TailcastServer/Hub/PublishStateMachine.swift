@@ -12,6 +12,8 @@ struct PublishStateMachine {
         case attaching
         /// Publishing: stream ids this connection opened, by id.
         case publishing(opened: [UInt32: String])
+        /// `stop` accepted: the agent goes away and closes; nothing may follow.
+        case stopped
         /// `end` accepted and being stored.
         case ending
         /// The job's end is stored (by this connection or an earlier one): nothing more is accepted.
@@ -40,8 +42,7 @@ struct PublishStateMachine {
     struct Limits: Equatable {
         var maxStreamsPerJob: Int
         var maxJobBytes: UInt64
-        var maxBars: Int = 32
-        var maxBarKeyBytes: Int = 256
+        var maxBars: Int = ProgressState.maxBarsPerMessage
     }
 
     private(set) var state: State = .awaitingHello
@@ -52,14 +53,16 @@ struct PublishStateMachine {
     }
 
     /// A control message arrived. `heldSize` says how many bytes the server holds of an opened stream,
-    /// `streamCount` how many streams the job has, `hasStream` whether it has one of that name.
+    /// `streamCount` how many streams the job has, `streamNameBytes` their names' length together,
+    /// `hasStream` whether it has one of that name.
     mutating func received(
-        _ message: ControlMessage, heldSize: (UInt32) -> UInt64? = { _ in nil }, streamCount: Int = 0,
+        _ message: ControlMessage, heldSize: (UInt32) -> UInt64? = { _ in nil }, streamCount: Int = 0, streamNameBytes: Int = 0,
         hasStream: (String) -> Bool = { _ in false }
     ) -> Action {
         switch (self.state, message) {
         case (.awaitingHello, .hello(let hello)):
             if let problem = JobID.problem(with: hello.job) { return self.refuse(.badMessage, problem) }
+            if let problem = hello.meta.formProblem { return self.refuse(.badMessage, problem) }
             if let problem = JobMeta.problem(with: hello.meta, agent: hello.agent) { return self.refuse(.limit, problem) }
             self.state = .attaching
             return .attach(hello)
@@ -74,21 +77,37 @@ struct PublishStateMachine {
             if let existing = opened[open.stream], existing != open.name {
                 return self.refuse(.badMessage, "stream id \(open.stream) is open as another name on this connection")
             }
-            guard streamCount < self.limits.maxStreamsPerJob || hasStream(open.name) else {
-                return self.refuse(.limit, "more than \(self.limits.maxStreamsPerJob) streams in one job (serve --max-streams-per-job)")
+            // Two ids for one name would merge their bytes into one stream, each id's offsets counting alone.
+            if let other = opened.first(where: { $0.value == open.name && $0.key != open.stream }) {
+                return self.refuse(.badMessage, "stream name is open as stream id \(other.key) on this connection")
+            }
+            if !hasStream(open.name) {
+                guard streamCount < self.limits.maxStreamsPerJob else {
+                    return self.refuse(.limit, "more than \(self.limits.maxStreamsPerJob) streams in one job (serve --max-streams-per-job)")
+                }
+                guard streamNameBytes + open.name.utf8.count <= StreamName.maxBytesPerJob else {
+                    return self.refuse(.limit, "the job's stream names together would pass \(StreamName.maxBytesPerJob) bytes")
+                }
             }
             opened[open.stream] = open.name
             self.state = .publishing(opened: opened)
             return .openStream(id: open.stream, name: open.name)
 
         case (.publishing, .progress(let progress)):
-            guard progress.bars.count <= self.limits.maxBars, progress.bars.allSatisfy({ $0.key.utf8.count <= self.limits.maxBarKeyBytes }) else {
-                return self.refuse(.badMessage, "\"bars\": at most \(self.limits.maxBars) bars, each \"key\" at most \(self.limits.maxBarKeyBytes) bytes")
+            guard progress.bars.count <= self.limits.maxBars else {
+                return self.refuse(.badMessage, "\"bars\": at most \(self.limits.maxBars) bars in one \"progress\"")
+            }
+            for (index, bar) in progress.bars.enumerated() {
+                if let problem = bar.problem { return self.refuse(.badMessage, "bars[\(index)]: \(problem)") }
             }
             return .updateProgress(progress.bars)
 
         case (.publishing, .stop):
+            self.state = .stopped
             return .markStopped
+
+        case (.stopped, let other):
+            return self.refuse(.badMessage, "nothing may follow \"stop\" (got \"\(other.typeName)\"): close the connection")
 
         case (.publishing(let opened), .end(let end)):
             if let problem = end.exit.problem { return self.refuse(.badMessage, "\"exit\": \(problem)") }
@@ -127,6 +146,8 @@ struct PublishStateMachine {
             return .append(chunks)
         case .ended, .ending:
             return self.refuse(.jobEnded, "the job has ended: its exit status is stored, nothing more is accepted")
+        case .stopped:
+            return self.refuse(.badMessage, "nothing may follow \"stop\" (got data): close the connection")
         case .awaitingHello, .attaching, .closed:
             return self.refuse(.badMessage, "data before \"welcome\"")
         }

@@ -33,7 +33,11 @@ struct WatchSession {
         case .none:
             return
         case .list(let list):
-            let page = self.hub.list(list, maxBytes: self.configuration.maxMessageBytes / 2)
+            if let limit = list.limit, limit < 1 {
+                return try await outbound.refuse(.badMessage, "\"limit\" must be a whole number from 1 (at most \(Hub.maxPageJobs) jobs per page)")
+            }
+            // Clients accept 4 MiB from any server (PROTOCOL.md, limits), whatever this one takes in.
+            let page = self.hub.list(list, maxBytes: min(self.configuration.maxMessageBytes, Wire.defaultMaxMessageBytes) / 2)
             try await outbound.write(.text(ControlMessage.jobs(page).encoded()))
             return try await outbound.close(.normalClosure, reason: "listed")
         case .watch(let watch):
@@ -66,10 +70,11 @@ struct WatchSession {
         // Only the child task below touches the iterator from here on.
         nonisolated(unsafe) var remaining = messages
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // A watcher sends nothing after `watch`; reading on notices its close promptly.
+            // A watcher sends nothing after `watch`; reading on notices its close promptly. Its side ending
+            // (a close frame, or only the end of its TCP stream) ends the session as a closed agent's does,
+            // with 1000; throwing here made the library close with 1011, an internal error.
             group.addTask {
                 while try await remaining.next() != nil {}
-                throw CancellationError()
             }
             group.addTask {
                 try await self.stream(job: job, request: request, sentState: info.state, wakeUps: wakeUps, outbound: outbound, deflates: deflates)
@@ -147,6 +152,10 @@ struct WatchSession {
     static func problem(with request: ControlMessage.Watch, of job: JobInfo) -> (ErrorCode, String)? {
         for (field, names) in [("streams", request.streams ?? []), ("offsets", (request.offsets ?? []).map(\.name))] {
             if let problem = names.lazy.compactMap(StreamName.problem(with:)).first { return (.badMessage, "\"\(field)\": \(problem)") }
+        }
+        var offsetNames = Set<String>()
+        if let twice = (request.offsets ?? []).first(where: { !offsetNames.insert($0.name).inserted }) {
+            return (.badMessage, "\"offsets\" names stream \"\(twice.name.prefix(256))\" twice")
         }
         let names = (request.streams ?? []) + (request.offsets ?? []).map(\.name)
         guard job.exit != nil || !request.follow else { return nil }

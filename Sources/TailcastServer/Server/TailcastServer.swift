@@ -97,6 +97,14 @@ public enum TailcastServer {
                     .run(inbound: inbound, outbound: outbound, deflates: deflates)
             }
         }
+        // Only GET can upgrade: any other method on a WebSocket path gets the same one-line 400 (not a 404).
+        for path in [Wire.publishPath, Wire.watchPath] {
+            for method in [HTTPRequest.Method.post, .put, .patch, .delete, .head, .options] {
+                router.on(RouterPath(path), method: method) { request, _ -> Response in
+                    throw Self.notAnUpgrade(request)
+                }
+            }
+        }
 
         let webSocketResponder = router.buildResponder()
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
@@ -146,9 +154,13 @@ public enum TailcastServer {
     /// Plain HTTP requests to a WebSocket path get a 400 that says what the path is for.
     @Sendable static func checkUpgrade(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
         guard request.headers[.upgrade]?.lowercased() == "websocket" else {
-            throw PlainTextError(.badRequest, "\(request.uri.path) is a WebSocket endpoint: connect with subprotocol \(Wire.subprotocol)")
+            throw self.notAnUpgrade(request)
         }
         return .upgrade(self.offersSubprotocol(request) ? [.secWebSocketProtocol: Wire.subprotocol] : [:])
+    }
+
+    static func notAnUpgrade(_ request: Request) -> PlainTextError {
+        PlainTextError(.badRequest, "\(request.uri.path) is a WebSocket endpoint: connect with GET, Upgrade: websocket and subprotocol \(Wire.subprotocol)")
     }
 
     /// A failed upgrade can only be an empty 400 here, so a client that does not offer `tailcast.v1` is
