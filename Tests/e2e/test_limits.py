@@ -103,3 +103,22 @@ def test_connection_limit_says_busy_and_a_watcher_gets_in_when_a_place_frees(mak
     out, err = second.communicate(timeout=60)
     assert out == expected, err
     assert b"connections open" in err
+
+
+def test_progress_text_past_the_protocols_bounds_is_cut_by_the_agent_not_refused(server, env):
+    """A label of 120 emoji (480 bytes) made tailcast's own agent send a bar key past 256 bytes: the server
+    refused the whole connection (4000) and the job's output stopped reaching it. The agent now cuts a bar's
+    text to PROTOCOL.md's bounds, on whole characters."""
+    from conftest import BINARY
+    label, message = "🙂" * 120, "m" * 5000
+    script = f"{BINARY} progress 3 --total 10 --unit it --label '{label}' --message '{message}'; echo after-progress; sleep 1"
+    job = popen("run", "--job", "long-label", "--quiet", "--server", server.url, "--", "sh", "-c", script, env=env)
+    assert job.wait(30) == 0, job.stderr.read() if job.stderr else ""
+    listed = json.loads(tailcast("ls", "--json", "--server", server.url, env=env, timeout=30).stdout)
+    info = next(j for j in (listed if isinstance(listed, list) else listed["jobs"]) if j["id"] == "long-label")
+    assert info["state"] == "exited", info["state"]
+    [bar] = info["progress"]
+    assert bar["current"] == 3 and bar["label"].startswith("🙂" * 60) and bar["label"].endswith("…"), bar["label"]
+    assert len(bar["key"].encode()) <= 256 and len(bar["label"].encode()) <= 256 and len(bar["message"].encode()) <= 1024
+    watched = tailcast("watch", "long-label", "--no-follow", "--server", server.url, env=env, timeout=30).stdout
+    assert b"after-progress" in watched
