@@ -8,17 +8,17 @@ struct RemoveCommand: AsyncParsableCommand {
         commandName: "rm",
         abstract: "Delete finished jobs from the server's archive.",
         discussion: """
-            Deletes each job's folder on the server (DELETE /v1/jobs/JOB); anyone watching it is told the job was deleted. A running job (an agent connected) is never deleted. A job whose agent was lost without an exit status is kept unless --force: its agent may still deliver what it spooled (tailcast flush).
+            Deletes each job's folder on the server (DELETE /v1/jobs/JOB); anyone watching it is told the job was deleted. A running job (an agent connected) is never deleted. A job without an exit status is kept unless --force: one whose agent was lost may still get what the agent spooled (tailcast flush), one whose sidecar stopped (tailcast tail, SIGTERM) may be continued when the sidecar starts again.
 
             With tokens, deleting takes a publish token, and the one that created the job: a watch token may read jobs, not destroy them. rm speaks HTTP(S) to the server, trusting the system's certificate authorities and going through the proxy variables; --ca and --proxy are refused.
 
-            Exit codes: 0 every job deleted; 2 a job does not exist; 4 not allowed; 5 a job is running (or lost, without --force); 3 server unreachable. With several jobs, each is tried and the exit code is the first failure's.
+            Exit codes: 0 every job deleted; 2 a job does not exist; 4 not allowed; 5 a job is running (or lost or stopped, without --force); 3 server unreachable. With several jobs, each is tried and the exit code is the first failure's.
             """
     )
 
     @OptionGroup var server: ServerOption
 
-    @Flag(help: "Also delete jobs whose agent was lost (no exit status stored).")
+    @Flag(help: "Also delete jobs without an exit status: agent lost, or sidecar stopped.")
     var force = false
 
     @Argument(help: ArgumentHelp("Jobs to delete.", valueName: "job"))
