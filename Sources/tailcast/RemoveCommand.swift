@@ -51,7 +51,7 @@ struct RemoveCommand: AsyncParsableCommand {
         do {
             answer = try await endpoint.httpRequest("DELETE", path: "/v1/jobs/\(job)" + (self.force ? "?force=1" : ""), timeout: 30)
         } catch {
-            notice("cannot reach \(endpoint.url): \(error.localizedDescription)")
+            notice("cannot reach \(endpoint.httpURL): \(error.localizedDescription)")
             return ExitCodes.unreachable
         }
         if answer.status == 200 {

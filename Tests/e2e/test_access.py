@@ -363,3 +363,19 @@ def test_a_proxy_that_wants_a_password_gets_it_from_the_url(server, env, tinypro
     assert via_env.returncode == 0 and b"authed" in via_env.stdout
     refused = tailcast("ls", "--server", server.url, "--proxy", f"http://127.0.0.1:{port}", env=env, timeout=30)
     assert refused.returncode == 3 and b"proxy refused the tunnel" in refused.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_rm_names_the_https_url_it_could_not_reach(tmp_path, env):
+    ca, cert, key = make_certificates(tmp_path)
+    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
+    server.context = ssl.create_default_context(cafile=str(ca))
+    server.start()
+    try:
+        # rm speaks HTTPS, not WebSocket: the failure names the URL it used.
+        untrusted = tailcast("rm", "gone", "--server", server.url, env=env, timeout=60)
+        assert untrusted.returncode == 3, untrusted
+        assert f"cannot reach https://localhost:{server.port}:".encode() in untrusted.stderr, untrusted.stderr
+        assert b"wss://" not in untrusted.stderr, untrusted.stderr
+    finally:
+        server.stop()
