@@ -210,12 +210,17 @@ class TLSServer(Server):
             return False
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
-def test_tls_with_a_private_ca(tmp_path, env):
+def start_tls_server(tmp_path):
+    """A server on wss://localhost with a certificate from a private CA: the CA's file, and the started server."""
     ca, cert, key = make_certificates(tmp_path)
     server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
     server.context = ssl.create_default_context(cafile=str(ca))
-    server.start()
+    return ca, server.start()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_tls_with_a_private_ca(tmp_path, env):
+    ca, server = start_tls_server(tmp_path)
     try:
         job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
                        *py("print('over tls')"), env=env, timeout=60)
@@ -254,10 +259,7 @@ def handshake(port, *args):
 def test_tls_is_1_2_or_newer_with_ecdhe_and_aead_only(tmp_path, env):
     """Issue 11, item 7: the server refuses TLS 1.0 and 1.1 and CBC-SHA1 suites; TLS 1.2 with an AEAD
     suite and TLS 1.3 connect. A client refuses a server that offers only TLS 1.1."""
-    ca, cert, key = make_certificates(tmp_path)
-    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
-    server.context = ssl.create_default_context(cafile=str(ca))
-    server.start()
+    ca, server = start_tls_server(tmp_path)
     try:
         old = "DEFAULT@SECLEVEL=0"
         assert handshake(server.port, "-tls1", "-cipher", old) is None
@@ -367,10 +369,7 @@ def test_a_proxy_that_wants_a_password_gets_it_from_the_url(server, env, tinypro
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
 def test_rm_names_the_https_url_it_could_not_reach(tmp_path, env):
-    ca, cert, key = make_certificates(tmp_path)
-    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
-    server.context = ssl.create_default_context(cafile=str(ca))
-    server.start()
+    ca, server = start_tls_server(tmp_path)
     try:
         # rm speaks HTTPS, not WebSocket: the failure names the URL it used.
         untrusted = tailcast("rm", "gone", "--server", server.url, env=env, timeout=60)
