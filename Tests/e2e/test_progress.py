@@ -181,7 +181,7 @@ def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env)
               f"  {BINARY} progress $i --total 10 --unit files --label sync\n"
               "  sleep 0.4\n"
               "done\n"
-              "sleep 4\n")
+              "sleep 8\n")
     job = popen("run", "--job", "measured", "--quiet", "--server", server.url, "--", "sh", "-c", script, env=env)
     try:
         def at_six():
@@ -191,9 +191,16 @@ def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env)
         # One file per 0.4-0.5 s: between 2 and 2.5 files/s; what is left is 4 files at that rate.
         assert 1.5 <= bar["rate"] <= 2.6, bar
         assert abs(bar["eta_seconds"] - 4 / bar["rate"]) < 1e-6, bar
-        listed = tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode()
-        row = next(line for line in listed.splitlines() if line.startswith("measured"))
-        assert f"60% ETA {round(bar['eta_seconds'])}s" in row, row
+        def row(columns):
+            listed = tailcast("ls", "--server", server.url, env=dict(env, COLUMNS=str(columns)), timeout=30).stdout.decode()
+            return next(line for line in listed.splitlines() if line.startswith("measured"))
+        rate, eta = f"{bar['rate']:.1f} files/s", f"ETA {round(bar['eta_seconds'])}s"
+        assert f"60% {rate} {eta}" in row(1000)
+        # The rate is shown only where the table still fits the terminal; on a narrow one it gives way.
+        for columns in (90, 110, 130):
+            line = row(columns)
+            assert f"60% {rate} {eta}" in line and len(line) <= columns or f"60% {eta}" in line, (columns, line)
+        assert f"60% {eta}" in row(40)
     finally:
         assert job.wait(30) == 0
 
