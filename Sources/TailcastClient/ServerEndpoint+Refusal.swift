@@ -28,8 +28,10 @@ extension ServerEndpoint {
 
     /// One plain HTTP(S) request to the server's `path`, with the token; the status and the body.
     /// It goes through FoundationNetworking (libcurl): the system's certificate authorities and the
-    /// proxy variables, not `--ca` or `--proxy`.
+    /// proxy variables, not `--proxy`. With `--ca`, which libcurl cannot be given through Foundation,
+    /// it goes over swift-nio with the WebSocket clients' trust, directly (`trustedHTTPRequest`).
     public func httpRequest(_ method: String, path: String, timeout: Double) async throws -> (status: Int, body: Data) {
+        if self.certificateAuthorityFile != nil { return try await self.trustedHTTPRequest(method, path: path, timeout: timeout) }
         guard let url = URL(string: self.httpURL + path) else { throw URLError(.badURL) }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
