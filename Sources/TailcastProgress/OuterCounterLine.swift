@@ -4,10 +4,10 @@
 /// caption's counter (OuterCounter), they are one bar for the whole run, keyed by the counter's word.
 ///
 /// The counter applies to uncaptioned bars that follow within `maxLinesWithoutBar` lines that may hold progress
-/// (other lines do not reach the recognisers), and for as
-/// long as they keep being drawn: a bar started long after a counter was printed is not its steps. Once a bar has
-/// shown how many steps an epoch has, the next counter line reports the run's position at the start of its epoch
-/// in those steps, so the bar does not jump back to the counter's own `3/4` between epochs.
+/// (other lines do not reach the recognisers), and for as long as they keep being drawn: a bar started long after a
+/// counter was printed is not its steps. Once a bar has shown how many steps an epoch has, the next counter line
+/// reports the run's position at the start of its epoch in those steps, so the bar does not jump back to the
+/// counter's own `3/4` between epochs.
 struct OuterCounterLine: Sendable {
     static let maxLinesWithoutBar = 8
 
