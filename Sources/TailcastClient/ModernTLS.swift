@@ -14,3 +14,13 @@ extension TLSConfiguration {
         ]
     }
 }
+
+extension ServerEndpoint {
+    /// What every client connection trusts: the system's certificate authorities and the `--ca` file, modern TLS only.
+    var clientTLSConfiguration: TLSConfiguration {
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.requireModernTLS()
+        if let file = self.certificateAuthorityFile { client.additionalTrustRoots = [.file(file)] }
+        return client
+    }
+}

@@ -21,13 +21,18 @@ extension ServerEndpoint {
         return .init(code: code, message: Self.reason(in: data) ?? "the server answered \(status)")
     }
 
+    /// The server's base URL as plain HTTP(S) requests reach it: `https://` for `wss://`, `http://` for `ws://`.
+    public var httpURL: String {
+        self.url.lowercased().hasPrefix("ws") ? "http" + self.url.dropFirst(2) : self.url
+    }
+
     /// One plain HTTP(S) request to the server's `path`, with the token; the status and the body.
     /// It goes through FoundationNetworking (libcurl): the system's certificate authorities and the
-    /// proxy variables, not `--ca` or `--proxy`.
+    /// proxy variables, not `--proxy`. With `--ca`, which libcurl cannot be given through Foundation,
+    /// it goes over swift-nio with the WebSocket clients' trust, directly (`trustedHTTPRequest`).
     public func httpRequest(_ method: String, path: String, timeout: Double) async throws -> (status: Int, body: Data) {
-        var http = self.url
-        if http.lowercased().hasPrefix("ws") { http = "http" + http.dropFirst(2) }
-        guard let url = URL(string: http + path) else { throw URLError(.badURL) }
+        if self.certificateAuthorityFile != nil { return try await self.trustedHTTPRequest(method, path: path, timeout: timeout) }
+        guard let url = URL(string: self.httpURL + path) else { throw URLError(.badURL) }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
         if let token = self.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }

@@ -68,13 +68,7 @@ extension ServerEndpoint {
             closeTimeout: min(self.pingInterval, .seconds(5)),
             autoPing: .enabled(timePeriod: self.pingInterval)
         )
-        var tls: TLSConfiguration?
-        if self.usesTLS {
-            var client = TLSConfiguration.makeClientConfiguration()
-            client.requireModernTLS()
-            if let file = self.certificateAuthorityFile { client.additionalTrustRoots = [.file(file)] }
-            tls = client
-        }
+        let tls = self.usesTLS ? self.clientTLSConfiguration : nil
         let target = self.url + path
         if let (host, _) = self.hostAndPort, case .server(let proxyHost, let proxyPort, let credentials) = self.proxy.resolve(host: host, tls: self.usesTLS) {
             var connectHeaders: HTTPFields = [:]

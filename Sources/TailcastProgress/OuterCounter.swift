@@ -7,21 +7,31 @@
 /// bar's units: epochs before this one count as whole inner totals, `(4 - 1) × 300 + 111` of `6 × 300` steps.
 /// That assumes every epoch has as many steps as this one, which is what a loop over one data set does. The
 /// outer count is taken as the epoch in progress (1-based), as tqdm descriptions and Keras' `Epoch 4/6` write it.
+/// A counter on a line of its own before the bar is folded the same way (OuterCounterLine).
 enum OuterCounter {
     /// `reading` with the outer counter of its caption folded in; unchanged when the caption has none or the
     /// inner bar has no total.
     static func nest(_ reading: ProgressReading) -> ProgressReading {
-        guard reading.family.keysByLabel, let caption = reading.label, let innerTotal = reading.total,
-            innerTotal > 0, let outer = counter(in: caption)
-        else { return reading }
+        guard reading.family.keysByLabel, let caption = reading.label, let outer = counter(in: caption) else {
+            return reading
+        }
+        return fold(reading, into: outer.current, of: outer.total, label: outer.rest) ?? reading
+    }
+
+    /// `reading`, the steps of outer count `current` of `total`, as a bar for the whole run named `label`; nil when
+    /// the inner bar has no total.
+    static func fold(
+        _ reading: ProgressReading, into current: Double, of total: Double, label: String
+    ) -> ProgressReading? {
+        guard let innerTotal = reading.total, innerTotal > 0 else { return nil }
         var nested = reading
-        let finishedOuter = max(outer.current - 1, 0)
+        let finishedOuter = max(current - 1, 0)
         nested.current = finishedOuter * innerTotal + min(reading.current, innerTotal)
-        nested.total = outer.total * innerTotal
-        nested.label = outer.rest
+        nested.total = total * innerTotal
+        nested.label = label
         // The program's remaining time covers this epoch; the epochs after it take as long at the program's rate.
         if let eta = reading.etaSeconds {
-            let laterOuter = outer.total - max(outer.current, 1)
+            let laterOuter = total - max(current, 1)
             if laterOuter <= 0 {
                 nested.etaSeconds = eta
             } else if let rate = reading.rate, rate > 0 {

@@ -6,9 +6,9 @@
 public struct ProgressEvent: Equatable, Sendable {
     /// Keeps the concurrent bars of one job apart: the bar's own name when it has one (tqdm description, rich task,
     /// git phase, the word before a plain `N/M`, the caption of an outer counter such as `epoch`), otherwise the
-    /// program family ("curl", "wget", "pv", "dd", "rsync", "tqdm", "rich", "ffmpeg", "apt", "percent" for a stream
-    /// of bare percentages, "progress"), suffixed with "#n" for an unnamed bar drawn n rows below the top of a
-    /// multi-row display.
+    /// program family ("curl", "wget", "pv", "dd", "rsync", "tqdm", "rich", "keras", "ffmpeg", "apt", "xz", "aws",
+    /// "percent" for a stream of bare percentages, "progress"), suffixed with "#n" for an unnamed bar drawn n rows
+    /// below the top of a multi-row display.
     public var key: String
     public var current: Double
     public var total: Double?

@@ -57,7 +57,7 @@ enum ProgressHint {
         return line.allSatisfy { Ascii.isDigit($0) || $0 == Ascii.dot }
     }
 
-    /// Counters written without `%` or `/`: `150 of 1200` and `total=1200`.
+    /// Counters written without `%` or `/`: `150 of 1200`, `4 MB of 10 MB` and `total=1200`.
     static func containsCountWithoutMarker(_ line: [UInt8]) -> Bool {
         line.withUnsafeBufferPointer { line in
             var index = 1
@@ -66,7 +66,8 @@ enum ProgressHint {
                 case Ascii.space:
                     if index + 4 < line.count && line[index + 1] == UInt8(ascii: "o")
                         && line[index + 2] == UInt8(ascii: "f") && line[index + 3] == Ascii.space
-                        && Ascii.isDigit(line[index - 1]) && Ascii.isDigit(line[index + 4])
+                        && (Ascii.isDigit(line[index - 1]) || line[index - 1] == UInt8(ascii: "B"))
+                        && Ascii.isDigit(line[index + 4])
                     {
                         return true
                     }

@@ -1,5 +1,5 @@
-/// Recognises the progress that programs print (tqdm, rich and pip, wget, curl, rsync, pv, dd, git, ffmpeg, apt,
-/// `key=value` lines, bare percentages, plain `N/M`, `N of M` and `NN%` lines) in the raw bytes a job writes to a
+/// Recognises the progress that programs print (tqdm, rich and pip, Keras, wget, curl, rsync, pv, dd, git, ffmpeg,
+/// apt, xz, aws-cli, `key=value` lines, bare percentages, plain `N/M`, `N of M` and `NN%` lines) in the raw bytes a job writes to a
 /// terminal or a pipe, fed in chunks of any size.
 ///
 /// Events come from finished lines: a bar that is redrawn with a leading carriage return is reported when its next

@@ -1,7 +1,7 @@
 /// What a recogniser read from one line, before the parser gives it a key.
 struct ProgressReading: Equatable, Sendable {
     enum Family: String, Sendable {
-        case tqdm, rich, git, wget, curl, pv, dd, rsync, ffmpeg, apt
+        case tqdm, rich, keras, git, wget, curl, pv, dd, rsync, ffmpeg, apt, xz, aws
         case percentStream = "percent"
         case generic = "progress"
 
@@ -9,8 +9,8 @@ struct ProgressReading: Equatable, Sendable {
         /// stream shows one bar at a time, so keying by family stays stable when the caption changes or is missing.
         var keysByLabel: Bool {
             switch self {
-            case .tqdm, .rich, .git, .generic: true
-            case .wget, .curl, .pv, .dd, .rsync, .ffmpeg, .apt, .percentStream: false
+            case .tqdm, .rich, .keras, .git, .generic: true
+            case .wget, .curl, .pv, .dd, .rsync, .ffmpeg, .apt, .xz, .aws, .percentStream: false
             }
         }
     }

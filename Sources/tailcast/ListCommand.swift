@@ -80,6 +80,7 @@ struct ListCommand: AsyncParsableCommand {
         // Hosts, commands and progress units come from the agents: escaped before they reach the terminal.
         var rows = [["JOB", "HOST", "COMMAND", "STATE", "STARTED", "DURATION", "BYTES", "PROGRESS"]]
         var commands = [[String]]()
+        var progressWithoutRate = [""]
         var states = [""]
         for job in jobs {
             let state: String
@@ -94,8 +95,9 @@ struct ListCommand: AsyncParsableCommand {
             rows.append([
                 job.id, job.meta.host.escapingControlCharacters, commands.last!.joined(separator: " "), state,
                 Self.formatStart(job.meta.startedAtMs), Self.formatDuration(ms: end.subtractingReportingOverflow(job.meta.startedAtMs).overflow ? 0 : end - job.meta.startedAtMs),
-                ProgressFormat.bytes(Double(job.bytes)), Self.formatProgress(job).escapingControlCharacters,
+                ProgressFormat.bytes(Double(job.bytes)), Self.formatProgress(job, withRate: true).escapingControlCharacters,
             ])
+            progressWithoutRate.append(Self.formatProgress(job, withRate: false).escapingControlCharacters)
             switch job.state {
             case .running: states.append("\u{1B}[32m")
             case .lost: states.append("\u{1B}[33m")
@@ -106,8 +108,15 @@ struct ListCommand: AsyncParsableCommand {
         var widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
         let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? TerminalWidth.of(1)
         if let columns {
-            // The command gives way first, down to a useful minimum; a line may still wrap on a very narrow terminal.
-            let others = widths.enumerated().reduce(0) { $0 + ($1.offset == 2 ? 0 : $1.element + 2) }
+            // The command gives way first, down to a useful minimum, then the rates beside percentages; a line may
+            // still wrap on a very narrow terminal.
+            var others = widths.enumerated().reduce(0) { $0 + ($1.offset == 2 ? 0 : $1.element + 2) }
+            if others + Self.minCommandWidth + 2 > columns {
+                for index in rows.indices.dropFirst() { rows[index][7] = progressWithoutRate[index] }
+                let narrower = rows.map { $0[7].count }.max()!
+                others -= widths[7] - narrower
+                widths[7] = narrower
+            }
             widths[2] = min(widths[2], max(Self.minCommandWidth, columns - others - 2))
             for index in rows.indices.dropFirst() {
                 rows[index][2] = ShellWords.shorten(commands[index - 1], width: widths[2])
@@ -129,16 +138,16 @@ struct ListCommand: AsyncParsableCommand {
 
     static let minCommandWidth = 12
 
-    /// The job's first bar (explicit ones come first): "45% ETA 3m12s" while it runs, or without a total its
-    /// count and rate, "450 it 12.3 it/s".
-    static func formatProgress(_ job: JobInfo) -> String {
+    /// The job's first bar (explicit ones come first): "45% 12.3 it/s ETA 3m12s" while it runs (without the rate
+    /// where the terminal is too narrow for it), or without a total its count and rate, "450 it 12.3 it/s".
+    static func formatProgress(_ job: JobInfo, withRate: Bool) -> String {
         guard let bar = job.progress.first else { return "" }
         let running = job.state == .running
+        let rate = running ? ProgressFormat.rate(bar).map { " " + $0 } ?? "" : ""
         if let percent = bar.percent {
             let eta = running ? bar.etaSeconds.map { " ETA " + ProgressFormat.duration($0) } ?? "" : ""
-            return String(format: "%.0f%%", percent.rounded(.down)) + eta
+            return String(format: "%.0f%%", percent.rounded(.down)) + (withRate ? rate : "") + eta
         }
-        let rate = running ? ProgressFormat.rate(bar).map { " " + $0 } ?? "" : ""
         return ProgressFormat.amount(bar.current, unit: bar.unit) + rate
     }
 

@@ -8,17 +8,17 @@ struct RemoveCommand: AsyncParsableCommand {
         commandName: "rm",
         abstract: "Delete finished jobs from the server's archive.",
         discussion: """
-            Deletes each job's folder on the server (DELETE /v1/jobs/JOB); anyone watching it is told the job was deleted. A running job (an agent connected) is never deleted. A job whose agent was lost without an exit status is kept unless --force: its agent may still deliver what it spooled (tailcast flush).
+            Deletes each job's folder on the server (DELETE /v1/jobs/JOB); anyone watching it is told the job was deleted. A running job (an agent connected) is never deleted. A job without an exit status is kept unless --force: one whose agent was lost may still get what the agent spooled (tailcast flush), one whose sidecar stopped (tailcast tail, SIGTERM) may be continued when the sidecar starts again.
 
-            With tokens, deleting takes a publish token, and the one that created the job: a watch token may read jobs, not destroy them. rm speaks HTTP(S) to the server, trusting the system's certificate authorities and going through the proxy variables; --ca and --proxy are refused.
+            With tokens, deleting takes a publish token, and the one that created the job: a watch token may read jobs, not destroy them. rm speaks HTTP(S) to the server, trusting the system's certificate authorities and --ca, and going through the proxy variables (with --ca it goes straight to the server, and says so if the proxy variables name a proxy for it); --proxy is refused.
 
-            Exit codes: 0 every job deleted; 2 a job does not exist; 4 not allowed; 5 a job is running (or lost, without --force); 3 server unreachable. With several jobs, each is tried and the exit code is the first failure's.
+            Exit codes: 0 every job deleted; 2 a job does not exist; 4 not allowed; 5 a job is running (or lost or stopped, without --force); 3 server unreachable. With several jobs, each is tried and the exit code is the first failure's.
             """
     )
 
     @OptionGroup var server: ServerOption
 
-    @Flag(help: "Also delete jobs whose agent was lost (no exit status stored).")
+    @Flag(help: "Also delete jobs without an exit status: agent lost, or sidecar stopped.")
     var force = false
 
     @Argument(help: ArgumentHelp("Jobs to delete.", valueName: "job"))
@@ -26,9 +26,9 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !self.jobs.isEmpty else { throw ValidationError("name at least one job") }
-        // Refused rather than ignored: a private CA or a chosen proxy would silently not be used.
-        if self.server.certificateAuthority != nil || self.server.proxy != nil {
-            throw ValidationError("rm speaks HTTP(S) with the system's certificate authorities and the proxy variables: --ca and --proxy are not supported by rm yet")
+        // Refused rather than ignored: a chosen proxy would silently not be used.
+        if self.server.proxy != nil {
+            throw ValidationError("rm speaks HTTP(S) through the proxy variables: --proxy is not supported by rm yet")
         }
         for job in self.jobs {
             if let problem = JobID.problem(with: job) { throw ValidationError(problem) }
@@ -51,7 +51,9 @@ struct RemoveCommand: AsyncParsableCommand {
         do {
             answer = try await endpoint.httpRequest("DELETE", path: "/v1/jobs/\(job)" + (self.force ? "?force=1" : ""), timeout: 30)
         } catch {
-            notice("cannot reach \(endpoint.url): \(error.localizedDescription)")
+            // libcurl's own words for its failures; swift-nio's (with --ca) read as the WebSocket clients say them.
+            let reason = error is URLError ? error.localizedDescription : ServerEndpoint.describe(error)
+            notice("cannot reach \(endpoint.httpURL): \(reason)")
             return ExitCodes.unreachable
         }
         if answer.status == 200 {

@@ -20,10 +20,21 @@ import Testing
         ("Downloading file 3 of 10: data.tar", "file", 3, 10),
         ("page 2 of 7", "page", 2, 7),
         ("150 of 1200 files copied", "files", 150, 1200),
+        ("4 of 10 done", "progress", 4, 10),
     ])
     func readsCountersWithAKnownTotal(_ line: String, _ key: String, _ current: Double, _ total: Double) {
         let label = key == "progress" ? nil : key
         let event = ProgressEvent(key: key, current: current, total: total, label: label)
+        #expect(progressEvents(in: line + "\n") == [event])
+    }
+
+    @Test(arguments: [
+        ("Downloaded 4 MB of 10 MB", 4e6, 10e6),
+        ("uploaded 1.5GiB of 4GiB", 1.5 * 1_073_741_824, 4 * 1_073_741_824),
+    ] as [(String, Double, Double)])
+    func readsSizesWithAKnownTotal(_ line: String, _ current: Double, _ total: Double) {
+        let key = String(line.prefix { $0 != " " })
+        let event = ProgressEvent(key: key, current: current, total: total, unit: "B", label: key)
         #expect(progressEvents(in: line + "\n") == [event])
     }
 

@@ -126,3 +126,45 @@ import Testing
         #expect(events.map(\.current) == [150])
     }
 }
+
+/// A counter on a line of its own before the bar of its steps (Keras' `Epoch 3/4`): one bar for the whole run too.
+@Suite struct OuterCounterLineTests {
+    @Test func foldsAnUncaptionedBarIntoTheCounterAbove() {
+        let events = progressEvents(
+            in: "Epoch 3/4\n\r 44%|████▍     | 44/100 [00:04<00:03, 10.00it/s]\n")
+        // 2 epochs done and 44 steps of the 3rd: 244 of 400 steps, 61%, not the 75% `3/4` says alone.
+        #expect(events.last == ProgressEvent(
+            key: "Epoch", current: 244, total: 400, unit: "it", rate: 10, etaSeconds: 3 + 100 / 10, label: "Epoch"))
+        #expect(Set(events.map(\.key)) == ["Epoch"])
+    }
+
+    @Test func readsEpochNOfM() {
+        let events = progressEvents(in: "epoch 3 of 4\n\r 50%|█████     | 50/100 [00:05<00:05, 10.00it/s]\n")
+        #expect(events.last?.current == 250)
+        #expect(events.last?.total == 400)
+    }
+
+    @Test func foldsKerasBarsAndStartsEachEpochWhereTheLastEnded() {
+        let events = progressEvents(
+            in: "Epoch 1/2\n\r 50/100 [==============>...............] - ETA: 5s - loss: 0.4"
+                + "\r100/100 [==============================] - 10s 100ms/step - loss: 0.3\n"
+                + "Epoch 2/2\n\r 50/100 [==============>...............] - ETA: 5s - loss: 0.2\n")
+        #expect(events.map(\.current) == [1, 50, 100, 100, 150])
+        #expect(events.dropFirst().allSatisfy { $0.total == 200 && $0.key == "Epoch" })
+        #expect(events.last?.etaSeconds == 5)
+    }
+
+    @Test func leavesABarLongAfterTheCounterAlone() {
+        let log = (1...OuterCounterLine.maxLinesWithoutBar + 1).map { "loading \($0)%\n" }.joined()
+        let events = progressEvents(in: "Epoch 3/4\n" + log + "\r 44%|████▍     | 44/100 [00:04<00:03, 10.00it/s]\n")
+        #expect(events.last?.key == "tqdm")
+        #expect(events.last?.current == 44)
+    }
+
+    @Test func leavesACaptionedBarAndACounterInASentenceAlone() {
+        let captioned = progressEvents(in: "Epoch 3/4\n\rtrain:  44%|████▍     | 44/100 [00:04<00:03, 10.00it/s]\n")
+        #expect(captioned.map(\.key) == ["Epoch", "train"])
+        let sentence = progressEvents(in: "resuming from epoch 3/4\n\r 44%|████▍     | 44/100 [00:04<00:03, 10.00it/s]\n")
+        #expect(sentence.last?.key == "tqdm")
+    }
+}

@@ -210,12 +210,18 @@ class TLSServer(Server):
             return False
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
-def test_tls_with_a_private_ca(tmp_path, env):
+def start_tls_server(tmp_path):
+    """A server on wss://localhost with a certificate from a private CA: the CA's, certificate's and key's files,
+    and the started server."""
     ca, cert, key = make_certificates(tmp_path)
     server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
     server.context = ssl.create_default_context(cafile=str(ca))
-    server.start()
+    return ca, cert, key, server.start()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_tls_with_a_private_ca(tmp_path, env):
+    ca, _, _, server = start_tls_server(tmp_path)
     try:
         job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
                        *py("print('over tls')"), env=env, timeout=60)
@@ -254,10 +260,7 @@ def handshake(port, *args):
 def test_tls_is_1_2_or_newer_with_ecdhe_and_aead_only(tmp_path, env):
     """Issue 11, item 7: the server refuses TLS 1.0 and 1.1 and CBC-SHA1 suites; TLS 1.2 with an AEAD
     suite and TLS 1.3 connect. A client refuses a server that offers only TLS 1.1."""
-    ca, cert, key = make_certificates(tmp_path)
-    server = TLSServer(tmp_path / "data", free_port(), ["--tls-cert", str(cert), "--tls-key", str(key)])
-    server.context = ssl.create_default_context(cafile=str(ca))
-    server.start()
+    ca, cert, key, server = start_tls_server(tmp_path)
     try:
         old = "DEFAULT@SECLEVEL=0"
         assert handshake(server.port, "-tls1", "-cipher", old) is None
@@ -363,3 +366,27 @@ def test_a_proxy_that_wants_a_password_gets_it_from_the_url(server, env, tinypro
     assert via_env.returncode == 0 and b"authed" in via_env.stdout
     refused = tailcast("ls", "--server", server.url, "--proxy", f"http://127.0.0.1:{port}", env=env, timeout=30)
     assert refused.returncode == 3 and b"proxy refused the tunnel" in refused.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_rm_trusts_a_private_ca_and_names_the_https_url_it_used(tmp_path, env):
+    ca, _, _, server = start_tls_server(tmp_path)
+    try:
+        job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
+                       *py("print('over tls')"), env=env, timeout=60)
+        assert job.returncode == 0, job.stderr
+        # rm speaks HTTPS, not WebSocket: a failure names the URL it used.
+        untrusted = tailcast("rm", "secure", "--server", server.url, env=env, timeout=60)
+        assert untrusted.returncode == 3, untrusted
+        assert f"cannot reach https://localhost:{server.port}:".encode() in untrusted.stderr, untrusted.stderr
+        assert b"wss://" not in untrusted.stderr, untrusted.stderr
+        # With --ca it goes straight to the server, and says why not when a proxy variable names a proxy for it.
+        proxied = tailcast("rm", "secure", "--server", server.url, "--ca", str(ca),
+                           env=dict(env, https_proxy="http://127.0.0.1:9"), timeout=60)
+        assert proxied.returncode == 3 and b"NO_PROXY" in proxied.stderr, proxied
+        deleted = tailcast("rm", "secure", "--server", server.url, "--ca", str(ca), env=env, timeout=60)
+        assert deleted.returncode == 0 and b"deleted job secure" in deleted.stderr, deleted
+        gone = tailcast("rm", "secure", "--server", server.url, "--ca", str(ca), env=env, timeout=60)
+        assert gone.returncode == 2 and b"no job" in gone.stderr, gone
+    finally:
+        server.stop()

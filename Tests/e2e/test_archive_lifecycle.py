@@ -3,6 +3,7 @@ retention by age and by size, `tailcast rm`, and /metrics that says what each me
 agents and watchers, real files; job ages are set in job.json while the server is stopped."""
 import json
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -352,4 +353,42 @@ def test_a_full_disk_during_compression_keeps_the_plain_stream(small_disk, env):
             assert r.read() == plain
     finally:
         stop_process(job)
+        server.stop()
+
+
+def stopped_sidecar(server, job, tmp_path, env):
+    """A `tailcast tail` job whose sidecar was stopped with SIGTERM: no exit status, state `stopped`."""
+    log = tmp_path / f"{job}.log"
+    log.write_text("one line\n")
+    agent = popen("tail", "--job", job, "--server", server.url, "--state-dir", str(tmp_path / f"state-{job}"), str(log),
+                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: server.jobs().get(job, {}).get("state") == "running", what=f"{job} to run")
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(30) == 0
+    wait_until(lambda: server.jobs().get(job, {}).get("state") == "stopped", what=f"{job} to show stopped")
+
+
+def test_rm_refuses_a_stopped_sidecars_job_for_what_it_is_unless_forced(server, tmp_path, env):
+    stopped_sidecar(server, "sidecar", tmp_path, env)
+    refused = tailcast("rm", "--server", server.url, "sidecar", env=env, timeout=60)
+    assert refused.returncode == 5, refused
+    message = refused.stderr.decode()
+    assert "is stopped" in message and "may start again" in message and "--force" in message, message
+    assert "lost its agent" not in message, message
+    assert "sidecar" in server.jobs()
+    deleted = tailcast("rm", "--force", "--server", server.url, "sidecar", env=env, timeout=60)
+    assert deleted.returncode == 0, deleted
+    assert "sidecar" not in server.jobs()
+
+
+def test_retention_counts_a_stopped_sidecar_as_finished_as_serve_help_says(tmp_path, env):
+    help_text = subprocess.run([BINARY, "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
+    retention = " ".join(help_text.split()).split("Archive lifecycle:")[1].split(".")[0]
+    assert "stopped" in retention and "agent lost" in retention, retention
+    server = Server(tmp_path / "data", free_port(), ["--retain", "3s"]).start()
+    try:
+        stopped_sidecar(server, "sidecar", tmp_path, env)
+        wait_until(lambda: "sidecar" not in server.jobs(), timeout=10, what="the stopped job to expire")
+        assert re.search(r"removed job sidecar \(\d+ bytes\): finished more than --retain 3s ago", server.log.read_text())
+    finally:
         server.stop()

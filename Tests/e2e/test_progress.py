@@ -1,4 +1,5 @@
 """Progress as data: real programs' progress output through the real agent, explicit progress, and how watch shows it."""
+import base64
 import json
 import os
 import shutil
@@ -180,7 +181,7 @@ def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env)
               f"  {BINARY} progress $i --total 10 --unit files --label sync\n"
               "  sleep 0.4\n"
               "done\n"
-              "sleep 4\n")
+              "sleep 8\n")
     job = popen("run", "--job", "measured", "--quiet", "--server", server.url, "--", "sh", "-c", script, env=env)
     try:
         def at_six():
@@ -190,8 +191,86 @@ def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env)
         # One file per 0.4-0.5 s: between 2 and 2.5 files/s; what is left is 4 files at that rate.
         assert 1.5 <= bar["rate"] <= 2.6, bar
         assert abs(bar["eta_seconds"] - 4 / bar["rate"]) < 1e-6, bar
-        listed = tailcast("ls", "--server", server.url, env=env, timeout=30).stdout.decode()
-        row = next(line for line in listed.splitlines() if line.startswith("measured"))
-        assert f"60% ETA {round(bar['eta_seconds'])}s" in row, row
+        def row(columns):
+            listed = tailcast("ls", "--server", server.url, env=dict(env, COLUMNS=str(columns)), timeout=30).stdout.decode()
+            return next(line for line in listed.splitlines() if line.startswith("measured"))
+        rate, eta = f"{bar['rate']:.1f} files/s", f"ETA {round(bar['eta_seconds'])}s"
+        assert f"60% {rate} {eta}" in row(1000)
+        # The rate is shown only where the table still fits the terminal; on a narrow one it gives way.
+        for columns in (90, 110, 130):
+            line = row(columns)
+            assert f"60% {rate} {eta}" in line and len(line) <= columns or f"60% {eta}" in line, (columns, line)
+        assert f"60% {eta}" in row(40)
     finally:
         assert job.wait(30) == 0
+
+
+# Keras' way: the epoch counter on a line of its own, then a bar without a caption for that epoch's steps.
+# The job writes where it is to a file after each step, so the test knows the true position.
+EPOCH_ON_ITS_OWN_LINE = r"""
+import sys, time
+epochs, steps, where = 4, 100, sys.argv[1]
+for epoch in range(1, epochs + 1):
+    print(f"Epoch {epoch}/{epochs}", flush=True)
+    start = time.monotonic()
+    for step in range(1, steps + 1):
+        time.sleep(0.03)
+        elapsed = time.monotonic() - start
+        rate = step / elapsed
+        left = (steps - step) / rate
+        sys.stdout.write(f"\r{step:3d}%|{'#' * (step // 10):<10}| {step}/{steps} [00:{int(elapsed):02d}<00:{int(left):02d}, {rate:5.2f}it/s]")
+        sys.stdout.flush()
+        with open(where, "w") as f:
+            f.write(f"{epoch} {step}")
+    print()
+"""
+
+
+def test_an_epoch_counter_on_its_own_line_folds_the_bar_below_it_into_the_whole_run(server, env, tmp_path):
+    where = tmp_path / "where"
+    job = popen("run", "--job", "keras-like", "--quiet", "--server", server.url, "--", "python3", "-c",
+                EPOCH_ON_ITS_OWN_LINE, str(where), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = []
+    try:
+        deadline = time.monotonic() + 60
+        while job.poll() is None and time.monotonic() < deadline and len(samples) < 3:
+            bars = jobs(server, env).get("keras-like", {}).get("progress") or []
+            epoch, step = map(int, where.read_text().split()) if where.exists() else (0, 0)
+            if bars and epoch >= 2 and 30 <= step <= 70:
+                samples.append((bars, epoch, step))
+            time.sleep(0.3)
+        assert job.wait(60) == 0
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert len(samples) == 3, samples
+    for bars, epoch, step in samples:
+        assert [b["key"] for b in bars] == ["Epoch"], bars
+        true_percent = 100 * (epoch - 1 + step / 100) / 4
+        # The bar trails the job by the agent's progress interval (250 ms), about 8 steps, 2% of the run;
+        # the epoch counter alone would say at least 7.5 points more.
+        assert abs(bars[0]["percent"] - true_percent) <= 5, (bars, epoch, step)
+        assert bars[0]["total"] == 400 and bars[0]["unit"] == "it", bars
+    final = jobs(server, env)["keras-like"]["progress"]
+    assert [(b["key"], b["current"], b["total"], b["done"]) for b in final] == [("Epoch", 400, 400, True)], final
+
+
+@pytest.mark.skipif(shutil.which("xz") is None, reason="xz is not installed (Packaging/install-deps --test installs xz-utils)")
+def test_real_xz_verbose_shows_a_bar_while_it_runs(server, env, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_bytes(base64.encodebytes(os.urandom(18 * 1024 * 1024)))  # about 24 MiB that compress slowly
+    job = popen("run", "--job", "xz", "--quiet", "--server", server.url, "--", "sh", "-c",
+                f"xz -v -T1 -9 -c {data} > /dev/null", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def running_bar():
+            listed = jobs(server, env).get("xz", {})
+            bars = [b for b in listed.get("progress") or [] if 0 < b.get("percent", 0) < 100]
+            return listed.get("state") == "running" and bars
+        bars = wait_until(running_bar, timeout=60, interval=0.5, what="a bar from xz -v while it runs")
+        assert bars[0]["key"] == "xz" and bars[0]["unit"] == "B", bars
+        assert job.wait(120) == 0
+    finally:
+        if job.poll() is None:
+            job.kill()
+    final = jobs(server, env)["xz"]["progress"]
+    assert [(b["key"], b["percent"], b["done"]) for b in final] == [("xz", 100, True)], final

@@ -527,3 +527,31 @@ def test_flush_window_is_checked(server, tmp_path):
                             capture_output=True, timeout=10)
     assert result.returncode == 64
     assert b"--flush-window-ms must be between 0 and 1000" in result.stderr
+
+
+def test_a_line_cut_by_another_files_output_is_marked_where_it_stops_and_goes_on(server, tmp_path):
+    """Issue 13: a line shown unfinished after a quiet spell, then another file's line, then its rest: the
+    shown part ends with ` […]` and the rest starts with `[…] `, under the headers, in the live merged view."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a, b = logs / "a.log", logs / "b.log"
+    a.write_bytes(b"a1\n")
+    b.write_bytes(b"b1\n")
+    with tailing(server, "cut", tmp_path, f"{logs}/*.log", extra=["--from-start"]):
+        wait_until(lambda: stream(server, "cut", str(a)) == b"a1\n" and stream(server, "cut", str(b)) == b"b1\n",
+                   what="both files")
+        watcher = popen("watch", "cut", "--server", server.url)
+        time.sleep(1)
+        append(a, b"a-slow ")
+        # The sidecar sends an unfinished line after 5 quiet seconds, watch shows it after one more.
+        wait_until(lambda: stream(server, "cut", str(a)) == b"a1\na-slow ", timeout=15, what="the unfinished line sent")
+        time.sleep(1.5)
+        append(b, b"b3\n")
+        wait_until(lambda: stream(server, "cut", str(b)).endswith(b"b3\n"), what="b3")
+        time.sleep(0.5)
+        append(a, b"a-slowrest\n")
+        wait_until(lambda: stream(server, "cut", str(a)).endswith(b"a-slowrest\n"), what="the rest")
+        time.sleep(1)
+        watcher.terminate()
+        live = watcher.stdout.read()
+    assert live.endswith(f"a-slow  […]\n\n==> {b} <==\nb3\n\n==> {a} <==\n[…] a-slowrest\n".encode()), live

@@ -322,3 +322,14 @@ def test_the_embedded_pages_are_the_files_of_web():
     """WebAssets.swift is generated from Web/: a page changed without running Web/embed.py would not ship."""
     check = subprocess.run([sys.executable, str(REPO / "Web" / "embed.py"), "--check"], capture_output=True)
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("query, message", [
+    ("state=bogus", 'state must be running, exited, lost or stopped (got "bogus")'),
+    ("limit=0", "limit must be a whole number from 1 (at most 500 jobs per page)"),
+    ("pattern=a&q=b", "give pattern or q, not both"),
+])
+def test_a_bad_query_is_answered_with_the_message_alone(server, query, message):
+    status, body = http_request(server.http + "/v1/jobs?" + query)
+    assert status == 400
+    assert json.loads(body) == {"error": {"message": message}}

@@ -1,6 +1,6 @@
 /// Counters no recogniser above knows: `step 40/100`, `Epoch 3/10, Step 40/100`, `[45/120] Building …` (ninja),
-/// `Building [=====>    ] 45/120: serde` (cargo), `Processing 150 of 1200`, `progress: 45%`, `[ 45%] Building …`
-/// (CMake).
+/// `Building [=====>    ] 45/120: serde` (cargo), `Processing 150 of 1200`, `4 of 10 done`, `Downloaded 4 MB of 10 MB`,
+/// `progress: 45%`, `[ 45%] Building …` (CMake).
 ///
 /// A number counts only with context that says it is progress: a word such as step or epoch next to `N/M`, a bar or
 /// brackets around it, a line that is little else. `user 3/4 logged in` or `disk usage: 93%` are left alone:
@@ -57,21 +57,45 @@ enum GenericParser {
         return readings
     }
 
-    /// `Processing 150 of 1200`, `Downloading file 3 of 10`, `page 2 of 7`, `150 of 1200 files`: named by the word
-    /// before the count, or the count word after it.
+    /// `Processing 150 of 1200`, `Downloading file 3 of 10`, `page 2 of 7`, `150 of 1200 files`, `4 of 10 done`: named
+    /// by the word before the count, or the count word after it; `Downloaded 4 MB of 10 MB` in bytes.
     private static func countOfReading(in line: ScannedLine, words: [Range<Int>]) -> ProgressReading? {
         guard words.count >= 3 else { return nil }
         for index in 1..<(words.count - 1) where line.equals(words[index], "of") {
+            if let reading = sizeOfReading(around: index, in: line, words: words) { return reading }
             guard let done = line.wholeNumber(core(of: words[index - 1], in: line), allowingCommas: true),
                 let all = line.wholeNumber(core(of: words[index + 1], in: line), allowingCommas: true), all > 0,
-                done <= all,
-                let label = keyword(at: index - 2, in: words, of: line, from: countWords)
-                    ?? keyword(at: index - 2, in: words, of: line, from: percentWords)
-                    ?? keyword(at: index + 2, in: words, of: line, from: countWords)
+                done <= all
             else { continue }
+            let label =
+                keyword(at: index - 2, in: words, of: line, from: countWords)
+                ?? keyword(at: index - 2, in: words, of: line, from: percentWords)
+                ?? keyword(at: index + 2, in: words, of: line, from: countWords)
+            let saysDone = keyword(at: index + 2, in: words, of: line, from: percentWords) != nil
+            guard label != nil || saysDone else { continue }
             return ProgressReading(family: .generic, current: done, total: all, label: label)
         }
         return nil
+    }
+
+    /// `Downloaded 4 MB of 10 MB`, `uploaded 1.5GiB of 4GiB`: sizes on both sides of the `of` at `index`, after a word
+    /// that says progress. `MB` is 1000-based here, as most programs that write whole words mean it.
+    private static func sizeOfReading(around index: Int, in line: ScannedLine, words: [Range<Int>]) -> ProgressReading? {
+        func size(_ range: Range<Int>) -> Double? { line.byteQuantity(range, plainPrefixBase: 1000) }
+        var labelIndex = index - 2
+        var done = size(core(of: words[index - 1], in: line))
+        if done == nil, index >= 2 {
+            done = size(words[index - 2].lowerBound..<core(of: words[index - 1], in: line).upperBound)
+            labelIndex = index - 3
+        }
+        var all = size(core(of: words[index + 1], in: line))
+        if all == nil, index + 2 < words.count {
+            all = size(words[index + 1].lowerBound..<core(of: words[index + 2], in: line).upperBound)
+        }
+        guard let done, let all, all > 0, done <= all,
+            let label = keyword(at: labelIndex, in: words, of: line, from: percentWords)
+        else { return nil }
+        return ProgressReading(family: .generic, current: done, total: all, unit: "B", label: label)
     }
 
     private static func percentReading(in line: ScannedLine, words: [Range<Int>]) -> ProgressReading? {

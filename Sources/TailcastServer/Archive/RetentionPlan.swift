@@ -1,5 +1,5 @@
 /// Which jobs retention removes, decided from what is known of them (no I/O): finished jobs only
-/// (no agent connected: an exit stored, or the agent lost), oldest first. A job goes when it finished
+/// (no agent connected: an exit stored, the agent lost, or its sidecar stopped), oldest first. A job goes when it finished
 /// longer than `retainMs` ago, or while the archive holds more than `maxBytes`; a running job never
 /// goes, even when the running jobs alone hold more than `maxBytes`.
 struct RetentionPlan: Equatable {

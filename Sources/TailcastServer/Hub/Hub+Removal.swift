@@ -6,6 +6,8 @@ extension Hub {
         case running(String)
         /// No exit stored and no agent connected: the agent may still deliver (`tailcast flush`).
         case lost(String)
+        /// No exit stored, and its sidecar stopped on purpose: it may start again and continue the job.
+        case stopped(String)
         /// Another token created it.
         case otherOwner(String)
 
@@ -14,6 +16,7 @@ extension Hub {
             case .unknown(let id): "no job \"\(id.prefix(128))\" on this server"
             case .running(let id): "job \"\(id)\" is running: only a job that ended can be deleted"
             case .lost(let id): "job \"\(id)\" lost its agent without an exit status, and its agent may still deliver (tailcast flush): tailcast rm --force (DELETE ?force=1) deletes it anyway"
+            case .stopped(let id): "job \"\(id)\" is stopped: its sidecar shut down without the job ending, and may start again and continue it: tailcast rm --force (DELETE ?force=1) deletes it anyway"
             case .otherOwner(let id): "job \"\(id)\" was created with another token: only that token may delete it"
             }
         }
@@ -22,9 +25,9 @@ extension Hub {
     /// Deletes a job that has ended (see `LiveJob.markRemoved` for which may go): its watchers are told
     /// `why`, its folder leaves the archive atomically, and the bytes its stream files took on disk are returned.
     /// Blocking (it removes files): call it on NIO's thread pool.
-    func remove(_ id: String, why: String, owner: String?, allowLost: Bool) throws -> UInt64 {
+    func remove(_ id: String, why: String, owner: String?, allowUnended: Bool) throws -> UInt64 {
         guard let job = self.job(id) else { throw RemovalRefusal.unknown(id) }
-        try job.markRemoved(why: why, owner: owner, allowLost: allowLost)
+        try job.markRemoved(why: why, owner: owner, allowUnended: allowUnended)
         let bytes = job.storedBytes
         do {
             try self.discard(job)

@@ -214,16 +214,18 @@ public final class LiveJob: Sendable {
 
     /// Marks the job removed, if it may be: atomically with agents attaching, so a job with an agent
     /// connected is never removed. A job without an exit stored (its agent lost, which may still deliver
-    /// with `tailcast flush`) only with `allowLost`; with an `owner` (`tailcast rm`), only for the token
-    /// that created the job.
-    func markRemoved(why: String, owner: String?, allowLost: Bool) throws(Hub.RemovalRefusal) {
+    /// with `tailcast flush`, or its sidecar stopped, which may start again and continue it) only with
+    /// `allowUnended`; with an `owner` (`tailcast rm`), only for the token that created the job.
+    func markRemoved(why: String, owner: String?, allowUnended: Bool) throws(Hub.RemovalRefusal) {
         try self.state.withLock { state throws(Hub.RemovalRefusal) in
             guard state.retirement == nil else { throw .unknown(self.id) }
             if let owner, !AccessTokens.constantTimeEqual(Array(state.stored.owner.utf8), Array(owner.utf8)) {
                 throw .otherOwner(self.id)
             }
             guard state.publisher == nil, state.remote != .running else { throw .running(self.id) }
-            guard state.stored.info.exit != nil || allowLost else { throw .lost(self.id) }
+            guard state.stored.info.exit != nil || allowUnended else {
+                throw Self.jobState(of: state) == .stopped ? .stopped(self.id) : .lost(self.id)
+            }
             state.retirement = .removed(why: why)
         }
         self.notifyWatchers()
@@ -235,7 +237,7 @@ public final class LiveJob: Sendable {
     }
 
     /// What retention weighs of the job. It counts as finished once no agent is connected (an exit
-    /// stored, or its agent lost), from the last time the server heard from its agent (the server's
+    /// stored, its agent lost, or its sidecar stopped), from the last time the server heard from its agent (the server's
     /// clock, not the agent's).
     var retentionCandidate: RetentionPlan.Job {
         self.state.withLock { state in

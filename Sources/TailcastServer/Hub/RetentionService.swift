@@ -52,7 +52,7 @@ struct RetentionService: Service {
             do {
                 let hub = self.hub
                 let bytes = try await NIOThreadPool.singleton.runIfActive {
-                    try hub.remove(job.id, why: "retention: \(why)", owner: nil, allowLost: true)
+                    try hub.remove(job.id, why: "retention: \(why)", owner: nil, allowUnended: true)
                 }
                 await hub.removeFromStore(job.id)
                 self.metrics.removed(removal.reason == .age ? .age : .size, bytes: bytes)

@@ -37,7 +37,7 @@ final class ConnectionGate: Sendable {
 
     /// What a client that only reads over HTTP gets when every place is taken: 503, and when to retry.
     func refusal(logger: Logger) -> HTTPError {
-        HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(Self.retryAfterSeconds)"], message: self.refused(logger: logger) + "; retry later\n")
+        HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(Self.retryAfterSeconds)"], message: self.refused(logger: logger) + "; retry later")
     }
 
     /// Seconds a refused HTTP client is told to wait (`Retry-After`).

@@ -14,7 +14,7 @@ extension TailcastServer {
     }
 
     /// `DELETE /v1/jobs/JOB[?force=1]` (`tailcast rm`): with the publish role (`Admission`) and the token
-    /// that created the job. A running job is refused (409), a lost one without `force` too; watchers of a
+    /// that created the job. A running job is refused (409), a lost or stopped one without `force` too; watchers of a
     /// deleted job are told so and let go.
     static func addRemoval(
         to api: RouterGroup<BasicWebSocketRequestContext>, hub: Hub, access: AccessTokens, metrics: ServerMetrics
@@ -26,7 +26,7 @@ extension TailcastServer {
             let why = "deleted with tailcast rm"
             do {
                 let bytes = try await NIOThreadPool.singleton.runIfActive {
-                    try hub.remove(id, why: why, owner: owner, allowLost: force)
+                    try hub.remove(id, why: why, owner: owner, allowUnended: force)
                 }
                 await hub.removeFromStore(id)
                 metrics.removed(.rm, bytes: bytes)
@@ -36,7 +36,7 @@ extension TailcastServer {
                 let status: HTTPResponse.Status
                 switch refusal {
                 case .unknown: status = .notFound
-                case .running, .lost: status = .conflict
+                case .running, .lost, .stopped: status = .conflict
                 case .otherOwner: status = .forbidden
                 }
                 throw HTTPError(status, message: refusal.description)

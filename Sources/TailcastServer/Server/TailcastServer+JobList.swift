@@ -9,18 +9,18 @@ extension TailcastServer {
         var limit: Int?
         if let text = query.get("limit") {
             guard let value = Int(text), value >= 1 else {
-                throw HTTPError(.badRequest, message: "limit must be a whole number from 1 (at most \(Hub.maxPageJobs) jobs per page)\n")
+                throw HTTPError(.badRequest, message: "limit must be a whole number from 1 (at most \(Hub.maxPageJobs) jobs per page)")
             }
             limit = value
         }
         if query.get("pattern") != nil && query.get("q") != nil {
-            throw HTTPError(.badRequest, message: "give pattern or q, not both\n")
+            throw HTTPError(.badRequest, message: "give pattern or q, not both")
         }
         switch JobFilter.parse(pattern: query.get("pattern") ?? query.get("q"), state: query.get("state"), since: query.get("since")) {
         case .success(let filter):
             return (ControlMessage.ListRequest(limit: limit, after: query.get("after")), filter)
         case .failure(let problem):
-            throw HTTPError(.badRequest, message: problem.description + "\n")
+            throw HTTPError(.badRequest, message: problem.description)
         }
     }
 }

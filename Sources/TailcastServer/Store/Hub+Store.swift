@@ -94,7 +94,7 @@ extension Hub {
     func dropRemoved(_ id: String) async {
         guard let job = self.job(id) else { return }
         do {
-            try job.markRemoved(why: "deleted on another node", owner: nil, allowLost: true)
+            try job.markRemoved(why: "deleted on another node", owner: nil, allowUnended: true)
             try await NIOThreadPool.singleton.runIfActive { try self.discard(job) }
         } catch {
             self.archive.logger.warning("job \(id) was deleted in the store but stays in this node's cache: \(error)")

@@ -20,12 +20,12 @@ extension TailcastServer {
         var resumed = EventStreamPosition()
         if let resumeID, !resumeID.isEmpty {
             guard let parsed = EventStreamPosition(id: resumeID) else {
-                throw HTTPError(.badRequest, message: "Last-Event-ID must be an id this server sent (NAME:OFFSET,...)\n")
+                throw HTTPError(.badRequest, message: "Last-Event-ID must be an id this server sent (NAME:OFFSET,...)")
             }
             resumed = parsed
         }
         let tail = try query.get("tail").map { value -> UInt64 in
-            guard let lines = UInt64(value) else { throw HTTPError(.badRequest, message: "tail must be a number of lines\n") }
+            guard let lines = UInt64(value) else { throw HTTPError(.badRequest, message: "tail must be a number of lines") }
             return lines
         }
         let follow = !["0", "false", "no"].contains(query.get("follow") ?? "1")

@@ -14,11 +14,11 @@ extension TailcastServer {
 
     static func line(_ request: Request, job: String, file: StreamFile) async throws -> Response {
         guard let text = request.uri.queryParameters.get("line"), let line = UInt64(text), line > 0 else {
-            throw HTTPError(.badRequest, message: "line must be a line number from 1\n")
+            throw HTTPError(.badRequest, message: "line must be a line number from 1")
         }
         let size = file.size
         guard let offset = try await file.offset(ofLine: line), offset < size else {
-            throw HTTPError(.notFound, message: "stream \"\(file.name.prefix(256))\" of job \"\(job)\" has fewer than \(line) lines\n")
+            throw HTTPError(.notFound, message: "stream \"\(file.name.prefix(256))\" of job \"\(job)\" has fewer than \(line) lines")
         }
         return try Self.json(LineAnswer(stream: file.name, line: line, offset: offset, size: size))
     }

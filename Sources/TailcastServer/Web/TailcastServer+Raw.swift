@@ -11,7 +11,7 @@ extension TailcastServer {
     static func raw(_ request: Request, job: String, file: StreamFile) throws -> Response {
         let download = request.uri.queryParameters.get("download")
         guard download == nil || download == "text" || download == "gzip" else {
-            throw HTTPError(.badRequest, message: "download must be text or gzip\n")
+            throw HTTPError(.badRequest, message: "download must be text or gzip")
         }
         // A live stream grows: the response is what it held when asked.
         let size = file.size

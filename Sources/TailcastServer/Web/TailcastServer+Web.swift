@@ -13,7 +13,7 @@ extension TailcastServer {
         router.get("/jobs/{job}") { _, _ in Self.asset(WebAssets.page(named: "job.html")!) }
         router.get("/assets/{name}") { _, context -> Response in
             let name = try context.parameters.require("name")
-            guard let asset = WebAssets.page(named: name) else { throw HTTPError(.notFound, message: "no asset \"\(name.prefix(64))\"\n") }
+            guard let asset = WebAssets.page(named: name) else { throw HTTPError(.notFound, message: "no asset \"\(name.prefix(64))\"") }
             return Self.asset(asset)
         }
         // The token comes in the body (never in a URL, which proxies and histories keep), from the page's origin only.
@@ -25,7 +25,7 @@ extension TailcastServer {
                 role: .watch, host: request.head.authority, origin: request.headers[.origin], authorization: "Bearer " + token)
             {
                 Admission.log(refusal, path: "/v1/session", logger: context.logger)
-                throw HTTPError(HTTPResponse.Status(code: refusal.status), message: refusal.message + "\n")
+                throw HTTPError(HTTPResponse.Status(code: refusal.status), message: refusal.message)
             }
             guard !admission.access.isEmpty else { return Response(status: .noContent) }
             return Response(status: .noContent, headers: [.setCookie: WatchCookie.setCookie(token: token, tls: admission.tls)])

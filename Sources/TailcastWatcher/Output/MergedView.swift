@@ -5,7 +5,8 @@ import TailcastProtocol
 /// and never half a line. Once a second stream shows up, a stream's unfinished last line is held until its
 /// newline comes, so neither another stream's output nor a header lands inside it (a replay cuts pieces
 /// at time marks, a live agent at read boundaries, neither at line ends). A line still unfinished after a quiet spell is printed as it
-/// is; what follows it from another file starts on a line of its own.
+/// is; when another stream's output comes before its rest, the shown part ends with ` […]`, the other output starts on a
+/// line of its own, and the rest starts with `[…] ` under the stream's header: a cut line is visibly cut.
 struct MergedView {
     struct Write: Equatable {
         var fd: Int32
@@ -17,6 +18,8 @@ struct MergedView {
         var atLineStart = true
         /// The last byte printed was a newline (for headers).
         var printedAtLineStart = true
+        /// Its unfinished line was ended with the cut mark: the rest starts with the mark again.
+        var cut = false
         /// The unfinished last line, held.
         var held: [UInt8] = []
         /// When the held line began, on this clock and on the job's (when its first byte was read).
@@ -31,6 +34,9 @@ struct MergedView {
     static let quietLineWaitMs: UInt64 = 1000
     /// A line longer than this is printed in pieces: holding is for lines, not for a stream without newlines.
     static let maxHeldBytes = 64 << 10
+    /// Where another stream's output cuts a line shown unfinished: at the end of its shown part, and before its rest.
+    static let cutMarkAtEnd = Array(" […]\n".utf8)
+    static let cutMarkAtStart = Array("[…] ".utf8)
 
     /// Headers between tailed files.
     let headers: Bool
@@ -39,6 +45,8 @@ struct MergedView {
     private var streams: [String: Stream] = [:]
     /// The tailed file whose lines were printed last.
     private var lastFile: String?
+    /// The stream whose bytes were printed last.
+    private var lastPrinted: String?
     /// The latest time (job clock) of any bytes given, and when bytes last came (wall clock).
     private var latestTimeMs: UInt64 = 0
     private var lastArrival: ContinuousClock.Instant?
@@ -119,6 +127,11 @@ struct MergedView {
     private mutating func print(_ bytes: [UInt8], of name: String) -> [Write] {
         guard !bytes.isEmpty else { return [] }
         var writes: [Write] = []
+        if self.holdLines, let last = self.lastPrinted, last != name, self.streams[last]?.printedAtLineStart == false {
+            writes.append(Write(fd: last == "stderr" ? 2 : 1, bytes: Self.cutMarkAtEnd))
+            self.streams[last]?.printedAtLineStart = true
+            self.streams[last]?.cut = true
+        }
         if self.headers, name != "stdout", name != "stderr", self.lastFile != name {
             // A file's unfinished line ends here, and a blank line separates files, as with tail.
             var header: [UInt8] = []
@@ -127,8 +140,13 @@ struct MergedView {
             writes.append(Write(fd: 1, bytes: header))
             self.lastFile = name
         }
+        if self.streams[name]?.cut == true {
+            self.streams[name]?.cut = false
+            writes.append(Write(fd: name == "stderr" ? 2 : 1, bytes: Self.cutMarkAtStart))
+        }
         writes.append(Write(fd: name == "stderr" ? 2 : 1, bytes: bytes))
         self.streams[name, default: Stream()].printedAtLineStart = bytes.last == 0x0A
+        self.lastPrinted = name
         return writes
     }
 }
