@@ -208,7 +208,7 @@ def test_explicit_progress_gets_a_measured_rate_and_time_left_in_ls(server, env)
 # Keras' way: the epoch counter on a line of its own, then a bar without a caption for that epoch's steps.
 # The job writes where it is to a file after each step, so the test knows the true position.
 EPOCH_ON_ITS_OWN_LINE = r"""
-import sys, time
+import os, sys, time
 epochs, steps, where = 4, 100, sys.argv[1]
 for epoch in range(1, epochs + 1):
     print(f"Epoch {epoch}/{epochs}", flush=True)
@@ -220,8 +220,10 @@ for epoch in range(1, epochs + 1):
         left = (steps - step) / rate
         sys.stdout.write(f"\r{step:3d}%|{'#' * (step // 10):<10}| {step}/{steps} [00:{int(elapsed):02d}<00:{int(left):02d}, {rate:5.2f}it/s]")
         sys.stdout.flush()
-        with open(where, "w") as f:
+        # Replaced whole, so the test never reads it half written.
+        with open(where + ".tmp", "w") as f:
             f.write(f"{epoch} {step}")
+        os.replace(where + ".tmp", where)
     print()
 """
 
