@@ -61,12 +61,17 @@ extension ScannedLine {
         return byteQuantity(range.lowerBound..<(range.upperBound - 2), plainPrefixBase: plainPrefixBase)
     }
 
-    /// Bytes per second written as two tokens: `3.1` `MB/s`.
-    func byteRate(value: Range<Int>, unit: Range<Int>, plainPrefixBase: Double) -> Double? {
-        guard hasSuffix(unit, "/s"), let number = wholeNumber(value),
-            let multiplier = byteUnitMultiplier(
-                unit.lowerBound..<(unit.upperBound - 2), plainPrefixBase: plainPrefixBase)
+    /// A number and a byte unit written as two tokens: `31.2` `MB`, `8,114.0` `KiB` (with commas).
+    func byteQuantity(value: Range<Int>, unit: Range<Int>, plainPrefixBase: Double, allowingCommas: Bool = false) -> Double? {
+        guard let number = wholeNumber(value, allowingCommas: allowingCommas),
+            let multiplier = byteUnitMultiplier(unit, plainPrefixBase: plainPrefixBase)
         else { return nil }
         return number * multiplier
+    }
+
+    /// Bytes per second written as two tokens: `3.1` `MB/s`.
+    func byteRate(value: Range<Int>, unit: Range<Int>, plainPrefixBase: Double) -> Double? {
+        guard hasSuffix(unit, "/s") else { return nil }
+        return byteQuantity(value: value, unit: unit.lowerBound..<(unit.upperBound - 2), plainPrefixBase: plainPrefixBase)
     }
 }

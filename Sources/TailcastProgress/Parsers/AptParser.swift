@@ -52,9 +52,7 @@ struct AptParser: Sendable {
 
     /// `5229` `kB`, `1,060` `kB`, `31.2` `MB`, `0` `B`.
     private func size(_ line: ScannedLine, value: Range<Int>, unit: Range<Int>) -> Double? {
-        guard let number = line.wholeNumber(value, allowingCommas: true),
-            let multiplier = line.byteUnitMultiplier(unit, plainPrefixBase: 1000)
-        else { return nil }
-        return (number * multiplier).rounded()  // whole bytes: `55.4 kB` is 55400, not 55400.000000000007
+        // Whole bytes: `55.4 kB` is 55400, not 55400.000000000007.
+        line.byteQuantity(value: value, unit: unit, plainPrefixBase: 1000, allowingCommas: true)?.rounded()
     }
 }

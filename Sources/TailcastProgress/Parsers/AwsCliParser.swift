@@ -23,8 +23,7 @@ enum AwsCliParser {
     }
 
     private static func size(_ line: ScannedLine, _ amount: Range<Int>, _ unit: Range<Int>) -> Double? {
-        guard let value = line.wholeNumber(amount) else { return nil }
-        if line.equals(unit, "Bytes") { return value }
-        return line.byteUnitMultiplier(unit, plainPrefixBase: 1024).map { value * $0 }
+        if line.equals(unit, "Bytes") { return line.wholeNumber(amount) }
+        return line.byteQuantity(value: amount, unit: unit, plainPrefixBase: 1024)
     }
 }

@@ -11,8 +11,7 @@ enum XzParser {
         guard line.marks.contains(.percent), tokens.count >= 9, line.equals(tokens[1], "%"),
             line.equals(tokens[4], "/"), line.equals(tokens[7], "="),
             let percent = line.wholeNumber(tokens[0]), percent <= 100,
-            size(line, tokens[2], tokens[3]) != nil,
-            let uncompressed = size(line, tokens[5], tokens[6])
+            size(line, tokens[2], tokens[3]) != nil, let uncompressed = size(line, tokens[5], tokens[6])
         else { return nil }
         var index = 9
         var rate: Double?
@@ -32,10 +31,7 @@ enum XzParser {
 
     /// `8,114.0` `KiB`.
     private static func size(_ line: ScannedLine, _ amount: Range<Int>, _ unit: Range<Int>) -> Double? {
-        guard let value = line.wholeNumber(amount, allowingCommas: true),
-            let multiplier = line.byteUnitMultiplier(unit, plainPrefixBase: 1024)
-        else { return nil }
-        return value * multiplier
+        line.byteQuantity(value: amount, unit: unit, plainPrefixBase: 1024, allowingCommas: true)
     }
 
     /// `5 s`, `2 min 30 s`, `1 h 10 min`, `3 d`: nil when blank or anything else.
