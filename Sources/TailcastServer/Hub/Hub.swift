@@ -44,6 +44,8 @@ public final class Hub: Sendable {
     /// Most jobs in one page of a list, and the most bytes of JSON: a page must fit in a message
     /// (`--max-message-bytes`, at least 512 KiB) whatever the archive holds.
     public static let maxPageJobs = 500
+    /// Why a page `limit` is refused, for `list` and `GET /v1/jobs` alike.
+    static let pageLimitRule = "must be a whole number from 1 (at most \(maxPageJobs) jobs per page)"
 
     /// One page of the jobs, oldest first (by start, then id), after the cursor `after` (the `next` of
     /// the page before), of those `filter` matches. A page holds at least one job, and stops before

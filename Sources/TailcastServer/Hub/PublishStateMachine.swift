@@ -42,7 +42,6 @@ struct PublishStateMachine {
     struct Limits: Equatable {
         var maxStreamsPerJob: Int
         var maxJobBytes: UInt64
-        var maxBars: Int = ProgressState.maxBarsPerMessage
     }
 
     private(set) var state: State = .awaitingHello
@@ -94,8 +93,8 @@ struct PublishStateMachine {
             return .openStream(id: open.stream, name: open.name)
 
         case (.publishing, .progress(let progress)):
-            guard progress.bars.count <= self.limits.maxBars else {
-                return self.refuse(.badMessage, "\"bars\": at most \(self.limits.maxBars) bars in one \"progress\"")
+            guard progress.bars.count <= ProgressState.maxBarsPerMessage else {
+                return self.refuse(.badMessage, "\"bars\": at most \(ProgressState.maxBarsPerMessage) bars in one \"progress\"")
             }
             for (index, bar) in progress.bars.enumerated() {
                 if let problem = bar.problem { return self.refuse(.badMessage, "bars[\(index)]: \(problem)") }

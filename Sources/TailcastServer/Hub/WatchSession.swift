@@ -34,7 +34,7 @@ struct WatchSession {
             return
         case .list(let list):
             if let limit = list.limit, limit < 1 {
-                return try await outbound.refuse(.badMessage, "\"limit\" must be a whole number from 1 (at most \(Hub.maxPageJobs) jobs per page)")
+                return try await outbound.refuse(.badMessage, "\"limit\" \(Hub.pageLimitRule)")
             }
             // Clients accept 4 MiB from any server (PROTOCOL.md, limits), whatever this one takes in.
             let page = self.hub.list(list, maxBytes: min(self.configuration.maxMessageBytes, Wire.defaultMaxMessageBytes) / 2)

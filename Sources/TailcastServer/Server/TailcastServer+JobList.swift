@@ -9,7 +9,7 @@ extension TailcastServer {
         var limit: Int?
         if let text = query.get("limit") {
             guard let value = Int(text), value >= 1 else {
-                throw HTTPError(.badRequest, message: "limit must be a whole number from 1 (at most \(Hub.maxPageJobs) jobs per page)")
+                throw HTTPError(.badRequest, message: "limit \(Hub.pageLimitRule)")
             }
             limit = value
         }
