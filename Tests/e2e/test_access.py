@@ -219,13 +219,18 @@ def start_tls_server(tmp_path):
     return ca, cert, key, server.start()
 
 
+def run_secure_job(server, ca, env):
+    """`run` of the job "secure" (printing `over tls`) through a TLS server that trusts `ca`."""
+    job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
+                   *py("print('over tls')"), env=env, timeout=60)
+    assert job.returncode == 0, job.stderr
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
 def test_tls_with_a_private_ca(tmp_path, env):
     ca, _, _, server = start_tls_server(tmp_path)
     try:
-        job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
-                       *py("print('over tls')"), env=env, timeout=60)
-        assert job.returncode == 0, job.stderr
+        run_secure_job(server, ca, env)
         watch = tailcast("watch", "secure", "--server", server.url, "--ca", str(ca), env=env, timeout=30)
         assert watch.stdout == b"over tls\n" and watch.returncode == 0
         listed = tailcast("ls", "--json", "--server", server.url, "--ca", str(ca), env=env, timeout=30)
@@ -372,9 +377,7 @@ def test_a_proxy_that_wants_a_password_gets_it_from_the_url(server, env, tinypro
 def test_rm_trusts_a_private_ca_and_names_the_https_url_it_used(tmp_path, env):
     ca, _, _, server = start_tls_server(tmp_path)
     try:
-        job = tailcast("run", "--job", "secure", "--no-pty", "--quiet", "--server", server.url, "--ca", str(ca), "--",
-                       *py("print('over tls')"), env=env, timeout=60)
-        assert job.returncode == 0, job.stderr
+        run_secure_job(server, ca, env)
         # rm speaks HTTPS, not WebSocket: a failure names the URL it used.
         untrusted = tailcast("rm", "secure", "--server", server.url, env=env, timeout=60)
         assert untrusted.returncode == 3, untrusted
