@@ -1,5 +1,7 @@
+import Metrics
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import Synchronization
 import TailcastProtocol
 
@@ -15,6 +17,8 @@ public final class LiveJob: Sendable {
         /// Connection serial of the attached publisher.
         var publisher: UInt64?
         var watchers: [UInt64: AsyncStream<Void>.Continuation] = [:]
+        /// Watchers waiting at the live end, written by the job itself when it grows.
+        var live = LiveWatchers<LiveOutput, PreparedBatch>()
         /// Bumped on every progress change, so watchers know to send it.
         var progressVersion: UInt64 = 0
         var progressSavedMs: UInt64 = 0
@@ -425,6 +429,28 @@ public final class LiveJob: Sendable {
 
     // MARK: watching
 
+    /// Where the job writes a watcher's batches itself (`LiveWatchers`): its WebSocket connection.
+    struct LiveOutput: Sendable {
+        let channel: any Channel
+        /// It negotiated permessage-deflate: batches go deflated, in RSV1 frames.
+        let deflates: Bool
+        /// Counts the stream bytes written to it (`tailcast_relayed_bytes_total`).
+        let relayed: Counter
+    }
+
+    /// The watcher has sent every stream in `offsets` (by id) up to there and waits: until its session is
+    /// woken, the job writes the batches that follow itself. The session's writes so far were handed to
+    /// the channel's event loop already, so these come after them.
+    func enterLive(_ watcher: UInt64, output: LiveOutput, offsets: [UInt32: UInt64]) {
+        self.state.withLock { $0.live.enter(watcher, output: output, offsets: offsets) }
+    }
+
+    /// The watcher's session goes on by itself: how far the job sent each stream meanwhile. Taken under
+    /// the lock the job's writes are handed to the event loops under, so the session's next writes follow them.
+    func leaveLive(_ watcher: UInt64) -> [UInt32: UInt64] {
+        self.state.withLock { $0.live.leave(watcher) } ?? [:]
+    }
+
     func subscribe(_ watcher: UInt64) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.state.withLock { $0.watchers[watcher] = continuation }
@@ -433,34 +459,97 @@ public final class LiveJob: Sendable {
 
     func unsubscribe(_ watcher: UInt64) {
         let (continuation, unwatched) = self.state.withLock { state in
-            (state.watchers.removeValue(forKey: watcher), state.watchers.isEmpty ? state.files : [])
+            _ = state.live.leave(watcher)
+            return (state.watchers.removeValue(forKey: watcher), state.watchers.isEmpty ? state.files : [])
         }
         continuation?.finish()
         // Tails are kept for watchers only: a job no one watches holds none of its bytes in memory.
         for file in unwatched { file.dropTail() }
     }
 
-    /// Wakes every watcher; each coalesces wake-ups, so a burst of appends costs one read per watcher.
-    /// With many watchers they are woken at most once per `WakePacing.interval`, on one timer for the job:
-    /// a sleep per watcher cost more than the writes at 1,000 watchers (perf: libdispatch's timer heap and
-    /// a task switch per sleep).
+    /// Something besides the bytes changed (progress, streams, state, the end): every watcher's session
+    /// looks for itself, the ones waiting at the live end too.
     func notifyWatchers() {
-        let now = NIODeadline.now()
-        let (watchers, action): ([AsyncStream<Void>.Continuation], WakePacing.Action) = self.state.withLock { state in
-            let action = state.wakePacing.appended(watchers: state.watchers.count, now: now)
-            return (action == .wakeNow ? Array(state.watchers.values) : [], action)
-        }
-        if case .wakeAt(let deadline) = action {
-            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(deadline: deadline) { self.wakeGathered() }
-        }
-        for watcher in watchers { watcher.yield() }
+        self.state.withLock { $0.live.ejectAll() }
+        self.bytesAppended()
     }
 
-    private func wakeGathered() {
-        let watchers = self.state.withLock { state in
-            state.wakePacing.scheduledWakeUp(now: .now())
-            return Array(state.watchers.values)
+    /// Sends what was appended to the watchers: the job writes it to those waiting at the live end itself,
+    /// and wakes the others; each coalesces wake-ups, so a burst of appends costs one read per watcher.
+    /// With many watchers this happens at most once per `WakePacing.interval`, on one timer for the job:
+    /// a sleep per watcher cost more than the writes at 1,000 watchers (perf: libdispatch's timer heap and
+    /// a task switch per sleep).
+    func bytesAppended() {
+        let now = NIODeadline.now()
+        let action = self.state.withLock { state in state.wakePacing.appended(watchers: state.watchers.count, now: now) }
+        switch action {
+        case .wakeNow:
+            self.wake()
+        case .wakeAt(let deadline):
+            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(deadline: deadline) {
+                self.state.withLock { $0.wakePacing.scheduledWakeUp(now: .now()) }
+                self.wake()
+            }
+        case .nothing:
+            break
         }
-        for watcher in watchers { watcher.yield() }
+    }
+
+    private func wake() {
+        let sleepers = self.state.withLock { state in state.watchers.filter { !state.live.isWritten($0.key) }.map(\.value) }
+        for sleeper in sleepers { sleeper.yield() }
+        self.writeLive()
+    }
+
+    /// Makes one batch per place watchers at the live end stand at (from memory: it never waits for the
+    /// disk) and writes it to each of them, grouped by event loop; wakes those it cannot serve.
+    private func writeLive() {
+        let (sizes, places, files) = self.state.withLock { state in
+            let sizes = Self.sizes(of: state.files)
+            return (sizes, state.live.places(sizes: sizes), state.files)
+        }
+        guard !places.isEmpty else { return }
+        var batches: [LiveWatchers<LiveOutput, PreparedBatch>.Place: PreparedBatch] = [:]
+        for place in places {
+            let file = files[Int(place.stream) - 1]
+            batches[place] = self.batches.batchAtOnce(
+                .init(), stream: place.stream, from: place.from, upTo: sizes[place.stream] ?? place.from, maxBytes: Wire.maxBatchBytes
+            ) { from, end in
+                try? PreparedBatch(file: file, stream: place.stream, from: from, upTo: end, memoryOnly: true)
+            }
+        }
+        let woken = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
+            // At the sizes `places` were taken at: bytes appended since are the next wake-up's.
+            let delivery = state.live.deliver(sizes: sizes, batches: batches) { $0.channel.isWritable }
+            // Handed to the event loops under the lock `leaveLive` takes: a session that leaves writes after them.
+            Self.write(delivery.writes)
+            return delivery.wake.compactMap { state.watchers[$0] }
+        }
+        for watcher in woken { watcher.yield() }
+    }
+
+    private static func sizes(of files: [StreamFile]) -> [UInt32: UInt64] {
+        Dictionary(uniqueKeysWithValues: files.enumerated().map { (Self.streamID($0.offset), $0.element.size) })
+    }
+
+    /// One task per event loop writes the batches to its channels, in order.
+    private static func write(_ writes: [(output: LiveOutput, batch: PreparedBatch)]) {
+        guard !writes.isEmpty else { return }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, writes: [(output: LiveOutput, batch: PreparedBatch)])] = [:]
+        for write in writes {
+            let loop = write.output.channel.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append(write)
+        }
+        for (loop, writes) in byLoop.values {
+            loop.execute {
+                for (output, batch) in writes {
+                    let frame = output.deflates
+                        ? WebSocketFrame(fin: true, rsv1: true, opcode: .binary, data: batch.deflated)
+                        : WebSocketFrame(fin: true, opcode: .binary, data: batch.message)
+                    output.channel.writeAndFlush(frame, promise: nil)
+                    output.relayed.increment(by: Int(batch.end - batch.from))
+                }
+            }
+        }
     }
 }

@@ -206,7 +206,7 @@ struct PublishSession {
                         let files = streams
                         let added = try await NIOThreadPool.singleton.runIfActive {
                             let added = try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
-                            job.notifyWatchers()
+                            job.bytesAppended()
                             return added
                         }
                         for chunk in chunks { try lease?.add(chunk, stream: files[chunk.stream]!.name) }

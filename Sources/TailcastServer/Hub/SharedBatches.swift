@@ -53,6 +53,27 @@ final class SharedBatches<Batch: SharedBatch>: Sendable {
         }
     }
 
+    /// The batch for a watcher at `from`, only if it is kept or `make` makes it now (under the cache's lock,
+    /// from memory); nil when it is being made elsewhere or `make` gives none. For the job's own writes to
+    /// watchers at the live end (`LiveWatchers`), which never wait.
+    func batchAtOnce(
+        _ audience: Batch.Audience, stream id: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int,
+        make: (_ from: UInt64, _ end: UInt64) -> Batch?
+    ) -> Batch? {
+        self.cache.withLock { cache in
+            switch cache.plan(audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes) {
+            case .use(let batch):
+                return batch
+            case .join:
+                return nil
+            case .make(let from, let end):
+                guard let batch = make(from, end) else { return nil }
+                cache.keep(batch)
+                return batch
+            }
+        }
+    }
+
     private enum Next {
         case kept(Batch)
         case making(Task<Batch, Error>)

@@ -27,10 +27,17 @@ struct WatchFeed {
     private var cursor: WatcherCursor
     private var wakeUps: AsyncStream<Void>.AsyncIterator
     private let start: [String: UInt64]
+    /// With it, the job writes this watcher's batches itself while the watcher waits at the live end
+    /// (`LiveWatchers`); `serial` is the watcher's subscription.
+    private let live: (serial: UInt64, output: LiveJob.LiveOutput)?
 
     /// `sentState`: the state of the job the carrier sent first.
-    init(job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>) {
+    init(
+        job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>,
+        live: (serial: UInt64, output: LiveJob.LiveOutput)? = nil
+    ) {
         self.job = job
+        self.live = live
         self.request = request
         self.cursor = WatcherCursor(follow: request.follow, streams: request.streams)
         self.cursor.stateSent(sentState)
@@ -86,7 +93,17 @@ struct WatchFeed {
                 if woken { return .idle }
                 // With many watchers the job wakes them gathered (`WakePacing`), so every watcher
                 // gets fewer, larger (better compressed) shared batches.
-                guard await self.wakeUps.next() != nil else { return nil }
+                // Everything sent: until woken, the job writes what comes next itself.
+                var entered: UInt64?
+                if let live = self.live, let offsets = self.cursor.liveOffsets {
+                    self.job.enterLive(live.serial, output: live.output, offsets: offsets)
+                    entered = live.serial
+                }
+                let wakeUp = await self.wakeUps.next()
+                if let entered {
+                    for (stream, offset) in self.job.leaveLive(entered) { self.cursor.sent(stream: stream, upTo: offset) }
+                }
+                guard wakeUp != nil else { return nil }
                 woken = true
             case .done:
                 return nil

@@ -19,7 +19,8 @@ struct WatchSession {
     let logger: Logger
 
     /// `deflates`: the connection negotiated permessage-deflate, so data goes as prepared deflated batches.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, deflates: Bool) async throws {
+    /// `channel`: the connection's, which the job writes batches to itself while the watcher waits at the live end.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, deflates: Bool) async throws {
         var messages = inbound.messages(maxSize: self.configuration.maxMessageBytes).makeAsyncIterator()
         let opening = try await openingMessage(&messages, outbound: outbound, logger: self.logger, named: "watch\" or \"list", {
             switch $0 {
@@ -77,7 +78,9 @@ struct WatchSession {
                 while try await remaining.next() != nil {}
             }
             group.addTask {
-                try await self.stream(job: job, request: request, sentState: info.state, wakeUps: wakeUps, outbound: outbound, deflates: deflates)
+                let live = LiveJob.LiveOutput(channel: channel, deflates: deflates, relayed: self.metrics.bytesRelayed)
+                try await self.stream(
+                    job: job, request: request, sentState: info.state, wakeUps: wakeUps, live: (serial, live), outbound: outbound, deflates: deflates)
             }
             defer { group.cancelAll() }
             try await group.next()
@@ -85,10 +88,10 @@ struct WatchSession {
     }
 
     private func stream(
-        job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>, outbound: WebSocketOutboundWriter,
-        deflates: Bool
+        job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>,
+        live: (serial: UInt64, output: LiveJob.LiveOutput), outbound: WebSocketOutboundWriter, deflates: Bool
     ) async throws {
-        var feed = WatchFeed(job: job, request: request, sentState: sentState, wakeUps: wakeUps)
+        var feed = WatchFeed(job: job, request: request, sentState: sentState, wakeUps: wakeUps, live: live)
         while let step = try await feed.next() {
             switch step {
             case .idle:

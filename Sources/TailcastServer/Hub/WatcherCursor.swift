@@ -129,4 +129,17 @@ struct WatcherCursor {
     mutating func sent(_ name: String, upTo offset: UInt64) {
         self.entries[name]?.offset = offset
     }
+
+    /// How far each announced stream was sent, by id: where the job takes over a watcher that waits at the
+    /// live end (`LiveWatchers`). Nil unless following: only a follower waits for more.
+    var liveOffsets: [UInt32: UInt64]? {
+        guard self.follow, !self.isDone else { return nil }
+        return Dictionary(self.entries.values.map { ($0.id, $0.offset) }, uniquingKeysWith: max)
+    }
+
+    /// The job sent the stream with this id up to `offset` while the watcher waited at the live end.
+    mutating func sent(stream id: UInt32, upTo offset: UInt64) {
+        guard let name = self.entries.first(where: { $0.value.id == id })?.key else { return }
+        self.entries[name]!.offset = max(self.entries[name]!.offset, offset)
+    }
 }

@@ -5,7 +5,9 @@ import NIOWebSocket
 
 /// Sits between NIO's WebSocket frame decoder and the WebSocket handler: fails the connection on a frame
 /// `FrameValidator` refuses, before the libraries see it. It also logs, at info, every close frame the server
-/// sends with an error code (1002, 1007, 1009, 1011...): the libraries log those failures at trace only.
+/// sends with an error code (1002, 1007, 1009, 1011...): the libraries log those failures at trace only. And
+/// no frame goes out after a close frame (RFC 6455 5.5.1): the job writes batches to watchers at the live end
+/// straight to the channel (`LiveWatchers`), and one may come in after the WebSocket handler has closed.
 final class FrameValidatorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -16,6 +18,8 @@ final class FrameValidatorHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let logger: Logger
     /// Set once this handler has failed the connection: later frames are dropped.
     private var failed = false
+    /// Set once a close frame went out: later outbound frames are dropped.
+    private var closeSent = false
 
     init(metrics: ConnectionMetrics, logger: Logger) {
         self.metrics = metrics
@@ -29,6 +33,7 @@ final class FrameValidatorHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.fireChannelRead(data)
         case .fail(let code, let reason):
             self.failed = true
+            self.closeSent = true
             self.log(context, code, reason)
             var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
             payload.write(webSocketErrorCode: code)
@@ -40,8 +45,15 @@ final class FrameValidatorHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = self.unwrapOutboundIn(data)
-        if frame.opcode == .connectionClose, let code = frame.data.peekWebSocketErrorCode(), Self.isFailure(code) {
-            self.log(context, code, String(decoding: frame.data.readableBytesView.dropFirst(2), as: UTF8.self))
+        guard !self.closeSent else {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        if frame.opcode == .connectionClose {
+            self.closeSent = true
+            if let code = frame.data.peekWebSocketErrorCode(), Self.isFailure(code) {
+                self.log(context, code, String(decoding: frame.data.readableBytesView.dropFirst(2), as: UTF8.self))
+            }
         }
         context.write(data, promise: promise)
     }

@@ -17,7 +17,7 @@ extension TailcastServer {
     /// that created the job. A running job is refused (409), a lost or stopped one without `force` too; watchers of a
     /// deleted job are told so and let go.
     static func addRemoval(
-        to api: RouterGroup<BasicWebSocketRequestContext>, hub: Hub, access: AccessTokens, metrics: ServerMetrics
+        to api: RouterGroup<TailcastRequestContext>, hub: Hub, access: AccessTokens, metrics: ServerMetrics
     ) {
         api.delete("{job}") { request, context -> Response in
             let id = try context.parameters.require("job")

@@ -23,7 +23,7 @@ public enum TailcastServer {
         let registry = Self.registry
         let metrics = ServerMetrics()
 
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: TailcastRequestContext.self)
         if let store {
             router.get("/healthz") { _, _ -> Response in try Self.json(StoreStatus(store)) }
         } else {
@@ -72,8 +72,8 @@ public enum TailcastServer {
         // Tokens, origins and host names are checked before the upgrade (UpgradeAdmissionHandler): a refused
         // client gets 401 or 403 over HTTP and never holds a WebSocket session. The same check here answers
         // plain HTTP requests to these paths alike, which is how our clients learn why an upgrade failed.
-        let checkUpgrade: @Sendable (Request, BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade = { request, context in
-            try AccessMiddleware<BasicWebSocketRequestContext>(admission: admission).check(request, logger: context.logger)
+        let checkUpgrade: @Sendable (Request, TailcastRequestContext) async throws -> RouterShouldUpgrade = { request, context in
+            try AccessMiddleware<TailcastRequestContext>(admission: admission).check(request, logger: context.logger)
             return try await Self.checkUpgrade(request, context)
         }
         router.ws(RouterPath(Wire.publishPath), shouldUpgrade: checkUpgrade) { inbound, outbound, context in
@@ -94,7 +94,7 @@ public enum TailcastServer {
             let deflates = BoundedDeflateBuilder.negotiated(context.request.headers, maxDecompressedBytes: configuration.maxMessageBytes)
             try await departure.session(outbound) {
                 try await WatchSession(hub: hub, configuration: configuration, metrics: metrics, logger: context.logger)
-                    .run(inbound: inbound, outbound: outbound, deflates: deflates)
+                    .run(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, deflates: deflates)
             }
         }
         // Only GET can upgrade: any other method on a WebSocket path gets the same one-line 400 (not a 404).
@@ -152,7 +152,7 @@ public enum TailcastServer {
     }()
 
     /// Plain HTTP requests to a WebSocket path get a 400 that says what the path is for.
-    @Sendable static func checkUpgrade(_ request: Request, _ context: BasicWebSocketRequestContext) async throws -> RouterShouldUpgrade {
+    @Sendable static func checkUpgrade(_ request: Request, _ context: TailcastRequestContext) async throws -> RouterShouldUpgrade {
         guard request.headers[.upgrade]?.lowercased() == "websocket" else {
             throw self.notAnUpgrade(request)
         }

@@ -55,7 +55,7 @@ extension Hub {
             let added = try await NIOThreadPool.singleton.runIfActive { try job.absorb(pieces) }
             if added > 0 {
                 self.grew.store(true, ordering: .relaxed)
-                job.notifyWatchers()
+                job.bytesAppended()
             }
             if added == 0 || pieces.count < PostgresStore.piecesPerRead { break }
         }

@@ -8,7 +8,7 @@ extension TailcastServer {
     /// The browser viewer: its pages and assets (built into the binary, `WebAssets`), and the session that
     /// turns a watch token typed once into an HttpOnly cookie (`WatchCookie`). The pages hold no job data:
     /// they read it through `/v1/jobs` and `/v1/watch`, under the same admission as any watcher.
-    static func addWebRoutes(to router: Router<BasicWebSocketRequestContext>, admission: Admission) {
+    static func addWebRoutes(to router: Router<TailcastRequestContext>, admission: Admission) {
         router.get("/") { _, _ in Self.asset(WebAssets.page(named: "index.html")!) }
         router.get("/jobs/{job}") { _, _ in Self.asset(WebAssets.page(named: "job.html")!) }
         router.get("/assets/{name}") { _, context -> Response in
