@@ -137,7 +137,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
-        .testTarget(name: "TailcastServerTests", dependencies: ["TailcastServer", "TailcastProtocol"]),
+        .testTarget(
+            name: "TailcastServerTests",
+            dependencies: [
+                "TailcastServer", "TailcastProtocol", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]),
         .testTarget(name: "TailcastClientTests", dependencies: ["TailcastClient"]),
     ]
 )

@@ -468,10 +468,14 @@ public final class LiveJob: Sendable {
     }
 
     /// Something besides the bytes changed (progress, streams, state, the end): every watcher's session
-    /// looks for itself, the ones waiting at the live end too.
+    /// looks for itself, the ones waiting at the live end too. All are woken at once, not paced: a session
+    /// that looked before this change and waits at the live end after it must find the wake-up buffered.
     func notifyWatchers() {
-        self.state.withLock { $0.live.ejectAll() }
-        self.bytesAppended()
+        let watchers = self.state.withLock { state in
+            state.live.ejectAll()
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.yield() }
     }
 
     /// Sends what was appended to the watchers: the job writes it to those waiting at the live end itself,
