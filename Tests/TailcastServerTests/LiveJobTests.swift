@@ -75,7 +75,7 @@ import Testing
     @Test func bytesAppendedAtTheLiveEndAreWrittenByTheJobWithoutWakingTheSession() async throws {
         let fixture = try Fixture()
         try fixture.append("one\n", at: 0)
-        fixture.job.enterLive(7, output: fixture.output, offsets: [1: 4])
+        #expect(fixture.job.enterLive(7, output: fixture.output, offsets: [1: 4], seenVersion: fixture.job.changeVersion))
         try fixture.append("two\n", at: 4)
         try fixture.append("three\n", at: 8)
         #expect(try fixture.written() == ["two\n", "three\n"])
@@ -88,7 +88,7 @@ import Testing
 
     @Test func aChangeBesidesBytesWakesAWatcherThatWaitsAtTheLiveEnd() async throws {
         let fixture = try Fixture()
-        fixture.job.enterLive(7, output: fixture.output, offsets: [1: 0])
+        #expect(fixture.job.enterLive(7, output: fixture.output, offsets: [1: 0], seenVersion: fixture.job.changeVersion))
         fixture.job.updateProgress([ProgressState(key: "k", current: 1, total: 2, source: .explicit, updatedMs: 1)])
         #expect(await fixture.woken())
         // Ejected: bytes now wait for the session, which goes on from where the job left it.
@@ -97,18 +97,33 @@ import Testing
         #expect(fixture.job.leaveLive(7) == [1: 0])
     }
 
-    @Test func aWatcherThatLooksBeforeAChangeAndWaitsAfterItStillHearsOfIt() async throws {
+    @Test func aWatcherThatLooksBeforeAChangeIsTurnedBackFromTheLiveEnd() async throws {
         let fixture = try Fixture()
-        // 64 watchers: wake-ups after appends are paced (`WakePacing`), the first one at once.
+        // 64 watchers: wake-ups are paced (`WakePacing`), the first one at once, later ones gathered.
         let others = (100..<163).map { fixture.job.subscribe(UInt64($0)) }
         fixture.job.bytesAppended()
         #expect(await fixture.woken())
-        // The session's snapshot is taken here, then progress changes (within the pacing interval), then the
-        // session waits at the live end: the change's wake-up must be there already, not paced to later
-        // (when the session, written by the job, would be skipped).
+        // The session takes its snapshot here, then progress changes, then the session would wait at the live
+        // end: the change's paced wake-up skips watchers the job serves, so it must not enter.
+        let seen = fixture.job.changeVersion
         fixture.job.updateProgress([ProgressState(key: "k", current: 1, total: 2, source: .explicit, updatedMs: 1)])
-        fixture.job.enterLive(7, output: fixture.output, offsets: [1: 0])
+        #expect(!fixture.job.enterLive(7, output: fixture.output, offsets: [1: 0], seenVersion: seen))
+        // It looks again instead; had it waited anyway, the gathered wake-up reaches it.
         #expect(await fixture.woken())
         withExtendedLifetime(others) {}
+    }
+
+    @Test func aWatcherWhoseEventLoopDoesNotRunIsHandedBackAfterABoundedBacklog() async throws {
+        let fixture = try Fixture()
+        #expect(fixture.job.enterLive(7, output: fixture.output, offsets: [1: 0], seenVersion: fixture.job.changeVersion))
+        // 40 appends of 32 KiB while the channel's loop runs nothing: what the job hands it stays queued.
+        let piece = String(repeating: "x", count: (32 << 10) - 1) + "\n"
+        for index in 0..<40 { try fixture.append(piece, at: UInt64(index * piece.utf8.count)) }
+        #expect(await fixture.woken())
+        let sent = fixture.job.leaveLive(7)[1] ?? 0
+        let written = try fixture.written()
+        #expect(written.count >= 31 && written.count <= 33, "about 1 MiB handed over, then the session's turn: \(written.count) batches")
+        #expect(UInt64(written.joined().utf8.count) == sent)
+        #expect(sent < UInt64(40 * piece.utf8.count))
     }
 }

@@ -19,6 +19,9 @@ public final class LiveJob: Sendable {
         var watchers: [UInt64: AsyncStream<Void>.Continuation] = [:]
         /// Watchers waiting at the live end, written by the job itself when it grows.
         var live = LiveWatchers<LiveOutput, PreparedBatch>()
+        /// Bumped on every change besides bytes (`notifyWatchers`): a session that looked before one does
+        /// not wait at the live end (`enterLive`).
+        var changeVersion: UInt64 = 0
         /// Bumped on every progress change, so watchers know to send it.
         var progressVersion: UInt64 = 0
         var progressSavedMs: UInt64 = 0
@@ -394,7 +397,10 @@ public final class LiveJob: Sendable {
             }
             return opened
         }
-        if opened { try self.saveRecord() }
+        if opened {
+            try self.saveRecord()
+            self.notifyWatchers()
+        }
     }
 
     /// Takes the store's record of a job another node publishes: metadata, progress, state and exit.
@@ -422,7 +428,9 @@ public final class LiveJob: Sendable {
         try self.absorbing.withLock { _ in
             try pieces.reduce(0) { added, piece in
                 guard let file = self.file(named: piece.stream) else { return added }
-                return added + (try file.append(piece.bytes, at: piece.offset, timeMs: piece.timeMs))
+                // Kept in memory while watched, so batches at the live end are made from it (`writeLive`).
+                let watched = self.state.withLock { !$0.watchers.isEmpty }
+                return added + (try file.append(piece.bytes, at: piece.offset, timeMs: piece.timeMs, keepTail: watched))
             }
         }
     }
@@ -436,13 +444,35 @@ public final class LiveJob: Sendable {
         let deflates: Bool
         /// Counts the stream bytes written to it (`tailcast_relayed_bytes_total`).
         let relayed: Counter
+        /// Bytes handed to its event loop and not written to the channel yet: `isWritable` changes only
+        /// when the loop runs, so a busy loop would otherwise take batch after batch.
+        let backlog = Backlog()
+
+        final class Backlog: Sendable {
+            let bytes = Atomic<Int>(0)
+        }
+
+        /// Handed to the event loop beyond this, the watcher's session takes over (and waits for the channel).
+        static let maxBacklogBytes = 1 << 20
+
+        var mayTakeMore: Bool {
+            self.channel.isWritable && self.backlog.bytes.load(ordering: .relaxed) < Self.maxBacklogBytes
+        }
     }
+
+    /// Every change besides bytes so far; read before the snapshot a session decides on (`enterLive`).
+    var changeVersion: UInt64 { self.state.withLock { $0.changeVersion } }
 
     /// The watcher has sent every stream in `offsets` (by id) up to there and waits: until its session is
     /// woken, the job writes the batches that follow itself. The session's writes so far were handed to
-    /// the channel's event loop already, so these come after them.
-    func enterLive(_ watcher: UInt64, output: LiveOutput, offsets: [UInt32: UInt64]) {
-        self.state.withLock { $0.live.enter(watcher, output: output, offsets: offsets) }
+    /// the channel's event loop already, so these come after them. False, and nothing entered, when
+    /// something besides bytes changed since `seenVersion` (`changeVersion`): the session looks again.
+    func enterLive(_ watcher: UInt64, output: LiveOutput, offsets: [UInt32: UInt64], seenVersion: UInt64) -> Bool {
+        self.state.withLock { state in
+            guard state.changeVersion == seenVersion else { return false }
+            state.live.enter(watcher, output: output, offsets: offsets)
+            return true
+        }
     }
 
     /// The watcher's session goes on by itself: how far the job sent each stream meanwhile. Taken under
@@ -468,14 +498,14 @@ public final class LiveJob: Sendable {
     }
 
     /// Something besides the bytes changed (progress, streams, state, the end): every watcher's session
-    /// looks for itself, the ones waiting at the live end too. All are woken at once, not paced: a session
-    /// that looked before this change and waits at the live end after it must find the wake-up buffered.
+    /// looks for itself, the ones waiting at the live end too (woken as after an append, paced alike). One
+    /// that looked before this change and is about to wait at the live end is turned back by the version.
     func notifyWatchers() {
-        let watchers = self.state.withLock { state in
+        self.state.withLock { state in
+            state.changeVersion += 1
             state.live.ejectAll()
-            return Array(state.watchers.values)
         }
-        for watcher in watchers { watcher.yield() }
+        self.bytesAppended()
     }
 
     /// Sends what was appended to the watchers: the job writes it to those waiting at the live end itself,
@@ -490,9 +520,13 @@ public final class LiveJob: Sendable {
         case .wakeNow:
             self.wake()
         case .wakeAt(let deadline):
+            // Made and written from NIO's thread pool, not on the timer's event loop: it takes the job's
+            // lock (which appends hold across a write to disk) and deflates.
             MultiThreadedEventLoopGroup.singleton.next().scheduleTask(deadline: deadline) {
-                self.state.withLock { $0.wakePacing.scheduledWakeUp(now: .now()) }
-                self.wake()
+                NIOThreadPool.singleton.submit { _ in
+                    self.state.withLock { $0.wakePacing.scheduledWakeUp(now: .now()) }
+                    self.wake()
+                }
             }
         case .nothing:
             break
@@ -500,7 +534,7 @@ public final class LiveJob: Sendable {
     }
 
     private func wake() {
-        let sleepers = self.state.withLock { state in state.watchers.filter { !state.live.isWritten($0.key) }.map(\.value) }
+        let sleepers = self.state.withLock { state in state.watchers.filter { !state.live.isServedByJob($0.key) }.map(\.value) }
         for sleeper in sleepers { sleeper.yield() }
         self.writeLive()
     }
@@ -519,12 +553,14 @@ public final class LiveJob: Sendable {
             batches[place] = self.batches.batchAtOnce(
                 .init(), stream: place.stream, from: place.from, upTo: sizes[place.stream] ?? place.from, maxBytes: Wire.maxBatchBytes
             ) { from, end in
-                try? PreparedBatch(file: file, stream: place.stream, from: from, upTo: end, memoryOnly: true)
+                // Larger ones (a watcher far behind) are its session's to make, on the thread pool.
+                guard end - from <= Self.batchMadeAtOnceBytes else { return nil }
+                return try? PreparedBatch(file: file, stream: place.stream, from: from, upTo: end, memoryOnly: true)
             }
         }
         let woken = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
             // At the sizes `places` were taken at: bytes appended since are the next wake-up's.
-            let delivery = state.live.deliver(sizes: sizes, batches: batches) { $0.channel.isWritable }
+            let delivery = state.live.deliver(sizes: sizes, batches: batches) { output, _ in output.mayTakeMore }
             // Handed to the event loops under the lock `leaveLive` takes: a session that leaves writes after them.
             Self.write(delivery.writes)
             return delivery.wake.compactMap { state.watchers[$0] }
@@ -544,13 +580,12 @@ public final class LiveJob: Sendable {
             let loop = write.output.channel.eventLoop
             byLoop[ObjectIdentifier(loop), default: (loop, [])].writes.append(write)
         }
+        for (output, batch) in writes { output.backlog.bytes.add(batch.frameBytes(deflated: output.deflates), ordering: .relaxed) }
         for (loop, writes) in byLoop.values {
             loop.execute {
                 for (output, batch) in writes {
-                    let frame = output.deflates
-                        ? WebSocketFrame(fin: true, rsv1: true, opcode: .binary, data: batch.deflated)
-                        : WebSocketFrame(fin: true, opcode: .binary, data: batch.message)
-                    output.channel.writeAndFlush(frame, promise: nil)
+                    output.channel.writeAndFlush(batch.frame(deflated: output.deflates), promise: nil)
+                    output.backlog.bytes.subtract(batch.frameBytes(deflated: output.deflates), ordering: .relaxed)
                     output.relayed.increment(by: Int(batch.end - batch.from))
                 }
             }

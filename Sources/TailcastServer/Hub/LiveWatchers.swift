@@ -45,14 +45,14 @@ struct LiveWatchers<Output, Batch: SharedBatch> {
     }
 
     /// True while the job writes to the watcher itself: its session needs no wake-up when the job grows.
-    func isWritten(_ serial: UInt64) -> Bool {
+    func isServedByJob(_ serial: UInt64) -> Bool {
         self.entries[serial].map { !$0.ejected } ?? false
     }
 
     /// Something other than bytes changed: every session must look for itself. They are woken by the caller
     /// (all watchers are).
     mutating func ejectAll() {
-        for serial in self.entries.keys { self.entries[serial]!.ejected = true }
+        for index in self.entries.indices { self.entries.values[index].ejected = true }
     }
 
     /// The places written watchers stand at in streams that grew past them (`sizes`, by stream id): one
@@ -69,21 +69,29 @@ struct LiveWatchers<Output, Batch: SharedBatch> {
 
     /// What to write and whom to wake, given the batches made for `places(sizes:)` with the same `sizes`
     /// (a place missing from `batches` had none made at once). A watcher is written one batch per call;
-    /// one still behind after it, or that cannot take it now, is woken.
-    mutating func deliver(sizes: [UInt32: UInt64], batches: [Place: Batch], writable: (Output) -> Bool) -> Delivery {
+    /// one still behind after it, or that cannot take it now (`mayTake`), is woken. Runs under the job's
+    /// lock, which appends wait for: it allocates nothing per watcher.
+    mutating func deliver(sizes: [UInt32: UInt64], batches: [Place: Batch], mayTake: (Output, Batch) -> Bool) -> Delivery {
         var delivery = Delivery()
-        for (serial, entry) in self.entries where !entry.ejected {
-            let behind = entry.offsets.filter { $0.value < sizes[$0.key] ?? 0 }
-            guard let (stream, from) = behind.first else { continue }
-            guard behind.count == 1, let batch = batches[Place(stream: stream, from: from)], writable(entry.output) else {
-                self.entries[serial]!.ejected = true
+        for index in self.entries.indices where !self.entries.values[index].ejected {
+            let entry = self.entries.values[index]
+            var behind: Place?
+            var streamsBehind = 0
+            for (stream, from) in entry.offsets where from < sizes[stream] ?? 0 {
+                behind = Place(stream: stream, from: from)
+                streamsBehind += 1
+            }
+            guard let place = behind else { continue }
+            let serial = self.entries.keys[index]
+            guard streamsBehind == 1, let batch = batches[place], mayTake(entry.output, batch) else {
+                self.entries.values[index].ejected = true
                 delivery.wake.append(serial)
                 continue
             }
             delivery.writes.append((entry.output, batch))
-            self.entries[serial]!.offsets[stream] = batch.end
-            if batch.end < sizes[stream] ?? 0 {
-                self.entries[serial]!.ejected = true
+            self.entries.values[index].offsets[place.stream] = batch.end
+            if batch.end < sizes[place.stream] ?? 0 {
+                self.entries.values[index].ejected = true
                 delivery.wake.append(serial)
             }
         }

@@ -1,5 +1,6 @@
 import CTailcastSystem
 import NIOCore
+import NIOWebSocket
 import Synchronization
 import TailcastProtocol
 
@@ -20,6 +21,17 @@ struct PreparedBatch: SharedBatch, Equatable {
 
     var cost: Int { self.message.readableBytes + self.deflated.readableBytes }
     var audience: Everyone { Everyone() }
+
+    /// The frame a watcher is written: deflated, in an RSV1 frame, to one that negotiated permessage-deflate.
+    func frame(deflated: Bool) -> WebSocketFrame {
+        deflated
+            ? WebSocketFrame(fin: true, rsv1: true, opcode: .binary, data: self.deflated)
+            : WebSocketFrame(fin: true, opcode: .binary, data: self.message)
+    }
+
+    func frameBytes(deflated: Bool) -> Int {
+        deflated ? self.deflated.readableBytes : self.message.readableBytes
+    }
 }
 
 /// A message made once and written as it is to every watcher at the same place (`BatchCache`).

@@ -56,6 +56,8 @@ struct WatchFeed {
             case nil: break
             }
             let cursor = self.cursor
+            // Before the snapshot: a change after it turns this session back from the live end.
+            let version = self.job.changeVersion
             let snapshot = try self.job.snapshot(headTimes: { cursor.offset(of: $0) })
             switch self.cursor.next(snapshot) {
             case .announce(let name, let id):
@@ -91,17 +93,18 @@ struct WatchFeed {
                 return .state(self.job.info)
             case .wait:
                 if woken { return .idle }
-                // With many watchers the job wakes them gathered (`WakePacing`), so every watcher
-                // gets fewer, larger (better compressed) shared batches.
-                // Everything sent: until woken, the job writes what comes next itself.
+                // Everything sent: until woken, the job writes what comes next itself (unless something
+                // besides bytes changed since the snapshot: then look again).
                 var entered: UInt64?
                 if let live = self.live, let offsets = self.cursor.liveOffsets {
-                    self.job.enterLive(live.serial, output: live.output, offsets: offsets)
+                    guard self.job.enterLive(live.serial, output: live.output, offsets: offsets, seenVersion: version) else { continue }
                     entered = live.serial
                 }
+                // With many watchers the job wakes them gathered (`WakePacing`), so every watcher
+                // gets fewer, larger (better compressed) shared batches.
                 let wakeUp = await self.wakeUps.next()
                 if let entered {
-                    for (stream, offset) in self.job.leaveLive(entered) { self.cursor.sent(stream: stream, upTo: offset) }
+                    for (stream, offset) in self.job.leaveLive(entered) { self.cursor.jobSent(stream: stream, upTo: offset) }
                 }
                 guard wakeUp != nil else { return nil }
                 woken = true

@@ -105,12 +105,8 @@ struct WatchSession {
                 try await outbound.write(.text(ControlMessage.stream(.init(stream: id, name: name, offset: offset)).encoded()))
             case .bytes(let name, let id, let file, let from, let upTo):
                 let batch = try await job.preparedBatch(stream: id, file: file, from: from, upTo: upTo)
-                if deflates {
-                    // The same deflated bytes for every watcher: written as they are (BoundedDeflate passes them).
-                    try await outbound.write(.custom(WebSocketFrame(fin: true, rsv1: true, opcode: .binary, data: batch.deflated)))
-                } else {
-                    try await outbound.write(.binary(batch.message))
-                }
+                // The same deflated bytes for every watcher: written as they are (BoundedDeflate passes them).
+                try await outbound.write(.custom(batch.frame(deflated: deflates)))
                 self.metrics.bytesRelayed.increment(by: Int(batch.end - from))
                 feed.sent(name, upTo: batch.end)
             case .progress(let bars):

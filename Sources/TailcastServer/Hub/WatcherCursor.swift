@@ -134,11 +134,12 @@ struct WatcherCursor {
     /// live end (`LiveWatchers`). Nil unless following: only a follower waits for more.
     var liveOffsets: [UInt32: UInt64]? {
         guard self.follow, !self.isDone else { return nil }
-        return Dictionary(self.entries.values.map { ($0.id, $0.offset) }, uniquingKeysWith: max)
+        return Dictionary(uniqueKeysWithValues: self.entries.values.map { ($0.id, $0.offset) })
     }
 
-    /// The job sent the stream with this id up to `offset` while the watcher waited at the live end.
-    mutating func sent(stream id: UInt32, upTo offset: UInt64) {
+    /// The job sent the stream with this id up to `offset` while the watcher waited at the live end (never
+    /// backwards: what the session sent itself stands).
+    mutating func jobSent(stream id: UInt32, upTo offset: UInt64) {
         guard let name = self.entries.first(where: { $0.value.id == id })?.key else { return }
         self.entries[name]!.offset = max(self.entries[name]!.offset, offset)
     }
