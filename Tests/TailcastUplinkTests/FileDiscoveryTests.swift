@@ -23,9 +23,10 @@ import Testing
 
     static func decide(
         _ discovery: inout FileDiscovery, _ identity: FileIdentity, path: String = "/log/new.log", size: UInt64 = 500, quiet: Int = 10,
-        atEnd: Bool = false, followed: [FileIdentity] = []
+        atEnd: Bool = false, followed: [FileIdentity] = [], atFollowedPath: Bool = false
     ) -> FileDiscovery.Decision {
-        discovery.decide(path: path, identity: identity, size: size, quietSeconds: quiet, startsAtEnd: atEnd, followed: followed)
+        discovery.decide(
+            path: path, identity: identity, size: size, quietSeconds: quiet, startsAtEnd: atEnd, followed: followed, atFollowedPath: atFollowedPath)
     }
 
     @Test func aNewFileIsReadFromItsStartOrOnTheFirstScanFromItsEnd() {
@@ -68,8 +69,17 @@ import Testing
         Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 2, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
         discovery.truncated(copiedFingerprint: Self.full)
         Self.expectEqual(Self.decide(&discovery, halfCopied, quiet: 0), .decideLater)
-        // an empty new file is no copy in progress
-        Self.expectEqual(Self.decide(&discovery, Self.identity("", inode: 8), quiet: 0, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
+        // an empty new file beside a followed one may be copytruncate's copy, created before it is filled
+        let empty = Self.identity("", inode: 8)
+        Self.expectEqual(Self.decide(&discovery, empty, size: 0, quiet: 0, followed: followed), .decideLater)
+        Self.expectEqual(Self.decide(&discovery, empty, size: 0, quiet: 2, followed: followed), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
+        // at the path of a followed file (rename and create) it is that path's next file, followed at once
+        Self.expectEqual(
+            Self.decide(&discovery, empty, size: 0, quiet: 0, followed: followed, atFollowedPath: true),
+            .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
+        // with nothing read anywhere, an empty file is nobody's copy
+        var fresh = FileDiscovery(restored: [])
+        Self.expectEqual(Self.decide(&fresh, empty, size: 0, quiet: 0, followed: [Self.identity("", inode: 3)]), .follow(fileOffset: 0, streamOffset: 0, resumes: false, checkpoint: nil))
     }
 
     @Test func aCheckpointOfThisVeryFileResumesItAndIsUsedOnce() {

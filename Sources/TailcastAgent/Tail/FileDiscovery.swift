@@ -35,9 +35,11 @@ struct FileDiscovery: Equatable {
 
     /// `startsAtEnd`: existing files are read from their end (the first scan of a first run, without
     /// --from-start); files found later appeared meanwhile and are read from their start.
-    /// `quietSeconds`: since the file was last modified.
+    /// `quietSeconds`: since the file was last modified. `atFollowedPath`: a followed file (rotated away,
+    /// draining) had this path.
     mutating func decide(
-        path: String, identity: FileIdentity, size: UInt64, quietSeconds: Int, startsAtEnd: Bool, followed: some Sequence<FileIdentity>
+        path: String, identity: FileIdentity, size: UInt64, quietSeconds: Int, startsAtEnd: Bool, followed: some Sequence<FileIdentity>,
+        atFollowedPath: Bool = false
     ) -> Decision {
         if followed.contains(where: { identity.continues($0) }) || self.finished.contains(where: { identity.continues($0) }) {
             return .known
@@ -50,6 +52,14 @@ struct FileDiscovery: Equatable {
             followed.contains(where: {
                 $0.fingerprint.utf8.count > identity.fingerprint.utf8.count && FileIdentity.fingerprint($0.fingerprint, startsWith: identity.fingerprint)
             }) || self.copied.contains(where: { FileIdentity.fingerprint($0, startsWith: identity.fingerprint) })
+        {
+            return .decideLater
+        }
+        // copytruncate creates its copy empty, then fills it: a scan woken by the creation found the copy
+        // at 0 bytes, followed it, and read the rotated lines again under the copy's name (seen in CI).
+        // A new file at a followed file's own path (rotation by rename and create) is no copy.
+        if identity.fingerprint.isEmpty, quietSeconds < 2, !atFollowedPath,
+            followed.contains(where: { !$0.fingerprint.isEmpty }) || !self.copied.isEmpty
         {
             return .decideLater
         }

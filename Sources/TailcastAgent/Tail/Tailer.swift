@@ -351,7 +351,8 @@ public final class Tailer: @unchecked Sendable {
         }
         let decision = self.discovery.decide(
             path: path, identity: identity, size: UInt64(st.st_size), quietSeconds: time(nil) - st.st_mtim.tv_sec,
-            startsAtEnd: self.firstScan && self.isFirstRun && !self.options.fromStart, followed: self.followed.lazy.map(\.state.identity))
+            startsAtEnd: self.firstScan && self.isFirstRun && !self.options.fromStart, followed: self.followed.lazy.map(\.state.identity),
+            atFollowedPath: self.followed.contains { $0.path == path })
         guard case .follow(let fileOffset, let streamOffset, let resumes, let checkpoint) = decision else {
             close(fd)
             return
