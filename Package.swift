@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "tailcast",
             dependencies: [
-                "TailcastAgent", "TailcastClient", "TailcastUplink", "TailcastServer", "TailcastWatcher", "TailcastProtocol",
+                "TailcastAgent", "TailcastClient", "TailcastUplink", "TailcastServer", "TailcastWatcher", "TailcastProtocol", "CTailcastSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,5 +144,6 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ]),
         .testTarget(name: "TailcastClientTests", dependencies: ["TailcastClient"]),
+        .testTarget(name: "TailcastWatcherTests", dependencies: ["TailcastWatcher"]),
     ]
 )

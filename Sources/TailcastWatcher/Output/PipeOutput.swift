@@ -82,29 +82,38 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
     /// Each line as a terminal would leave it: text after a carriage return overwrites from the line's
     /// start. Only lines with a `\r` that is not part of `\r\n` change; escape sequences in those are
     /// dropped, since their positions no longer mean anything.
+    ///
+    /// On the buffer with memchr rather than through the slice's generic searches: those made it a third
+    /// of `watch`'s CPU at full speed (perf, 200 MiB of logs with some `\r\n` lines into a pipe).
     static func collapse(_ terminalLines: Bool, _ text: ArraySlice<UInt8>) -> [UInt8] {
-        guard text.contains(0x0D) else { return Array(text) }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var lineStart = text.startIndex
-        while lineStart < text.endIndex {
-            let newline = text[lineStart...].firstIndex(of: 0x0A)
-            let lineEnd = newline.map { text.index(after: $0) } ?? text.endIndex
-            var body = text[lineStart..<(newline ?? text.endIndex)]
-            var ending: ArraySlice<UInt8> = text[(newline ?? text.endIndex)..<lineEnd]
-            if newline != nil, body.last == 0x0D {
-                body = body.dropLast()
-                if !terminalLines { ending = text[text.index(before: newline!)..<lineEnd] }
+        text.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress, memchr(base, 0x0D, text.count) != nil else { return Array(text) }
+            func find(_ byte: UInt8, from: Int, to: Int) -> Int? {
+                memchr(base + from, Int32(byte), to - from).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) }
             }
-            if body.contains(0x0D) {
-                out += self.overwrite(self.stripEscapes(body))
-            } else {
-                out += body
+            func bytes(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: text[range]) }
+            var out: [UInt8] = []
+            out.reserveCapacity(text.count)
+            var lineStart = 0
+            while lineStart < text.count {
+                let newline = find(0x0A, from: lineStart, to: text.count)
+                let lineEnd = newline.map { $0 + 1 } ?? text.count
+                var bodyEnd = newline ?? text.count
+                var endingStart = bodyEnd
+                if newline != nil, bodyEnd > lineStart, text[bodyEnd - 1] == 0x0D {
+                    bodyEnd -= 1
+                    if !terminalLines { endingStart = bodyEnd }
+                }
+                if find(0x0D, from: lineStart, to: bodyEnd) != nil {
+                    out += self.overwrite(self.stripEscapes(bytes(lineStart..<bodyEnd)))
+                } else {
+                    out.append(contentsOf: bytes(lineStart..<bodyEnd))
+                }
+                out.append(contentsOf: bytes(endingStart..<lineEnd))
+                lineStart = lineEnd
             }
-            out += ending
-            lineStart = lineEnd
+            return out
         }
-        return out
     }
 
     private static func overwrite(_ body: [UInt8]) -> [UInt8] {
@@ -126,7 +135,7 @@ final class PipeOutput: WatchOutput, @unchecked Sendable {
     }
 
     /// Removes CSI sequences (ESC [ ... final byte) and other two-byte escapes.
-    private static func stripEscapes(_ body: ArraySlice<UInt8>) -> [UInt8] {
+    private static func stripEscapes(_ body: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         var index = body.startIndex
         while index < body.endIndex {
