@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -80,3 +83,13 @@ unsigned int tailcast_inotify_ignored_mask(void) { return 0; }
 #endif
 
 int tailcast_syncfs(int fd) { return syncfs(fd); }
+
+int tailcast_malloc_thresholds(int mmap_threshold, int trim_threshold) {
+#ifdef __GLIBC__
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 ? 0 : -1;
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+    return -1;
+#endif
+}

@@ -57,6 +57,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocTuning.forStreaming()
         let jobID = self.job ?? Self.generatedID(for: self.command)
         if self.job == nil { notice("job \(jobID)") }
         let runID = UUID().uuidString.lowercased()

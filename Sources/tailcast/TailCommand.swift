@@ -56,6 +56,7 @@ struct TailCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocTuning.forStreaming()
         // First thing: a SIGTERM from here on stops cleanly, even one that comes before the tailer runs.
         let stop = StopSwitch()
         let signals = [SIGTERM, SIGINT].map { number in

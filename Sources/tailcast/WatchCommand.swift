@@ -73,6 +73,7 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocTuning.forStreaming()
         var logger = Logger(label: "tailcast.watch")
         logger.logLevel = .warning
         let untilMs = self.until.flatMap { TimeArgument.parse($0) }

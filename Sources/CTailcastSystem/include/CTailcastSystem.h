@@ -8,6 +8,10 @@
 /// slave's path into `name`. Returns the master fd, or -1 with errno set.
 int tailcast_open_pty(char *name, size_t name_length);
 
+/// mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD) (malloc.h, which Glibc does not export).
+/// Returns 0, or -1 if glibc refused either.
+int tailcast_malloc_thresholds(int mmap_threshold, int trim_threshold);
+
 /// syncfs(fd): flushes the whole file system that holds fd.
 int tailcast_syncfs(int fd);
 
