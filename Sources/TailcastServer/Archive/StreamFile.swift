@@ -50,7 +50,6 @@ public final class StreamFile: Sendable {
         var members: MemberIndex?
         /// The last bytes written, while the stream's job is watched.
         var tail: LiveTail
-        var growth = GrowthRate()
     }
 
     /// Bytes of a watched stream kept in memory: a live batch at 2,000 lines/s is 10-15 KB at most (50 ms
@@ -96,8 +95,6 @@ public final class StreamFile: Sendable {
     }
 
     public var size: UInt64 { self.state.withLock { $0.size } }
-    /// Bytes per second appended lately (`GrowthRate`).
-    var growthRate: Double { self.state.withLock { $0.growth.bytesPerSecond } }
     public var durableSize: UInt64 { self.state.withLock { $0.durableSize } }
     var hasUnsyncedBytes: Bool { self.state.withLock { $0.size > $0.durableSize } }
     var isOpen: Bool { self.state.withLock { $0.descriptors != nil } }
@@ -214,11 +211,9 @@ public final class StreamFile: Sendable {
                     throw error
                 }
             }
-            let now = ContinuousClock.now
             self.state.withLock { state in
                 if keepTail { state.tail.append(fresh, at: size) } else { state.tail.empty(at: end) }
                 state.size = end
-                state.growth.appended(fresh.readableBytes, at: now)
                 if let mark {
                     state.indexEnd = IndexEnd(size: indexEnd.size + TimeMarks.recordSize, last: mark)
                     state.marks?.append(mark)

@@ -52,8 +52,7 @@ extension PreparedBatch {
     /// time marks in memory (`StreamFile.NotInMemory` otherwise), so it never waits for the disk.
     init(file: StreamFile, stream id: UInt32, from: UInt64, upTo: UInt64, memoryOnly: Bool) throws {
         let (message, end) = try WatchSession.dataMessage(file: file, id: id, from: from, upTo: upTo, memoryOnly: memoryOnly)
-        let level = DeflaterPool.level(forBytes: message.readableBytes, growingAt: file.growthRate)
-        self.init(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message, level: level))
+        self.init(stream: id, from: from, end: end, message: message, deflated: try DeflaterPool.shared.deflate(message))
     }
 }
 
@@ -153,16 +152,13 @@ struct BatchCache<Batch: SharedBatch, Pending> {
 final class DeflaterPool: Sendable {
     static let shared = DeflaterPool()
 
-    /// Level 6, zlib's default, for the batches of watchers at the live end of a stream that grows slowly:
-    /// compressed once for all of them, the better ratio is worth its time. Level 2 for a stream growing
-    /// at 8 MB/s or more, and for a batch of half the largest size or more (read from far behind the live
-    /// end: a replay, or a job writing faster than watchers take it). On the corpus in 32 KiB pieces
-    /// level 6 deflates at ~145 MB/s and level 2 at ~310 MB/s with 0.87 of level 6's ratio; at 8 MB/s
-    /// level 6 costs about 6 % of a core per job. Before the rate counted, a fast job's live
-    /// batches (32 KiB) all got level 6: most of the server's CPU at full speed (perf, 200 MiB through
-    /// one watcher).
-    static func level(forBytes count: Int, growingAt bytesPerSecond: Double) -> Int32 {
-        count >= Wire.maxBatchBytes / 2 || bytesPerSecond >= 8e6 ? 2 : 6
+    /// Level 6, zlib's default, for the batches of watchers at the live end: compressed once for all of
+    /// them, the better ratio is worth its time. A batch of half the largest size or more is read from far
+    /// behind the live end (a replay, or a job writing faster than watchers take it) and gets level 2:
+    /// level 6 deflates at ~74 MB/s and was most of the server's CPU at full speed (perf, 100 MiB through
+    /// one watcher), level 2 at ~200 MB/s with 0.83 of level 6's ratio on the corpus.
+    static func level(forBytes count: Int) -> Int32 {
+        count >= Wire.maxBatchBytes / 2 ? 2 : 6
     }
 
     private struct Deflater: @unchecked Sendable {
@@ -172,7 +168,7 @@ final class DeflaterPool: Sendable {
     private let idle = Mutex<[Deflater]>([])
 
     /// `message` deflated as one RFC 7692 message with no context: a sync flush, without its 00 00 ff ff tail.
-    func deflate(_ message: ByteBuffer, level: Int32) throws -> ByteBuffer {
+    func deflate(_ message: ByteBuffer) throws -> ByteBuffer {
         let deflater = try self.idle.withLock { $0.popLast() } ?? Deflater(pointer: Self.create())
         defer {
             if tailcast_deflater_reset(deflater.pointer) == 0 {
@@ -181,7 +177,7 @@ final class DeflaterPool: Sendable {
                 tailcast_deflater_destroy(deflater.pointer)
             }
         }
-        guard tailcast_deflater_set_level(deflater.pointer, level) == 0 else { throw DeflateFailed() }
+        guard tailcast_deflater_set_level(deflater.pointer, Self.level(forBytes: message.readableBytes)) == 0 else { throw DeflateFailed() }
         let capacity = tailcast_deflater_bound(deflater.pointer, message.readableBytes)
         var output = ByteBuffer()
         let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { out in
