@@ -57,26 +57,40 @@ enum ProgressHint {
         return line.allSatisfy { Ascii.isDigit($0) || $0 == Ascii.dot }
     }
 
-    /// Counters written without `%` or `/`: `150 of 1200`, `4 MB of 10 MB` and `total=1200`.
+    /// Counters written without `%` or `/`: `150 of 1200`, `4 MB of 10 MB` and `total=1200`. Both shapes
+    /// hold an `f` or a `=`: only eight-byte words with one are looked at byte by byte (`ByteWord`).
     static func containsCountWithoutMarker(_ line: [UInt8]) -> Bool {
         line.withUnsafeBufferPointer { line in
-            var index = 1
-            while index < line.count {
-                switch line[index] {
-                case Ascii.space:
-                    if index + 4 < line.count && line[index + 1] == UInt8(ascii: "o")
-                        && line[index + 2] == UInt8(ascii: "f") && line[index + 3] == Ascii.space
-                        && (Ascii.isDigit(line[index - 1]) || line[index - 1] == UInt8(ascii: "B"))
-                        && Ascii.isDigit(line[index + 4])
-                    {
-                        return true
+            let raw = UnsafeRawBufferPointer(line)
+            var start = 0
+            while start < line.count {
+                let end = min(start + 8, line.count)
+                if end - start == 8 {
+                    let word = ByteWord(raw, at: start)
+                    if !word.contains(UInt8(ascii: "f")) && !word.contains(UInt8(ascii: "=")) {
+                        start = end
+                        continue
                     }
-                case UInt8(ascii: "="):
-                    if index >= 5 && line[(index - 5)..<index].elementsEqual("total".utf8) { return true }
-                default:
-                    break
                 }
-                index += 1
+                for index in start..<end {
+                    switch line[index] {
+                    case UInt8(ascii: "f"):
+                        // ` of ` with its space two bytes back, a number (or a unit's `B`) before and after.
+                        let space = index - 2
+                        if space >= 1 && space + 4 < line.count && line[space] == Ascii.space
+                            && line[space + 1] == UInt8(ascii: "o") && line[space + 3] == Ascii.space
+                            && (Ascii.isDigit(line[space - 1]) || line[space - 1] == UInt8(ascii: "B"))
+                            && Ascii.isDigit(line[space + 4])
+                        {
+                            return true
+                        }
+                    case UInt8(ascii: "="):
+                        if index >= 5 && line[(index - 5)..<index].elementsEqual("total".utf8) { return true }
+                    default:
+                        break
+                    }
+                }
+                start = end
             }
             return false
         }

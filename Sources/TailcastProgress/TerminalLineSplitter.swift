@@ -58,6 +58,13 @@ struct TerminalLineSplitter: Sendable {
                 // Hot path: copy the whole run of printable bytes at once.
                 var end = position + 1
                 var marker = byte == Ascii.percent || byte == Ascii.slash
+                // Eight at a time while none ends the run; the rest one by one.
+                while end + 8 <= count {
+                    let word = ByteWord(bytes, at: end)
+                    if word.hasByte(below: Ascii.space) || word.contains(Ascii.delete) { break }
+                    if !marker && (word.contains(Ascii.percent) || word.contains(Ascii.slash)) { marker = true }
+                    end += 8
+                }
                 while end < count {
                     let next = bytes[end]
                     if next < Ascii.space || next == Ascii.delete { break }

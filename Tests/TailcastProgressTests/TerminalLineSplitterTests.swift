@@ -34,6 +34,36 @@ import Testing
         #expect(splitLines("\r  0     0    0\r", " 14 48.0M   14\n") == ["  0     0    0", " 14 48.0M   14"])
     }
 
+    @Test func findsMarksAndControlBytesAtEveryPlaceOfAnEightByteWord() {
+        for place in 0..<20 {
+            let before = String(repeating: "a", count: place)
+            let after = String(repeating: "b", count: 19 - place)
+            #expect(splitLines(before + "7%" + after + "\n") == [before + "7%" + after], "% at \(place)")
+            #expect(splitLines(before + "3/4" + after + "\n") == [before + "3/4" + after], "/ at \(place)")
+            // A bell draws nothing and ends the run of printable bytes wherever it is.
+            #expect(splitLines(before + "\u{7}" + after + " 5%\n") == [before + after + " 5%"], "bell at \(place)")
+            #expect(splitLines(before + "\u{7F}" + after + " 5%\n") == [before + after + " 5%"], "delete at \(place)")
+            #expect(splitLines(before + after + "\n") == [], "no mark, \(place)")
+            // A redraw: both lines are handed out, the one redrawn over and the one drawn after it.
+            let redrawn = "a" + before, drawn = after + "b"
+            #expect(splitLines(redrawn + "\r" + drawn + "\n") == [redrawn, drawn], "redraw at \(place)")
+        }
+    }
+
+    @Test func findsCountsWithoutMarksAtEveryPlaceOfAnEightByteWord() {
+        for place in 0..<20 {
+            let before = String(repeating: "x", count: place) + " "
+            #expect(splitLines(before + "12 of 40 done\n") == [before + "12 of 40 done"], "of at \(place)")
+            #expect(splitLines(before + "4 MB of 10 MB\n") == [before + "4 MB of 10 MB"], "MB of at \(place)")
+            #expect(splitLines(before + "total=1200\n") == [before + "total=1200"], "total= at \(place)")
+            #expect(splitLines(before + "one of us\n") == [], "no count, \(place)")
+            #expect(splitLines(before + "12 of x\n") == [], "no count after of, \(place)")
+            #expect(splitLines(before + "sub=1200\n") == [], "not total=, \(place)")
+        }
+        #expect(splitLines("of 12\n") == [])
+        #expect(splitLines("7 of 9\n") == ["7 of 9"])
+    }
+
     @Test func backspaceErasesWholeCharacters() {
         #expect(splitLines("50% ██\u{8}\n") == ["50% █"])
     }
