@@ -1,6 +1,6 @@
 /// Eight bytes of a line tested at once (SWAR: subtractions that borrow into a byte's top bit). The line
 /// scans ask "is any of these bytes X" far more often than "which one", and byte-at-a-time loops over
-/// every line were a sixth of `run`'s CPU at full speed (perf, 200 MiB through `run -- cat`). Each test
+/// every line were about 15 % of `run`'s CPU at full speed (perf, 200 MiB through `run -- cat`). Each test
 /// is exact for "any": a borrow only starts at a byte that matches.
 struct ByteWord {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
