@@ -122,12 +122,16 @@ public final class LiveJob: Sendable {
     func preparedBatch(stream id: UInt32, file: StreamFile, from: UInt64, upTo: UInt64) async throws -> PreparedBatch {
         try await self.batches.batch(
             .init(), stream: id, from: from, upTo: upTo, maxBytes: Wire.maxBatchBytes,
-            makeAtOnce: { from, end in
-                guard end - from <= Self.batchMadeAtOnceBytes else { return nil }
-                return try? PreparedBatch(file: file, stream: id, from: from, upTo: end, memoryOnly: true)
-            },
+            makeAtOnce: { from, end in Self.batchFromMemory(file: file, stream: id, from: from, end: end) },
             make: { from, end in try PreparedBatch(file: file, stream: id, from: from, upTo: end, memoryOnly: false) }
         )
+    }
+
+    /// A batch of bytes `from..<end` made now, when it is small (`batchMadeAtOnceBytes`) and its bytes and
+    /// time marks are in memory; nil otherwise: larger ones (a watcher far behind) are made on the thread pool.
+    private static func batchFromMemory(file: StreamFile, stream id: UInt32, from: UInt64, end: UInt64) -> PreparedBatch? {
+        guard end - from <= Self.batchMadeAtOnceBytes else { return nil }
+        return try? PreparedBatch(file: file, stream: id, from: from, upTo: end, memoryOnly: true)
     }
 
     /// Bytes archived, all streams together.
@@ -553,9 +557,8 @@ public final class LiveJob: Sendable {
             batches[place] = self.batches.batchAtOnce(
                 .init(), stream: place.stream, from: place.from, upTo: sizes[place.stream] ?? place.from, maxBytes: Wire.maxBatchBytes
             ) { from, end in
-                // Larger ones (a watcher far behind) are its session's to make, on the thread pool.
-                guard end - from <= Self.batchMadeAtOnceBytes else { return nil }
-                return try? PreparedBatch(file: file, stream: place.stream, from: from, upTo: end, memoryOnly: true)
+                // Larger ones (a watcher far behind) are its session's to make.
+                Self.batchFromMemory(file: file, stream: place.stream, from: from, end: end)
             }
         }
         let woken = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in

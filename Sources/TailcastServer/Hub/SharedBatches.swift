@@ -18,20 +18,16 @@ final class SharedBatches<Batch: SharedBatch>: Sendable {
     /// thread switches of a hop to the pool, and every watcher woken meanwhile finds the batch kept.
     func batch(
         _ audience: Batch.Audience, stream id: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int,
-        makeAtOnce: ((_ from: UInt64, _ end: UInt64) -> Batch?)? = nil,
+        makeAtOnce: (@Sendable (_ from: UInt64, _ end: UInt64) -> Batch?)? = nil,
         make: @escaping @Sendable (_ from: UInt64, _ end: UInt64) throws -> Batch
     ) async throws -> Batch {
         let next: Next = self.cache.withLock { cache in
-            switch cache.plan(audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes) {
-            case .use(let batch):
+            switch Self.plan(&cache, audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes, makeAtOnce: { makeAtOnce?($0, $1) }) {
+            case .kept(let batch):
                 return .kept(batch)
-            case .join(let maker):
+            case .making(let maker):
                 return .making(maker)
-            case .make(let from, let end):
-                if let batch = makeAtOnce?(from, end) {
-                    cache.keep(batch)
-                    return .kept(batch)
-                }
+            case .toMake(let from, let end):
                 // Its own task, so that a watcher that goes away while making does not fail the others.
                 let maker = Task {
                     do {
@@ -58,20 +54,39 @@ final class SharedBatches<Batch: SharedBatch>: Sendable {
     /// watchers at the live end (`LiveWatchers`), which never wait.
     func batchAtOnce(
         _ audience: Batch.Audience, stream id: UInt32, from: UInt64, upTo: UInt64, maxBytes: Int,
-        make: (_ from: UInt64, _ end: UInt64) -> Batch?
+        make: @Sendable (_ from: UInt64, _ end: UInt64) -> Batch?
     ) -> Batch? {
         self.cache.withLock { cache in
-            switch cache.plan(audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes) {
-            case .use(let batch):
-                return batch
-            case .join:
-                return nil
-            case .make(let from, let end):
-                guard let batch = make(from, end) else { return nil }
-                cache.keep(batch)
-                return batch
+            switch Self.plan(&cache, audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes, makeAtOnce: make) {
+            case .kept(let batch): batch
+            case .making, .toMake: nil
             }
         }
+    }
+
+    /// What the cache has for a watcher at `from`, after `makeAtOnce` had its try at a batch still to
+    /// make: one made now is kept for the others.
+    private static func plan(
+        _ cache: inout BatchCache<Batch, Task<Batch, Error>>, _ audience: Batch.Audience, stream id: UInt32, from: UInt64, upTo: UInt64,
+        maxBytes: Int, makeAtOnce: @Sendable (_ from: UInt64, _ end: UInt64) -> Batch?
+    ) -> Planned {
+        switch cache.plan(audience, stream: id, from: from, upTo: upTo, maxBytes: maxBytes) {
+        case .use(let batch):
+            return .kept(batch)
+        case .join(let maker):
+            return .making(maker)
+        case .make(let from, let end):
+            guard let batch = makeAtOnce(from, end) else { return .toMake(from: from, end: end) }
+            cache.keep(batch)
+            return .kept(batch)
+        }
+    }
+
+    private enum Planned {
+        case kept(Batch)
+        case making(Task<Batch, Error>)
+        /// Bytes `from..<end` to make off the lock.
+        case toMake(from: UInt64, end: UInt64)
     }
 
     private enum Next {

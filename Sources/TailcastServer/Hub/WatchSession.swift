@@ -80,7 +80,7 @@ struct WatchSession {
             group.addTask {
                 let live = LiveJob.LiveOutput(channel: channel, deflates: deflates, relayed: self.metrics.bytesRelayed)
                 try await self.stream(
-                    job: job, request: request, sentState: info.state, wakeUps: wakeUps, live: (serial, live), outbound: outbound, deflates: deflates)
+                    job: job, request: request, sentState: info.state, wakeUps: wakeUps, live: (serial, live), outbound: outbound)
             }
             defer { group.cancelAll() }
             try await group.next()
@@ -89,7 +89,7 @@ struct WatchSession {
 
     private func stream(
         job: LiveJob, request: ControlMessage.Watch, sentState: JobState, wakeUps: AsyncStream<Void>,
-        live: (serial: UInt64, output: LiveJob.LiveOutput), outbound: WebSocketOutboundWriter, deflates: Bool
+        live: (serial: UInt64, output: LiveJob.LiveOutput), outbound: WebSocketOutboundWriter
     ) async throws {
         var feed = WatchFeed(job: job, request: request, sentState: sentState, wakeUps: wakeUps, live: live)
         while let step = try await feed.next() {
@@ -106,7 +106,7 @@ struct WatchSession {
             case .bytes(let name, let id, let file, let from, let upTo):
                 let batch = try await job.preparedBatch(stream: id, file: file, from: from, upTo: upTo)
                 // The same deflated bytes for every watcher: written as they are (BoundedDeflate passes them).
-                try await outbound.write(.custom(batch.frame(deflated: deflates)))
+                try await outbound.write(.custom(batch.frame(deflated: live.output.deflates)))
                 self.metrics.bytesRelayed.increment(by: Int(batch.end - from))
                 feed.sent(name, upTo: batch.end)
             case .progress(let bars):
