@@ -12,7 +12,15 @@ struct PublishSession {
     let metrics: ServerMetrics
     let logger: Logger
 
+    /// Runs on NIO's thread pool (`BlockingPoolExecutor`): it appends every data message to the archive
+    /// where it reads it.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, owner: String) async throws {
+        try await withTaskExecutorPreference(BlockingPoolExecutor.shared) {
+            try await self.serve(inbound: inbound, outbound: outbound, owner: owner)
+        }
+    }
+
+    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, owner: String) async throws {
         let serial = self.hub.nextSerial()
         var machine = PublishStateMachine(limits: .init(
             maxStreamsPerJob: self.configuration.maxStreamsPerJob, maxJobBytes: self.configuration.maxJobBytes))
@@ -199,17 +207,12 @@ struct PublishSession {
                     }
                     switch action {
                     case .append(let chunks):
-                        // Writes block (a slow disk, a full one): they run on NIO's thread pool, not on the
-                        // cooperative threads every session shares. Watchers are woken from there, as soon
-                        // as the bytes are in: waiting for this task to be resumed first put one more
-                        // thread switch on every line's way to them.
-                        let files = streams
-                        let added = try await NIOThreadPool.singleton.runIfActive {
-                            let added = try chunks.reduce(0) { $0 + (try job.append($1, to: files[$1.stream]!, connection: serial)) }
-                            job.bytesAppended()
-                            return added
-                        }
-                        for chunk in chunks { try lease?.add(chunk, stream: files[chunk.stream]!.name) }
+                        // Writes block (a slow disk, a full one): this session runs on NIO's thread pool
+                        // (`run`), never on the cooperative threads every session shares. Watchers at the
+                        // live end get the bytes from here, as soon as they are in.
+                        let added = try chunks.reduce(0) { $0 + (try job.append($1, to: streams[$1.stream]!, connection: serial)) }
+                        job.bytesAppended()
+                        for chunk in chunks { try lease?.add(chunk, stream: streams[chunk.stream]!.name) }
                         self.metrics.bytesArchived.increment(by: added)
                         self.hub.grew.store(true, ordering: .relaxed)
                         if lease == nil { requestSync.yield() } else { requestCommit.yield() }
