@@ -26,7 +26,8 @@ extension ServerEndpoint {
         let client = try self.webSocket(path: path, extensions: extensions, logger: logger) { inbound, outbound, context in
             try await handler(inbound, outbound, context, { attempt.upgraded() })
         }
-        let run = Task {
+        // The connection and its handler on one thread (`ConnectionLoop`).
+        let run = Task(executorPreference: ConnectionLoop.shared) {
             do {
                 try await client.run()
                 attempt.finish(with: .success(()))
@@ -76,10 +77,11 @@ extension ServerEndpoint {
             return WebSocketClient(
                 url: target, configuration: configuration, tlsConfiguration: tls,
                 proxySettings: .init(host: proxyHost, port: proxyPort, type: .http(connectHeaders: connectHeaders), timeout: .seconds(15)),
-                logger: logger, handler: handler
+                eventLoopGroup: ConnectionLoop.shared.group, logger: logger, handler: handler
             )
         }
-        return WebSocketClient(url: target, configuration: configuration, tlsConfiguration: tls, logger: logger, handler: handler)
+        return WebSocketClient(
+            url: target, configuration: configuration, tlsConfiguration: tls, eventLoopGroup: ConnectionLoop.shared.group, logger: logger, handler: handler)
     }
 
     /// A short reason a person can act on, for a failed connection attempt.
