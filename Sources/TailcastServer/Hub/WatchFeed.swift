@@ -102,7 +102,7 @@ struct WatchFeed {
                 }
                 // With many watchers the job wakes them gathered (`WakePacing`), so every watcher
                 // gets fewer, larger (better compressed) shared batches.
-                let wakeUp = await self.wakeUps.next()
+                let wakeUp: Void? = await self.wakeUps.next()
                 if let entered {
                     for (stream, offset) in self.job.leaveLive(entered) { self.cursor.jobSent(stream: stream, upTo: offset) }
                 }

@@ -48,11 +48,13 @@ final class UpgradeAdmissionHandler: ChannelInboundHandler, RemovableChannelHand
         let status = HTTPResponseStatus(statusCode: refusal.status)
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // The completion runs on this handler's event loop, where its context may be used.
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             // The upgrader after us never saw the request: told that input ended, it gives up quietly,
             // instead of failing on the close with an error hummingbird-websocket logs as one more line.
-            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-            context.close(promise: nil)
+            loopBound.value.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            loopBound.value.close(promise: nil)
         }
     }
 }
