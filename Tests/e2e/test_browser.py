@@ -224,17 +224,10 @@ def test_scrolling_up_with_the_wheel_a_key_or_a_finger_stops_following_a_live_jo
         browser.key(PAGE_UP)
         wait(browser, STOPPED, timeout=5, what="Page Up to stop following")
         click(browser, "#follow")
-        # Once in many runs (CI, session 8, headless Firefox on a loaded machine) a synthesized swipe left the
-        # log following for 5 s; a reader whose pull did nothing pulls again. Two pulls that both leave it
-        # following still fail.
-        for attempt in range(2):
-            browser.swipe(int(box[0] + box[2] / 2), int(box[1] + box[3] / 3), int(box[1] + box[3] * 2 / 3))
-            try:
-                wait(browser, STOPPED, timeout=5, what="the finger to stop following")
-                break
-            except AssertionError:
-                if attempt == 1:
-                    raise
+        # Firefox sends this swipe as a touchstart and then pointer events only: the page hears both (it once
+        # relied on the pan outrunning the follow, and on a loaded machine it did not, twice in a row).
+        browser.swipe(int(box[0] + box[2] / 2), int(box[1] + box[3] / 3), int(box[1] + box[3] * 2 / 3))
+        wait(browser, STOPPED, timeout=5, what="the finger to stop following")
         assert browser.console_errors() == []
     finally:
         job.kill()

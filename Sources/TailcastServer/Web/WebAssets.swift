@@ -37,7 +37,8 @@ td.command { font-family: ui-monospace, monospace; max-width: 30em; overflow: hi
 #follow.on { background: var(--accent); color: var(--bg); }
 /* dvh: a phone's toolbars come and go; 100vh alone would put the footer (the exit status) under them. */
 .job-page { display: flex; flex-direction: column; height: 100vh; height: 100dvh; }
-.log { flex: 1; overflow: auto; position: relative; font: 13px/18px ui-monospace, Menlo, Consolas, monospace; }
+/* The page places the rows itself (only the visible ones exist): the browser must not move the scroll to keep one in view. */
+.log { flex: 1; overflow: auto; overflow-anchor: none; position: relative; font: 13px/18px ui-monospace, Menlo, Consolas, monospace; }
 #spacer { position: relative; min-width: 100%; }
 #rows { position: absolute; left: 0; right: 0; }
 .line { height: 18px; white-space: pre; padding-right: 1em; }
@@ -309,6 +310,8 @@ const tc = (function () {
   let numbered = true;        // whether lines[0] is line dropped + 1 of the log (not for a log opened past its start)
   let browsing = null;        // the stream whose window is shown, when not live
   let loading = false, lastScrollTop = 0;
+  // Where following last put the log (its end): a scroll above it that did not come from the page is the reader's.
+  let followedTop = 0;
   let generation = 0;         // counts jumps and returns to live: a fetch for an older one is dropped
   let lineHeight = 18;
   const search = { query: '', at: -1 };
@@ -426,7 +429,10 @@ const tc = (function () {
       drawQueued = false;
       const count = view ? view.length : lines.length;
       spacer.style.height = (count * lineHeight) + 'px';
-      if (follow) log.scrollTop = log.scrollHeight;
+      if (follow) {
+        log.scrollTop = log.scrollHeight;
+        followedTop = log.scrollTop;
+      }
       const first = Math.max(0, Math.floor(log.scrollTop / lineHeight) - 20);
       const last = Math.min(count, Math.ceil((log.scrollTop + log.clientHeight) / lineHeight) + 20);
       rows.style.top = (first * lineHeight) + 'px';
@@ -487,8 +493,11 @@ const tc = (function () {
   }
 
   log.addEventListener('scroll', function () {
-    // Scrolling up stops following; reaching the end again does not restart it (the button does).
-    if (follow && log.scrollTop + log.clientHeight < log.scrollHeight - 2 * lineHeight) setFollow(false);
+    // Scrolling up stops following, by any amount; reaching the end again does not restart it (the button
+    // does). Any amount, because a finger's pan moves the log a few pixels a frame and each frame's follow
+    // pulled it back to its end before it had gone two lines (seen in Firefox, whose synthesized touches
+    // may come without touch events). A log that is still at its end (a resize) keeps following.
+    if (follow && log.scrollTop < followedTop - 1 && log.scrollTop + log.clientHeight < log.scrollHeight - 1) setFollow(false);
     // A window moves when scrolled towards one of its edges (not when the page itself sets the position).
     const edge = EDGE_ROWS * lineHeight;
     if (browsing && log.scrollTop > lastScrollTop && log.scrollTop + log.clientHeight > log.scrollHeight - edge) moveWindow(1);
@@ -501,9 +510,13 @@ const tc = (function () {
   // enough to tell. A wheel, a key or a finger moving up stops it at once.
   log.addEventListener('wheel', function (event) { if (event.deltaY < 0) setFollow(false); }, { passive: true });
   log.addEventListener('keydown', function (event) { if (['ArrowUp', 'PageUp', 'Home'].includes(event.key)) setFollow(false); });
-  let touchY = 0;
-  log.addEventListener('touchstart', function (event) { touchY = event.touches[0].clientY; }, { passive: true });
-  log.addEventListener('touchmove', function (event) { if (event.touches[0].clientY > touchY) setFollow(false); }, { passive: true });
+  // A finger pulling the log down: Chromium sends touch events as it pans, Firefox a touchstart and then only
+  // pointer events (seen with WebDriver's touch actions), so both are heard.
+  let fingerY = 0;
+  log.addEventListener('touchstart', function (event) { fingerY = event.touches[0].clientY; }, { passive: true });
+  log.addEventListener('touchmove', function (event) { if (event.touches[0].clientY > fingerY) setFollow(false); }, { passive: true });
+  log.addEventListener('pointerdown', function (event) { if (event.pointerType === 'touch') fingerY = event.clientY; }, { passive: true });
+  log.addEventListener('pointermove', function (event) { if (event.pointerType === 'touch' && event.clientY > fingerY) setFollow(false); }, { passive: true });
   window.addEventListener('resize', draw);
   $('follow').addEventListener('click', function () {
     if (browsing) goLive();
