@@ -7,8 +7,9 @@ import NIOPosix
 /// Why: with swift-websocket's defaults every message crossed threads twice in `watch` (the event loop
 /// read it, a cooperative thread printed it) and two or three times in the agent (the reader thread woke
 /// a cooperative thread that woke the event loop to send). Each crossing is a futex wake, and on two
-/// cores shared with the job, the server and the watchers' readers, a woken thread that waits for a
-/// core is what a low-latency line's p99 was made of. A client has one connection at a time, so its
+/// cores shared with the job, the server and the watchers' readers, a chance to wait for a core
+/// (Benchmarks/README, "Fewer threads per line": p50 and the reader's CPU fell; p99 moved less than the
+/// machine's noise). A client has one connection at a time, so its
 /// handler runs on that connection's own loop: NIO hands a frame to the code waiting for it without
 /// waking another thread, and a write from there goes out without one. The price is that this code
 /// must not block for long (it may write to a terminal or a pipe, whose back-pressure is the
