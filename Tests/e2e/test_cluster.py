@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 import peer
 from conftest import REPO, free_port, http_request, paced_job, paced_lines, popen, py, stop_process, tailcast, wait_until
-from postgres import make_cluster, postgres  # noqa: F401 (fixtures)
+from postgres import database_of, make_cluster, postgres  # noqa: F401 (fixtures)
 
 
 def connections(node, kind, job):
@@ -352,13 +352,20 @@ def test_run_replace_starts_a_job_anew_across_nodes_for_its_token_while_no_agent
         return tailcast("run", "--job", job, "--no-pty", "--quiet", "--token", token, "--server", node.url, *args, "--",
                         *py(code), env=env, timeout=60)
 
+    def generation(job):
+        return int(postgres.sql(f"SELECT record->>'generation' FROM jobs WHERE id = '{job}'", database_of(url)))
+
     assert run(a, "nightly", code="print('first')").returncode == 0
+    first = generation("nightly")
     again = run(b, "nightly", code="print('second')")
     assert again.returncode == 5 and b"--replace" in again.stderr, again.stderr
     assert run(c, "nightly", "--replace", token=OTHER).returncode == 5  # not the token that made it
     replaced = run(b, "nightly", "--replace", code="print('second')")
     assert replaced.returncode == 0, replaced.stderr
     assert postgres.archived(url, "nightly") == b"second\n"
+    # Each run of an id has a greater generation, by which every node tells a stale record of the earlier
+    # run (read just before the replace) from the new one.
+    assert generation("nightly") > first > 0
     for node in (a, b, c):
         wait_until(lambda: node.archived("nightly") == b"second\n", what=f"node {node.name}'s cache of the new run")
 

@@ -42,24 +42,28 @@ def test_check_names_the_schema_version_and_says_why_it_cannot(tmp_path, make_no
     shown = url.split("?")[0]
     fresh = tailcast("serve", "--store", url, "--check", timeout=30)
     assert fresh.returncode == 0, fresh.stderr
-    assert fresh.stdout.decode() == f"store {shown}: reachable, schema version 0 (this tailcast: 2)\n"
+    assert fresh.stdout.decode() == f"store {shown}: reachable, schema version 0 (this tailcast: 3)\n"
 
     started = make_node(url, "a").start()
     started.stop()
     migrated = tailcast("serve", "--store", url, "--check", timeout=30)
-    assert migrated.stdout.decode() == f"store {shown}: reachable, schema version 2 (this tailcast: 2)\n"
+    assert migrated.stdout.decode() == f"store {shown}: reachable, schema version 3 (this tailcast: 3)\n"
     assert b"store schema migrated to version 1" in started.log.read_bytes()
     assert b"store schema migrated to version 2" in started.log.read_bytes()
+    assert b"store schema migrated to version 3" in started.log.read_bytes()
     # Debian's PostgreSQL 15 has lz4, so version 2 took: chunks are compressed with it ('l'), not pglz.
     database = url.rsplit("/", 1)[1].split("?")[0]
     assert postgres.sql("SELECT attcompression FROM pg_attribute WHERE attrelid = 'chunks'::regclass"
                         " AND attname = 'bytes'", database) == "l"
-    # A database the previous tailcast made (version 1, pglz) is brought to version 2 at the next start.
-    postgres.sql("DELETE FROM tailcast_schema_migrations WHERE version = 2", database, user="tailcast")
+    # A database an earlier tailcast made (version 1: pglz, no generations) is brought to version 3 at the next start.
+    postgres.sql("DELETE FROM tailcast_schema_migrations WHERE version > 1", database, user="tailcast")
     postgres.sql("ALTER TABLE chunks ALTER COLUMN bytes SET COMPRESSION pglz", database, user="tailcast")
+    postgres.sql("DROP SEQUENCE job_generations", database, user="tailcast")
     upgraded = make_node(url, "b").start()
     upgraded.stop()
     assert b"store schema migrated to version 2" in upgraded.log.read_bytes()
+    assert b"store schema migrated to version 3" in upgraded.log.read_bytes()
+    assert postgres.sql("SELECT nextval('job_generations')", database, user="tailcast") == "1"
     assert postgres.sql("SELECT attcompression FROM pg_attribute WHERE attrelid = 'chunks'::regclass"
                         " AND attname = 'bytes'", database) == "l"
 
@@ -71,7 +75,7 @@ def test_check_names_the_schema_version_and_says_why_it_cannot(tmp_path, make_no
 
     postgres.sql("INSERT INTO tailcast_schema_migrations VALUES (99, 'from the future', 0)", database, user="tailcast")
     newer = tailcast("serve", "--store", url, "--check", timeout=30)
-    assert newer.returncode == 7 and b"schema version 99, newer than this tailcast's 2" in newer.stderr
+    assert newer.returncode == 7 and b"schema version 99, newer than this tailcast's 3" in newer.stderr
     refused = tailcast("serve", "--store", url, "--data", str(tmp_path / "other"), "--port", str(free_port()), timeout=30)
     assert refused.returncode == 7
 
@@ -107,7 +111,7 @@ def test_one_node_commits_every_byte_and_reports_its_store(make_node, postgres, 
     status, body = http_request(server.http + "/healthz")
     health = json.loads(body)
     assert status == 200 and health["store"]["ok"] is True and health["store"]["node"] == "solo"
-    assert health["store"]["schema_version"] == 2 and health["store"]["kind"] == "postgres"
+    assert health["store"]["schema_version"] == 3 and health["store"]["kind"] == "postgres"
     assert metric(server, "tailcast_store_up") == 1
     assert metric(server, "tailcast_store_commit_seconds_count") > 0
 

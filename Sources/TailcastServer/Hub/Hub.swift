@@ -9,6 +9,9 @@ public final class Hub: Sendable {
     /// in the embedded mode.
     let store: (any SharedStore)?
     let jobs: Mutex<[String: LiveJob]>
+    /// Held while a record of the shared store is taken into the cache (`adopt`): a stale record and its
+    /// replacement, adopted at once, are then weighed one after the other, never between a check and a retirement.
+    let adopting = Mutex<Void>(())
     private let serials = Atomic<UInt64>(0)
     /// Set by every append, so retention looks at the archive's size soon after it grew (`RetentionService`).
     let grew = Atomic<Bool>(false)

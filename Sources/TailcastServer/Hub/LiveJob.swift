@@ -210,6 +210,9 @@ public final class LiveJob: Sendable {
         self.state.withLock { AccessTokens.constantTimeEqual(Array($0.stored.runId.utf8), Array(runId.utf8)) }
     }
 
+    /// The shared store's generation of this run of the id (`Archive.StoredJob.generation`).
+    var generation: UInt64 { self.state.withLock { $0.stored.generation } }
+
     var retirement: Retirement? { self.state.withLock { $0.retirement } }
 
     /// False if the job was retired already (another hello replaced it, or it was removed).
@@ -410,6 +413,8 @@ public final class LiveJob: Sendable {
     /// Takes the store's record of a job another node publishes: metadata, progress, state and exit.
     /// Its streams must be caught up first, so that no watcher sees an exit before the bytes that precede it.
     func refresh(from stored: Archive.StoredJob) throws {
+        // Another run's record never becomes this copy's: `Hub.adopt` retires the copy for it instead.
+        guard self.isRun(stored.runId) else { return }
         try self.openStreams(stored.streams)
         let changed = self.state.withLock { state -> Bool in
             guard state.publisher == nil, state.retirement == nil else { return false }

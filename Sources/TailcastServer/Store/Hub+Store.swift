@@ -6,21 +6,33 @@ import NIOPosix
 extension Hub {
     /// The job `stored` describes, in this node's cache: created if new, its streams caught up, then its
     /// record taken. A job whose agent is connected here is left alone: this node is the one writing it.
+    /// A record older than the cache's copy (an earlier run's, read before a `run --replace` and adopted
+    /// after it) changes nothing: the copy of the newer run is returned as it is.
     @discardableResult
     func adopt(_ stored: Archive.StoredJob, from store: any SharedStore) async throws -> LiveJob {
-        let job = try await NIOThreadPool.singleton.runIfActive { try self.cached(stored) }
-        if job.hasPublisher { return job }
+        let (job, current) = try await NIOThreadPool.singleton.runIfActive { try self.cached(stored) }
+        if !current || job.hasPublisher { return job }
         try await self.catchUp(job, from: store)
         try await NIOThreadPool.singleton.runIfActive { try job.refresh(from: stored) }
         return job
     }
 
-    private func cached(_ stored: Archive.StoredJob) throws -> LiveJob {
-        if let earlier = self.job(stored.info.id), !earlier.isRun(stored.runId) {
-            // Another run took the id (`run --replace`, on any node): this copy of the earlier run goes, and
-            // its watchers are told, as on the node that replaced it.
-            if earlier.markReplaced() { try self.discard(earlier) }
+    /// The cache's copy of the job, and whether it is of the run `stored` describes (false: `stored` is stale).
+    private func cached(_ stored: Archive.StoredJob) throws -> (LiveJob, current: Bool) {
+        try self.adopting.withLock { _ in
+            if let earlier = self.job(stored.info.id), !earlier.isRun(stored.runId) {
+                guard stored.generation >= earlier.generation else { return (earlier, false) }
+                // Another run took the id (`run --replace`, on any node): this copy of the earlier run goes,
+                // and its watchers are told, as on the node that replaced it. (Equal generations are records
+                // stored before generations were counted: the store's is taken, as it was then.)
+                if earlier.markReplaced() { try self.discard(earlier) }
+            }
+            return (try self.copy(of: stored), true)
         }
+    }
+
+    /// The cache's job under `stored`'s id, created empty if there is none, with `stored`'s streams open.
+    private func copy(of stored: Archive.StoredJob) throws -> LiveJob {
         let job: LiveJob
         if let known = self.job(stored.info.id) {
             job = known

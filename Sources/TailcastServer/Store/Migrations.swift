@@ -55,6 +55,13 @@ enum Migrations {
             $$
             """,
         ]),
+        // `run --replace` gives a job's id to a new run. A node may read the earlier run's record just before
+        // that and adopt it just after; the generation in the record (`Archive.StoredJob.generation`) tells
+        // it which is newer. One sequence, not a count in the record, so a job deleted and created again
+        // with the same id still counts up.
+        Migration(version: 3, name: "a generation for every run of a job id", statements: [
+            "CREATE SEQUENCE job_generations",
+        ]),
     ]
 
     /// The schema version this build writes and reads.

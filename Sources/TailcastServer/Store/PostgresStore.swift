@@ -51,6 +51,9 @@ public final class PostgresStore: SharedStore {
     static let leaseTTLMs: Int64 = 10_000
     /// The database's clock, so that nodes whose clocks differ agree on when a lease expires.
     private static let nowMs = "(extract(epoch from clock_timestamp()) * 1000)::int8"
+    /// The generation of a record inserted or replaced now (`Archive.StoredJob.generation`): greater than any
+    /// before it, on every node.
+    private static let nextGeneration = "to_jsonb(nextval('job_generations'))"
     static let channel = "tailcast"
 
     /// Starts the connection pool (connections are opened on demand). Nothing is read yet: see `migrate`.
@@ -245,7 +248,7 @@ public final class PostgresStore: SharedStore {
         try await connection.query("SELECT pg_advisory_xact_lock(\(Self.newJobsLockKey))", logger: logger)
         let inserted = try await connection.query("""
             INSERT INTO jobs (id, record, updated_ms)
-            SELECT \(id), \(record)::jsonb, \(Int64(UnixTime.nowMs())) WHERE (SELECT count(*) FROM jobs) < \(Int64(maxJobs))
+            SELECT \(id), jsonb_set(\(record)::jsonb, '{generation}', \(unescaped: Self.nextGeneration)), \(Int64(UnixTime.nowMs())) WHERE (SELECT count(*) FROM jobs) < \(Int64(maxJobs))
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, logger: logger)
         var created = false
@@ -265,19 +268,25 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(new)
         return try await self.transaction { [logger] connection in
             try await Self.insertIfAbsent(new.info.id, record: record, maxJobs: maxJobs, connection, logger)
-            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(new.info.id)", logger: logger)
-                .decode(String.self) {
-                return try Self.decode(text)
-            }
-            throw StoreError.vanished(new.info.id)
+            return try await Self.storedRecord(new.info.id, connection, logger)
         }
+    }
+
+    /// The record as the store holds it, inside the caller's transaction.
+    private static func storedRecord(_ id: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Archive.StoredJob {
+        for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
+            return try Self.decode(text)
+        }
+        throw StoreError.vanished(id)
     }
 
     func replace(_ new: Archive.StoredJob, maxJobs: Int) async throws -> (Archive.StoredJob, replaced: Bool) {
         let record = try Self.encode(new)
         let id = new.info.id
         return try await self.transaction { [logger] connection in
-            if try await Self.insertIfAbsent(id, record: record, maxJobs: maxJobs, connection, logger) { return (new, false) }
+            if try await Self.insertIfAbsent(id, record: record, maxJobs: maxJobs, connection, logger) {
+                return (try await Self.storedRecord(id, connection, logger), false)
+            }
             // Locked to the end, in the lock order above: a takeover by the earlier run either holds the
             // lease already (and this is refused) or waits and finds this run. NO KEY: the id stays.
             var found: Archive.StoredJob?
@@ -303,10 +312,10 @@ public final class PostgresStore: SharedStore {
             try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
             try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
             try await connection.query("""
-                UPDATE jobs SET record = \(record)::jsonb, updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
+                UPDATE jobs SET record = jsonb_set(\(record)::jsonb, '{generation}', \(unescaped: Self.nextGeneration)), updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
                 """, logger: logger)
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))", logger: logger)
-            return (new, true)
+            return (try await Self.storedRecord(id, connection, logger), true)
         }
     }
 
