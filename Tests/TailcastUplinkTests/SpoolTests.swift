@@ -104,6 +104,28 @@ import TailcastProtocol
         #expect(reopened.streamSizes[4] == 2 && reopened.manifest.streams.count == 6)
     }
 
+    /// Agents starting at once on one spool root: one asking whether the other's new spool was abandoned
+    /// holds its lock for a moment. The one starting waits for it instead of failing, and a spool whose
+    /// job.json is not written yet is never reported as abandoned.
+    @Test func aSpoolBeingMadeIsNotAbandonedAndAProbesLockDoesNotStopIt() throws {
+        let root = NSTemporaryDirectory() + "spool-root-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/j-12345678"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let probe = open(directory + "/spool.bin", O_RDWR | O_CREAT, 0o600)
+        defer { close(probe) }
+        #expect(Spool.abandoned(under: root).isEmpty)  // spool.bin unlocked, but no job.json yet
+
+        #expect(flock(probe, LOCK_EX | LOCK_NB) == 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { _ = flock(probe, LOCK_UN) }
+        let hello = ControlMessage.Hello(job: "j", runId: "r", agent: "t", meta: JobMeta(kind: "run", command: [], host: "h", user: "u", startedAtMs: 0))
+        var spool: Spool? = try Spool(directory: directory, hello: hello, streams: [.init(stream: 1, name: "stdout")], maxBytes: 1 << 20)
+        #expect(Spool.abandoned(under: root).isEmpty)  // job.json written, and its agent holds the lock
+        spool = nil
+        #expect(Spool.abandoned(under: root) == [directory])
+        _ = spool
+    }
+
     @Test func reopensWhatAKilledAgentLeftAfterTheReleasedPart() throws {
         var spool: Spool? = try makeSpool(maxBytes: 64 << 20)
         let directory = spool!.directory

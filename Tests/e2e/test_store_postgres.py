@@ -268,13 +268,15 @@ def test_the_job_limit_counts_jobs_other_nodes_made(make_node, postgres, env):
     assert postgres.sql("SELECT count(*) FROM jobs", url.rsplit("/", 1)[1].split("?")[0]) == "2"
 
 
-def test_nodes_racing_to_make_new_jobs_do_not_pass_the_job_limit(make_node, postgres, env):
+def test_nodes_racing_to_make_new_jobs_do_not_pass_the_job_limit(make_node, postgres, env, tmp_path):
     """Twelve new jobs at once, half through each of two nodes with `--max-jobs 5`: the store holds five,
     and every other `run` is refused with the limit (a node's cache lags the other node by a notice, and
     its own claims in flight, so the store decides)."""
     url = postgres.fresh_database()
     nodes = [make_node(url, name, extra=["--max-jobs", "5"]).start() for name in ("a", "b")]
-    runs = [popen("run", "--job", f"race-{i}", "--quiet", "--wait", "10", "--server", nodes[i % 2].url, "--", "true", env=env)
+    # A spool root each: a refused run keeps its spool, which a run starting after it would rightly report.
+    runs = [popen("run", "--job", f"race-{i}", "--quiet", "--wait", "10", "--spool-dir", str(tmp_path / f"spool-{i}"),
+                  "--server", nodes[i % 2].url, "--", "true", env=env)
             for i in range(12)]
     results = [(run.wait(60), run.stderr.read()) for run in runs]
     made = [code for code, _ in results if code == 0]

@@ -100,7 +100,9 @@ public final class Spool: Sendable {
         self.maxBytes = maxBytes
         self.refusesWhatItCannotWrite = refusesWhatItCannotWrite
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.fd = try Self.openLocked(directory + "/spool.bin", flags: O_CREAT | O_TRUNC)
+        // Waits for the lock: another agent starting on the same spool root may hold this new file's lock
+        // for the moment it takes to ask whether it was abandoned (`abandoned`), and that is no reason to fail.
+        self.fd = try Self.openLocked(directory + "/spool.bin", flags: O_CREAT | O_TRUNC, waiting: true)
         let manifest = Manifest(hello: hello, streams: streams)
         self.state = Mutex(State(manifest: manifest, streamSizes: Dictionary(uniqueKeysWithValues: streams.map { ($0.stream, 0) }), fileSize: 0))
         try self.saveManifest()
@@ -149,9 +151,12 @@ public final class Spool: Sendable {
     }
 
     /// Spools under `root` whose agent is gone (nobody holds their lock): output `tailcast flush` can deliver.
+    /// A spool without job.json is one an agent is starting right now (it locks spool.bin before writing
+    /// job.json), not an abandoned one.
     public static func abandoned(under root: String) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return entries.sorted().map { "\(root)/\($0)" }.filter { directory in
+            guard FileManager.default.fileExists(atPath: directory + "/job.json") else { return false }
             let fd = Glibc.open(directory + "/spool.bin", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return false }
             defer { close(fd) }
@@ -160,10 +165,13 @@ public final class Spool: Sendable {
     }
 
     /// Opens spool.bin and takes its lock, which the kernel drops when the agent dies, even by kill -9.
-    private static func openLocked(_ path: String, flags: Int32) throws -> Int32 {
+    private static func openLocked(_ path: String, flags: Int32, waiting: Bool = false) throws -> Int32 {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | flags, 0o600)
         guard fd >= 0 else { throw SpoolError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        let operation = waiting ? LOCK_EX : LOCK_EX | LOCK_NB
+        var locked = flock(fd, operation)
+        while locked != 0 && errno == EINTR { locked = flock(fd, operation) }
+        guard locked == 0 else {
             close(fd)
             throw SpoolError.busy(path)
         }
