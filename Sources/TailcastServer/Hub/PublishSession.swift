@@ -79,11 +79,9 @@ struct PublishSession {
                 }
             }
             if hello.replace == true, self.hub.store == nil {
-                // Retiring a job removes its folder: blocking work, on NIO's thread pool.
-                let (hub, maxJobs) = (self.hub, self.configuration.maxJobs)
-                let (replacing, retired) = try await NIOThreadPool.singleton.runIfActive {
-                    try hub.replaceJob(hello, owner: owner, maxJobs: maxJobs)
-                }
+                // Retiring a job removes its folder: blocking work, done here since this session runs on NIO's
+                // thread pool (`run`).
+                let (replacing, retired) = try self.hub.replaceJob(hello, owner: owner, maxJobs: self.configuration.maxJobs)
                 job = replacing
                 if retired { self.logger.notice("job started anew by a new run (--replace); the earlier run's output is removed", metadata: ["job": "\(hello.job)"]) }
             } else {
@@ -345,6 +343,8 @@ struct PublishSession {
 }
 
 /// Owns the fsync-then-ack step: fsync runs on NIO's blocking thread pool, never on the cooperative pool.
+/// It hops there itself (`runIfActive`) rather than rely on its callers' executor; from a publish session,
+/// already on the pool, that costs one hand-off per ack interval, not one per message.
 actor Acknowledger {
     let interval: Duration
     let metrics: ServerMetrics
