@@ -92,6 +92,8 @@ public final class Spool: Sendable {
     private let fd: Int32
     private let state: Mutex<State>
     private let notifier = ChangeNotifier<UInt64>()
+    /// Told when the server acknowledged more: a sidecar waiting for room reads on.
+    private let releases = ChangeNotifier<Void>()
 
     public init(
         directory: String, hello: ControlMessage.Hello, streams: [ControlMessage.Open], maxBytes: UInt64, refusesWhatItCannotWrite: Bool = false
@@ -185,6 +187,9 @@ public final class Spool: Sendable {
     /// Calls `observer` whenever the spool grows (with its new `extent`), gets a stream or the job ends
     /// (with `UInt64.max`: always worth a look).
     public func observe(_ observer: @escaping @Sendable (UInt64) -> Void) { self.notifier.observe(observer) }
+
+    /// Calls `observer` after every `release`.
+    func observeReleases(_ observer: @escaping @Sendable () -> Void) { self.releases.observe(observer) }
 
     /// Takes bytes the job wrote. Never blocks on the network; only on the local disk. A caller that
     /// appends many pieces at once passes `notify: false` and calls `notifyGrowth()` after the last:
@@ -530,6 +535,7 @@ public final class Spool: Sendable {
                 state.punchedUpTo = end
             }
         }
+        self.releases.notify(())
     }
 
     /// Records how the job ended, durably, so a later `tailcast` can still deliver it.

@@ -63,10 +63,13 @@ final class FileEvents {
     }
 
     /// Waits up to `timeout` for events, then returns all that came (possibly none).
-    func wait(timeout: Duration) -> Changes {
-        var descriptor = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&descriptor, 1, max(0, milliseconds)) > 0 else { return Changes() }
+    /// `wakeup` ends the wait early too (with no changes).
+    func wait(timeout: Duration, wakeup: TailerWakeup? = nil) -> Changes {
+        var descriptors = [pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)]
+        if let wakeup { descriptors.append(pollfd(fd: wakeup.fd, events: Int16(POLLIN), revents: 0)) }
+        guard poll(&descriptors, nfds_t(descriptors.count), Self.milliseconds(timeout)) > 0 else { return Changes() }
+        if descriptors.count > 1, descriptors[1].revents != 0 { wakeup?.drain() }
+        guard descriptors[0].revents != 0 else { return Changes() }
         var changes = Changes()
         while true {
             let count = self.buffer.withUnsafeMutableBytes { read(self.fd, $0.baseAddress!, $0.count) }
@@ -79,6 +82,11 @@ final class FileEvents {
             self.watches[directory] = nil
         }
         return changes
+    }
+
+    /// `poll`'s timeout: whole milliseconds, none below zero.
+    static func milliseconds(_ duration: Duration) -> Int32 {
+        max(0, Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
     }
 
     /// Reads `struct inotify_event` records: wd, mask, cookie, len (each 32 bits), then a NUL-padded name.

@@ -121,6 +121,8 @@ public final class Tailer: @unchecked Sendable {
     private var checkpointsChanged = false
     public private(set) var cutLines = 0
     private let stopping = ManagedAtomicFlag()
+    /// Wakes the loop when the spool makes room after it stopped reading for want of it.
+    private let wakeup = TailerWakeup()
 
     public init(
         options: Options, spool: Spool, checkpointPath: String, acknowledged: @escaping @Sendable () -> [UInt32: UInt64],
@@ -135,6 +137,7 @@ public final class Tailer: @unchecked Sendable {
         self.warn = warn
         self.discovery = FileDiscovery(restored: restored ?? [])
         self.isFirstRun = restored == nil
+        spool.observeReleases { [wakeup] in wakeup?.spoolReleased() }
     }
 
     /// The saved checkpoints; nil on a first run. A damaged file is set aside with a warning, and
@@ -151,7 +154,11 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
-    public func stop() { self.stopping.set() }
+    /// Makes `run` return (after its drain): a wait for events or for room is cut short.
+    public func stop() {
+        self.stopping.set()
+        self.wakeup?.wake()
+    }
 
     /// Follows files until `stop()`; then waits (bounded) for acknowledgements and saves the checkpoints.
     ///
@@ -175,9 +182,15 @@ public final class Tailer: @unchecked Sendable {
         /// found by a filter over every followed file on every pass, which at 1,000 files and up to 500
         /// event-driven passes a second was most of the sidecar's CPU (perf).
         var lingering: [Followed] = []
+        /// Files a pass was to look at while the spool had no room (an event named them, they had more, or
+        /// a reconcile): looked at first once it has. The kernel would not name them again.
+        var heldBack: [Followed] = []
+        var heldBackIDs = Set<ObjectIdentifier>()
         while !self.stopping.isSet {
             let now = ContinuousClock.now
             let reconcile = now >= nextReconcile || changes.overflowed || !changes.directories.isEmpty
+            // Files followed before this pass: a file found by this reconcile had no chance of an event.
+            let known = reconcile ? Set(self.reading.files.map(ObjectIdentifier.init)) : []
             if reconcile {
                 let directories = self.scan()
                 if let events { polled.formUnion(events.watch(directories)) }
@@ -188,23 +201,30 @@ public final class Tailer: @unchecked Sendable {
                 self.spoolRefuses = false
                 self.warn("the disk of --state-dir has room again: reading resumed")
             }
-            if self.mayRead {
+            do {
                 let reading = self.reading
                 // A reconcile looks at every file; otherwise only those events named, those draining or
-                // holding a partial line, and those in polled directories.
+                // holding a partial line, those held back, and those in polled directories.
                 let candidates =
                     reconcile
                     ? reading.files
-                    : (readLastPass + lingering).filter { reading.byPath[$0.path] === $0 } + changes.paths.compactMap { reading.byPath[$0] }
+                    : (heldBack + readLastPass + lingering).filter { reading.byPath[$0.path] === $0 } + changes.paths.compactMap { reading.byPath[$0] }
                         + (polled.isEmpty ? [] : reading.files.filter { polled.contains(Self.directory(of: $0.path)) })
-                readLastPass = []
+                // Files known to hold more than was read: their bytes without an event say nothing of their directory.
+                let owed = Set((heldBack + readLastPass).map(ObjectIdentifier.init))
+                (heldBack, heldBackIDs, readLastPass) = ([], [], [])
                 pumped = candidates
                 // Checked per file: a reconcile reads up to 1 MiB from each of a thousand files.
-                for file in candidates where self.mayRead {
+                for file in candidates {
+                    guard self.mayRead else {
+                        if heldBackIDs.insert(ObjectIdentifier(file)).inserted { heldBack.append(file) }
+                        continue
+                    }
                     let read = self.pump(file)
                     busy = read || busy
                     if read { readLastPass.append(file) }
-                    if read, reconcile, events != nil, !changes.paths.contains(file.path) {
+                    if read, reconcile, events != nil, !changes.paths.contains(file.path), known.contains(ObjectIdentifier(file)),
+                        !owed.contains(ObjectIdentifier(file)) {
                         let directory = Self.directory(of: file.path)
                         if !eventDirectories.contains(directory) { polled.insert(directory) }
                     }
@@ -232,14 +252,25 @@ public final class Tailer: @unchecked Sendable {
             changes = FileEvents.Changes()
             // While a file has more to read, read on; the kernel keeps the events meanwhile.
             if busy { continue }
+            if let wakeup, !heldBack.isEmpty {
+                // Set before looking again, so a release in between either sees it or is seen.
+                wakeup.setWaitingForRoom(true)
+                if self.mayRead {
+                    wakeup.setWaitingForRoom(false)
+                    continue
+                }
+            }
+            defer { self.wakeup?.setWaitingForRoom(false) }
             if let events {
                 let passEnd = ContinuousClock.now
                 let wait = pacing.wait(
                     passStarted: now, now: passEnd,
                     nextLook: polled.isEmpty ? nextReconcile : min(nextReconcile, passEnd + self.options.pollInterval))
                 if wait.holdOff > .zero { Self.sleep(wait.holdOff) }
-                changes = events.wait(timeout: wait.timeout)
+                changes = events.wait(timeout: wait.timeout, wakeup: self.wakeup)
                 eventDirectories.formUnion(changes.paths.map(Self.directory(of:)))
+            } else if let wakeup = self.wakeup {
+                wakeup.sleep(max(.zero, nextReconcile - ContinuousClock.now))
             } else {
                 Self.sleep(max(.zero, nextReconcile - ContinuousClock.now))
             }
