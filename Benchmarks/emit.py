@@ -46,8 +46,10 @@ def main():
         times.append(time.time())
         os.write(out, line)
     if args.times:
-        with open(args.times, "wb") as f:
+        # Whole or not at all: the reader may see the last line and stop this process before it is written.
+        with open(args.times + ".part", "wb") as f:
             times.tofile(f)
+        os.rename(args.times + ".part", args.times)
 
 
 if __name__ == "__main__":

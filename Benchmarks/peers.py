@@ -211,7 +211,8 @@ def measure(peer, workdir, writer, expected, relay, timeout):
     log.write_bytes(b"")
     session = Session()
     try:
-        peer.open(session, log, writer(go), expected, relay)
+        command = writer(go)
+        peer.open(session, log, command, expected, relay)
         wait_until(lambda: session.reader.got >= len(READY) or session.reader.done.is_set(), 30, "the reader showing the first line")
         serving = CpuMeter(session.serving, session.serving_alone)
         reading = CpuMeter(session.reading, [])
@@ -219,6 +220,10 @@ def measure(peer, workdir, writer, expected, relay, timeout):
         go.write_bytes(b"")
         finished = session.reader.done.wait(timeout)
         elapsed = time.time() - start
+        if finished and "--times" in command:
+            # The writer saves its write times after its last line, which the reader may have seen already.
+            times = Path(command[command.index("--times") + 1])
+            wait_until(times.exists, 10, "the writer saving its write times")
         result = {"seconds": elapsed, "serving_cpu": serving.used(), "reading_cpu": reading.used(),
                   "bytes": session.reader.got, "expected": len(expected), "times": session.reader.times,
                   "ends": session.reader.ends, "folder": folder}
