@@ -268,16 +268,22 @@ public final class PostgresStore: SharedStore {
         let record = try Self.encode(new)
         return try await self.transaction { [logger] connection in
             try await Self.insertIfAbsent(new.info.id, record: record, maxJobs: maxJobs, connection, logger)
-            return try await Self.storedRecord(new.info.id, connection, logger)
+            guard let stored = try await Self.record(new.info.id, connection, logger) else { throw StoreError.vanished(new.info.id) }
+            return stored
         }
     }
 
-    /// The record as the store holds it, inside the caller's transaction.
-    private static func storedRecord(_ id: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Archive.StoredJob {
-        for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
-            return try Self.decode(text)
-        }
-        throw StoreError.vanished(id)
+    /// The record as the store holds it, on `connection` (in the caller's transaction, if any); nil if none.
+    /// `locked`: its row stays locked to the end of the transaction (`FOR NO KEY UPDATE`: the id stays).
+    private static func record(
+        _ id: String, _ connection: PostgresConnection, _ logger: Logger, locked: Bool = false
+    ) async throws -> Archive.StoredJob? {
+        let query = try await connection.query(
+            "SELECT record::text FROM jobs WHERE id = \(id)\(unescaped: locked ? " FOR NO KEY UPDATE" : "")", logger: logger)
+        // Read to its end (one row at most: the id is the key) before the transaction's next query.
+        var found: Archive.StoredJob?
+        for try await text in query.decode(String.self) { found = try Self.decode(text) }
+        return found
     }
 
     func replace(_ new: Archive.StoredJob, maxJobs: Int) async throws -> (Archive.StoredJob, replaced: Bool) {
@@ -285,16 +291,12 @@ public final class PostgresStore: SharedStore {
         let id = new.info.id
         return try await self.transaction { [logger] connection in
             if try await Self.insertIfAbsent(id, record: record, maxJobs: maxJobs, connection, logger) {
-                return (try await Self.storedRecord(id, connection, logger), false)
+                guard let inserted = try await Self.record(id, connection, logger) else { throw StoreError.vanished(id) }
+                return (inserted, false)
             }
             // Locked to the end, in the lock order above: a takeover by the earlier run either holds the
-            // lease already (and this is refused) or waits and finds this run. NO KEY: the id stays.
-            var found: Archive.StoredJob?
-            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id) FOR NO KEY UPDATE", logger: logger)
-                .decode(String.self) {
-                found = try Self.decode(text)
-            }
-            guard let current = found else { throw StoreError.vanished(id) }
+            // lease already (and this is refused) or waits and finds this run.
+            guard let current = try await Self.record(id, connection, logger, locked: true) else { throw StoreError.vanished(id) }
             if AccessTokens.constantTimeEqual(Array(current.runId.utf8), Array(new.runId.utf8)) { return (current, false) }
             guard AccessTokens.constantTimeEqual(Array(current.owner.utf8), Array(new.owner.utf8)) else {
                 throw LiveJob.PublishRefusal.otherRun(id)
@@ -311,21 +313,21 @@ public final class PostgresStore: SharedStore {
             // keep the new bytes out (the key drops them).
             try await connection.query("DELETE FROM chunks WHERE job = \(id)", logger: logger)
             try await connection.query("DELETE FROM leases WHERE job = \(id)", logger: logger)
-            try await connection.query("""
+            // Returned as stored: its generation is the database's.
+            let updated = try await connection.query("""
                 UPDATE jobs SET record = jsonb_set(\(record)::jsonb, '{generation}', \(unescaped: Self.nextGeneration)), updated_ms = \(Int64(UnixTime.nowMs())) WHERE id = \(id)
+                RETURNING record::text
                 """, logger: logger)
+            var replacement: Archive.StoredJob?
+            for try await text in updated.decode(String.self) { replacement = try Self.decode(text) }
             try await connection.query("SELECT pg_notify(\(Self.channel), \(StoreNotice.job(id).payload))", logger: logger)
-            return (try await Self.storedRecord(id, connection, logger), true)
+            guard let replacement else { throw StoreError.vanished(id) }
+            return (replacement, true)
         }
     }
 
     func record(_ id: String) async throws -> Archive.StoredJob? {
-        try await self.bounded { [logger] connection in
-            for try await text in try await connection.query("SELECT record::text FROM jobs WHERE id = \(id)", logger: logger).decode(String.self) {
-                return try Self.decode(text)
-            }
-            return nil
-        }
+        try await self.bounded { [logger] connection in try await Self.record(id, connection, logger) }
     }
 
     func records() async throws -> [Archive.StoredJob] {
