@@ -34,7 +34,7 @@ let package = Package(
         ),
         // Linux system calls Swift's Glibc module leaves out (pseudo-terminals, pipe2, hole punching), and
         // a raw zlib deflater whose level can change between messages (see AdaptiveDeflate).
-        .target(name: "CTailcastSystem", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CTailcastSystem", linkerSettings: [.linkedLibrary("z"), .linkedLibrary("m")]),
         // Recognises the progress bars programs print (tqdm, rsync, curl, ...): bytes in, progress events out.
         .target(name: "TailcastProgress"),
         // What produces bytes: a wrapped job (pty or pipes) and the on-disk spool it writes to.

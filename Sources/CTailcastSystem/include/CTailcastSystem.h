@@ -46,6 +46,9 @@ unsigned int tailcast_inotify_ignored_mask(void);
 /// A raw-deflate compressor (no zlib header), as permessage-deflate needs. Opaque.
 typedef struct tailcast_deflater tailcast_deflater;
 
+/// zlib's levels 0-9, or this: a shortest-path encoder of its own for small, slow messages (optimal_deflate.c).
+#define TAILCAST_DEFLATE_OPTIMAL 10
+
 tailcast_deflater *tailcast_deflater_create(int level, int window_bits, int memory_level);
 void tailcast_deflater_destroy(tailcast_deflater *deflater);
 /// Changes the level for what follows; call between messages only. Returns 0 on success.
@@ -56,6 +59,8 @@ size_t tailcast_deflater_bound(tailcast_deflater *deflater, size_t length);
 long tailcast_deflater_compress(tailcast_deflater *deflater, const uint8_t *input, size_t length, uint8_t *output, size_t capacity);
 /// Forgets the window (no context takeover). Returns 0 on success.
 int tailcast_deflater_reset(tailcast_deflater *deflater);
+/// Messages the optimal encoder got wrong (checked by inflating each) and zlib sent instead: 0 unless it has a bug.
+unsigned long tailcast_deflater_fallbacks(const tailcast_deflater *deflater);
 
 #endif
 
