@@ -18,7 +18,9 @@ import TailcastProtocol
     @Test func readsCloseInTimeShareOneRecord() throws {
         let spool = try makeSpool()
         defer { spool.remove() }
-        let mark = Wire.timeMarkResolutionMs
+        // 25 ms: the uplink sends 20 ms after the first unsent byte, and lines read while it does stay in the record.
+        let mark = Spool.chunkSpanMs
+        #expect(mark == Wire.timeMarkResolutionMs + 5)
         append(spool, 1, "a\n", 1000)
         append(spool, 1, "b\n", 1000 + mark - 1)
         append(spool, 1, "c\n", 1000 + mark)  // a new mark
@@ -30,6 +32,13 @@ import TailcastProtocol
         #expect(chunks.map { [UInt64($0.stream), $0.offset, $0.timeMs] } == [[1, 0, 1000], [1, 4, 1000 + mark], [2, 0, 1000 + mark], [1, 6, 1001 + mark]])
         #expect(chunks.map { String(buffer: $0.bytes) } == ["a\nb\n", "c\n", "e\n", "d\n"])
         #expect(spool.streamSizes == [1: 8, 2: 2])
+        // What the uplink sealed to send is whole: the next read starts a record of its own, however soon.
+        append(spool, 1, "f\n", 1002 + mark)
+        let (after, _) = try spool.read(from: end, maxBytes: 1 << 20)
+        #expect(after.isEmpty)
+        _ = spool.seal()
+        let (next, _) = try spool.read(from: end, maxBytes: 1 << 20)
+        #expect(next.map { [UInt64($0.stream), $0.offset, $0.timeMs] } == [[1, 8, 1002 + mark]])
     }
 
     @Test func readReturnsWholeRecordsOnly() throws {
