@@ -214,11 +214,12 @@ public final class Uplink: Sendable {
             try await openNewStreams()
             self.wakeOnSpoolAt.store(0, ordering: .relaxed)
             self.wakeOnProgress.store(true, ordering: .relaxed)
+            let now = ContinuousClock.now
             let action = self.machine.withLock {
                 // The exit first: once it is set nothing more is appended, so the extent read after it is final.
                 let jobEnded = self.spool.exit != nil
                 return $0.next(
-                    spoolEnd: self.spool.extent, jobEnded: jobEnded, progressPending: self.progress?.hasUnsent ?? false, now: .now)
+                    spoolEnd: self.spool.extent, jobEnded: jobEnded, progressPending: self.progress?.hasUnsent ?? false, now: now)
             }
             switch action {
             case .send(let from):
@@ -235,7 +236,9 @@ public final class Uplink: Sendable {
                 var offsets: [UInt32: UInt64] = [:]
                 for chunk in chunks { offsets[chunk.stream] = max(offsets[chunk.stream] ?? 0, chunk.endOffset) }
                 try await outbound.write(.binary(DataMessage.encode(chunks)))
-                self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: .now) }
+                // The window runs from when the send began: from its end, every window would also hold the
+                // time the message took to read, deflate and write, and a line wait for it twice.
+                self.machine.withLock { $0.sent(upTo: end, offsets: offsets, at: now) }
             case .sendProgress:
                 // Cut to the server's bounds: a bar's label comes from whatever the job printed.
                 let bars = (self.progress?.takeUnsent() ?? []).map { $0.fitted() }
