@@ -8,8 +8,9 @@ PROTOCOL.md's chunk header (`0x01`, stream, offset, time_ms, length: one chunk p
 leaner header that leaves the offset implicit and the time as a delta (a protocol change, not built), and
 with no header at all (the floor). Prints one Markdown table, each ratio as a share of gzip -6 of the
 whole corpus. It decides whether a protocol change can buy the issue's "ratio ≥ 1.00 of gzip -6 at the
-default window": no; even without any header a 20 ms window reaches about 1.01, and the window cannot
-grow without pushing latency p99 past 25 ms.
+default window" with zlib's encoder: no; even without any header a 20 ms window reaches about 1.01, and
+the window cannot grow without pushing latency p99 past 25 ms. (The agent passes it since session 11 with
+an encoder of its own and one chunk per message: Benchmarks/README.md.)
 """
 import zlib
 from pathlib import Path
