@@ -48,6 +48,8 @@ static const uint16_t distance_base[30] = {1,    2,    3,    4,    5,    7,     
 static const uint8_t distance_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                            6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 static const uint8_t codelen_order[CODELEN_SYMBOLS] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+/// Extra bits after each code-length symbol: only the repeat codes 16, 17 and 18 have any.
+static const uint8_t codelen_extra[CODELEN_SYMBOLS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7};
 
 struct optimal_deflater {
     size_t max_distance;
@@ -272,6 +274,15 @@ typedef struct {
     float distance[DIST_SYMBOLS];  // symbol only
 } costs;
 
+/// Takes a step of `length` (1: a literal) ending at `end` if it reaches there cheaper than any so far.
+static inline void relax(optimal_deflater *d, size_t end, float total, unsigned length, unsigned distance) {
+    if (total < d->cost[end]) {
+        d->cost[end] = total;
+        d->step_length[end] = (uint16_t)length;
+        d->step_distance[end] = (uint16_t)distance;
+    }
+}
+
 /// The cheapest path through the candidates under `model`; returns the number of steps.
 static size_t shortest_path(optimal_deflater *d, const uint8_t *data, size_t n, const costs *model, uint16_t *out_length,
                             uint16_t *out_distance) {
@@ -280,12 +291,7 @@ static size_t shortest_path(optimal_deflater *d, const uint8_t *data, size_t n, 
     for (size_t i = 1; i <= n; i++) cost[i] = 1e30f;
     for (size_t i = 0; i < n; i++) {
         float here = cost[i];
-        float literal = here + model->literal[data[i]];
-        if (literal < cost[i + 1]) {
-            cost[i + 1] = literal;
-            d->step_length[i + 1] = 1;
-            d->step_distance[i + 1] = 0;
-        }
+        relax(d, i + 1, here + model->literal[data[i]], 1, 0);
         const uint16_t *cl = d->candidate_length + i * CANDIDATES;
         const uint16_t *cd = d->candidate_distance + i * CANDIDATES;
         const uint8_t *cc = d->candidate_code + i * CANDIDATES;
@@ -297,21 +303,9 @@ static size_t shortest_path(optimal_deflater *d, const uint8_t *data, size_t n, 
             unsigned longest = cl[c];
             unsigned every = longest < EVERY_LENGTH ? longest : EVERY_LENGTH;
             for (unsigned length = shorter + 1; length <= every; length++) {
-                float total = base + model->length[length];
-                if (total < cost[i + length]) {
-                    cost[i + length] = total;
-                    d->step_length[i + length] = (uint16_t)length;
-                    d->step_distance[i + length] = (uint16_t)distance;
-                }
+                relax(d, i + length, base + model->length[length], length, distance);
             }
-            if (longest > every) {
-                float total = base + model->length[longest];
-                if (total < cost[i + longest]) {
-                    cost[i + longest] = total;
-                    d->step_length[i + longest] = (uint16_t)longest;
-                    d->step_distance[i + longest] = (uint16_t)distance;
-                }
-            }
+            if (longest > every) relax(d, i + longest, base + model->length[longest], longest, distance);
             shorter = cl[c];
         }
     }
@@ -494,7 +488,7 @@ static void encode_lengths(trees *t, int allowed) {
     uint64_t bits = 5 + 5 + 4 + 3 * (uint64_t)t->hclen;
     for (int r = 0; r < t->run_count; r++) {
         uint8_t symbol = t->runs[r];
-        bits += t->codelen[symbol] + (symbol == 16 ? 2 : symbol == 17 ? 3 : symbol == 18 ? 7 : 0);
+        bits += t->codelen[symbol] + codelen_extra[symbol];
     }
     t->header_bits = bits;
 }
@@ -586,6 +580,16 @@ static void fixed_lengths(uint8_t *litlen, uint8_t *dist) {
     for (int s = 0; s < 32; s++) dist[s] = 5;
 }
 
+/// A cost model from each symbol's bits (extra bits added here).
+static void costs_from_bits(const optimal_deflater *d, const float *litlen_bits, const float *dist_bits, costs *model) {
+    for (int b = 0; b < 256; b++) model->literal[b] = litlen_bits[b];
+    for (int length = MIN_MATCH; length <= MAX_MATCH; length++) {
+        int code = d->length_code[length];
+        model->length[length] = litlen_bits[257 + code] + length_extra[code];
+    }
+    for (int s = 0; s < DIST_SYMBOLS; s++) model->distance[s] = dist_bits[s];
+}
+
 /// Costs in bits from a parse's symbol counts (entropy; an unused symbol as if seen once).
 static void costs_from_counts(const optimal_deflater *d, const uint32_t *litlen, const uint32_t *dist, costs *model) {
     float litlen_bits[LITLEN_SYMBOLS], dist_bits[DIST_SYMBOLS];
@@ -597,23 +601,17 @@ static void costs_from_counts(const optimal_deflater *d, const uint32_t *litlen,
     for (int s = 0; s < DIST_SYMBOLS; s++) total += dist[s];
     log_total = total ? log2f((float)total) : 0;
     for (int s = 0; s < DIST_SYMBOLS; s++) dist_bits[s] = log_total - (dist[s] ? log2f((float)dist[s]) : -1.0f);
-    for (int b = 0; b < 256; b++) model->literal[b] = litlen_bits[b];
-    for (int length = MIN_MATCH; length <= MAX_MATCH; length++) {
-        int code = d->length_code[length];
-        model->length[length] = litlen_bits[257 + code] + length_extra[code];
-    }
-    for (int s = 0; s < DIST_SYMBOLS; s++) model->distance[s] = dist_bits[s];
+    costs_from_bits(d, litlen_bits, dist_bits, model);
 }
 
+/// Costs in bits of the fixed code (RFC 1951 3.2.6).
 static void fixed_costs(const optimal_deflater *d, costs *model) {
     uint8_t litlen[288], dist[32];
+    float litlen_bits[288], dist_bits[32];
     fixed_lengths(litlen, dist);
-    for (int b = 0; b < 256; b++) model->literal[b] = litlen[b];
-    for (int length = MIN_MATCH; length <= MAX_MATCH; length++) {
-        int code = d->length_code[length];
-        model->length[length] = litlen[257 + code] + length_extra[code];
-    }
-    for (int s = 0; s < DIST_SYMBOLS; s++) model->distance[s] = 5;
+    for (int s = 0; s < 288; s++) litlen_bits[s] = litlen[s];
+    for (int s = 0; s < 32; s++) dist_bits[s] = dist[s];
+    costs_from_bits(d, litlen_bits, dist_bits, model);
 }
 
 typedef struct {
@@ -688,31 +686,28 @@ long optimal_deflater_compress(optimal_deflater *d, const uint8_t *input, size_t
         uint64_t extra;
         costs model;
         trees best_trees, t;
-        // Round one prices symbols as the last message's block did (neighbouring messages of a log are
-        // alike, so this saves a round); the first message after a reset as the fixed code does.
-        if (d->has_previous) {
-            costs_from_counts(d, d->previous_litlen, d->previous_dist, &model);
-        } else {
-            fixed_costs(d, &model);
-        }
-        int current = 0;
-        size_t steps = shortest_path(d, data, n, &model, d->parse_length[current], d->parse_distance[current]);
-        count_symbols(d, data, d->parse_length[current], d->parse_distance[current], steps, litlen_count, dist_count, &extra);
         uint8_t fixed_litlen[288], fixed_dist[32];
         fixed_lengths(fixed_litlen, fixed_dist);
-        // At most what a fixed block takes: a parse priced for the fixed code (made if it is chosen) is no longer.
-        uint64_t fixed_bits = 3 + symbol_bits(litlen_count, dist_count, fixed_litlen, fixed_dist) + extra;
-        plan_trees(litlen_count, dist_count, &best_trees);
-        uint64_t best_bits = 3 + best_trees.header_bits + best_trees.data_bits + extra;
-        size_t best_steps = steps;
-        int best = current;
-        memcpy(d->previous_litlen, litlen_count, sizeof(litlen_count));
-        memcpy(d->previous_dist, dist_count, sizeof(dist_count));
-        for (int round = 1; round < ROUNDS; round++) {
-            costs_from_counts(d, litlen_count, dist_count, &model);
-            current = 1 - best;
-            steps = shortest_path(d, data, n, &model, d->parse_length[current], d->parse_distance[current]);
+        uint64_t fixed_bits = UINT64_MAX, best_bits = UINT64_MAX;
+        size_t best_steps = 0;
+        int best = 1;
+        for (int round = 0; round < ROUNDS; round++) {
+            if (round > 0) {
+                costs_from_counts(d, litlen_count, dist_count, &model);
+            } else if (d->has_previous) {
+                // Round one prices symbols as the last message's block did (neighbouring messages of a log
+                // are alike, so this saves a round); the first message after a reset as the fixed code does.
+                costs_from_counts(d, d->previous_litlen, d->previous_dist, &model);
+            } else {
+                fixed_costs(d, &model);
+            }
+            int current = 1 - best;
+            size_t steps = shortest_path(d, data, n, &model, d->parse_length[current], d->parse_distance[current]);
             count_symbols(d, data, d->parse_length[current], d->parse_distance[current], steps, litlen_count, dist_count, &extra);
+            if (round == 0) {
+                // At most what a fixed block takes: a parse priced for the fixed code (made if it is chosen) is no longer.
+                fixed_bits = 3 + symbol_bits(litlen_count, dist_count, fixed_litlen, fixed_dist) + extra;
+            }
             plan_trees(litlen_count, dist_count, &t);
             uint64_t bits = 3 + t.header_bits + t.data_bits + extra;
             if (bits >= best_bits) break;
@@ -733,7 +728,7 @@ long optimal_deflater_compress(optimal_deflater *d, const uint8_t *input, size_t
             for (size_t i = 0; i < n; i++) put(&w, data[i], 8);
         } else if (fixed_bits <= best_bits) {
             fixed_costs(d, &model);
-            steps = shortest_path(d, data, n, &model, d->parse_length[0], d->parse_distance[0]);
+            size_t steps = shortest_path(d, data, n, &model, d->parse_length[0], d->parse_distance[0]);
             uint16_t litlen_codes[288], dist_codes[32];
             canonical_codes(fixed_litlen, 288, litlen_codes);
             canonical_codes(fixed_dist, 32, dist_codes);
@@ -754,9 +749,7 @@ long optimal_deflater_compress(optimal_deflater *d, const uint8_t *input, size_t
             for (int r = 0; r < bt->run_count; r++) {
                 uint8_t symbol = bt->runs[r];
                 put(&w, codelen_codes[symbol], bt->codelen[symbol]);
-                if (symbol == 16) put(&w, bt->run_extra[r], 2);
-                if (symbol == 17) put(&w, bt->run_extra[r], 3);
-                if (symbol == 18) put(&w, bt->run_extra[r], 7);
+                put(&w, bt->run_extra[r], codelen_extra[symbol]);
             }
             put_data(d, &w, data, d->parse_length[best], d->parse_distance[best], best_steps, bt->litlen, litlen_codes, bt->dist,
                      dist_codes);
