@@ -10,16 +10,11 @@ import WSCore
 @testable import TailcastUplink
 
 @Suite struct AdaptiveDeflateTests {
-    /// What a receiver does (RFC 7692 7.2.2): append 00 00 ff ff to each message and inflate, keeping the window.
     func inflate(_ frames: [WebSocketFrame]) throws -> [String] {
-        let decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: 15)
+        let receiver = try DeflateReceiver()
         return try frames.map { frame in
             #expect(frame.rsv1)
-            var input = frame.data
-            input.writeBytes([0, 0, 0xFF, 0xFF])
-            var output = ByteBufferAllocator().buffer(capacity: 4 << 20)
-            try decompressor.inflate(from: &input, to: &output)
-            return String(buffer: output)
+            return String(decoding: try receiver.inflate(Array(frame.data.readableBytesView)), as: UTF8.self)
         }
     }
 
@@ -106,23 +101,6 @@ import WSCore
         }
     }
 
-    /// What a receiver does (RFC 7692 7.2.2), keeping its window from message to message.
-    final class Receiver {
-        var decompressor: ZlibDecompressor
-        let windowBits: Int32
-        init(windowBits: Int32 = 15) throws {
-            self.windowBits = windowBits
-            self.decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: windowBits)
-        }
-        func reset() throws { self.decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: self.windowBits) }
-        func inflate(_ message: [UInt8]) throws -> [UInt8] {
-            var input = ByteBuffer(bytes: message + [0, 0, 0xFF, 0xFF])
-            var output = ByteBufferAllocator().buffer(capacity: 4 << 20)
-            try self.decompressor.inflate(from: &input, to: &output)
-            return Array(output.readableBytesView)
-        }
-    }
-
     @Test func corpusIsThere() {
         #expect(Self.corpus.count > 1_000_000)
     }
@@ -130,7 +108,7 @@ import WSCore
     @Test(arguments: [1, 10, 40, 400])
     func logMessagesInflateBackExactlyAndNeverFallBackToZlib(lines: Int) throws {
         let deflater = try Deflater(level: TAILCAST_DEFLATE_OPTIMAL)
-        let receiver = try Receiver()
+        let receiver = try DeflateReceiver()
         for message in Self.messages(of: Self.corpus, lines: lines) {
             #expect(try receiver.inflate(deflater.compress(message)) == Array(message))
         }
@@ -147,7 +125,7 @@ import WSCore
         let sizes = [5000, 0, 1, 137, 70_000, 65_535, 4000, 65_536, 2, 300_000, 30_000]
         let levels: [Int32] = [TAILCAST_DEFLATE_OPTIMAL, 9, TAILCAST_DEFLATE_OPTIMAL, 6, TAILCAST_DEFLATE_OPTIMAL, 2, TAILCAST_DEFLATE_OPTIMAL]
         let deflater = try Deflater(level: TAILCAST_DEFLATE_OPTIMAL, windowBits: windowBits)
-        let receiver = try Receiver(windowBits: windowBits)
+        let receiver = try DeflateReceiver(windowBits: windowBits)
         var position = 0
         var message = 0
         while position < bytes.count {
@@ -175,5 +153,23 @@ import WSCore
         let ours = try messages.reduce(0) { $0 + (try optimal.compress($1).count) }
         let theirs = try messages.reduce(0) { $0 + (try zlib.compress($1).count) }
         #expect(Double(ours) < 0.95 * Double(theirs), "optimal \(ours) bytes, zlib level 9 \(theirs)")
+    }
+}
+
+/// What a receiver does (RFC 7692 7.2.2): append 00 00 ff ff to each message and inflate, keeping the
+/// window from message to message (CompressNIO's inflater, as the server's permessage-deflate uses).
+final class DeflateReceiver {
+    var decompressor: ZlibDecompressor
+    let windowBits: Int32
+    init(windowBits: Int32 = 15) throws {
+        self.windowBits = windowBits
+        self.decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: windowBits)
+    }
+    func reset() throws { self.decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: self.windowBits) }
+    func inflate(_ message: [UInt8]) throws -> [UInt8] {
+        var input = ByteBuffer(bytes: message + [0, 0, 0xFF, 0xFF])
+        var output = ByteBufferAllocator().buffer(capacity: 4 << 20)
+        try self.decompressor.inflate(from: &input, to: &output)
+        return Array(output.readableBytesView)
     }
 }
