@@ -51,7 +51,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "When the job's agent stops cleanly (a tail sidecar shut down), print what is archived and exit 0 instead of waiting for it.")
     var exitOnStop = false
 
-    @Flag(help: "Prefix each line with the time the agent read it (UTC; lines read within 20 ms share a time).")
+    @Flag(help: "Prefix each line with the time the agent read it (UTC; lines read within about 25 ms of each other share a time).")
     var timestamps = false
 
     @Flag(help: "Print the bytes exactly as archived: no pinned bars, no collapsing of redrawn lines.")

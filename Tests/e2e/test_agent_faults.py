@@ -17,7 +17,7 @@ WRITE_THEN_WAIT = ("import os,sys,time\n"
 
 
 def spooled(env, job):
-    """Bytes of `job` in spool records on disk (the agent writes records within 20 ms)."""
+    """Bytes of `job` in spool records on disk (the agent writes records within 25 ms)."""
     root = env["TAILCAST_SPOOL"]
     for entry in os.listdir(root) if os.path.isdir(root) else []:
         if entry.startswith(job + "-") and os.path.exists(os.path.join(root, entry, "spool.bin")):
